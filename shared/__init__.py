@@ -1,0 +1,1 @@
+# hipcue shared code: runs unchanged on MicroPython and CPython.

@@ -1,0 +1,154 @@
+"""Device configuration: keys, units, defaults, valid ranges and validation.
+
+One schema for the firmware and the host: `hipcue replay --set`, `config set` and the
+device's stored config all go through `Config.set`, so a value the device would refuse is
+refused everywhere with the same message. Decimal values are parsed without floats
+("6.5" with unit deg is kept as 6500 milli-units) so every interpreter agrees exactly.
+"""
+
+from shared.mount import DEFAULT_MOUNT, MountError, parse_mount
+
+
+class ConfigError(ValueError):
+    pass
+
+
+# kind: "int" (whole number in unit), "dec" (decimal, stored in milli-units), "mount",
+# "choice". Entries: key -> (kind, default, lo, hi, unit, help). lo/hi in stored units.
+SCHEMA = {
+    "rate_hz": ("int", 100, 75, 1000, "Hz", "IMU sample rate of the firmware loop"),
+    "imu": ("choice", "lsm6dsox", 0, 0, "", "IMU model: lsm6dsox, icm42688, mpu6050"),
+    "mount": ("mount", DEFAULT_MOUNT, 0, 0, "", "sensor axes pointing forward, left, up"),
+    "threshold_deg": ("dec", 6000, 1000, 20000, "deg", "drop that triggers a cue"),
+    "hysteresis_deg": ("dec", 1000, 0, 5000, "deg", "drop must fall this far below the "
+                       "threshold before the next cue"),
+    "dwell_ms": ("int", 10, 0, 500, "ms", "drop must stay past the threshold this long"),
+    "refractory_ms": ("int", 1000, 0, 10000, "ms", "no new cue this soon after one"),
+    "cue_ms": ("int", 150, 20, 2000, "ms", "vibration pulse length"),
+    "cue_walking_only": ("int", 1, 0, 1, "", "1: cue only while steps are being detected"),
+    "filter_tau_ms": ("int", 2000, 200, 20000, "ms", "attitude filter time constant"),
+    "accel_band_mg": ("int", 400, 50, 1000, "mg", "accelerometer trusted while | |a| - 1 g | "
+                      "is within this band (weight falls off linearly)"),
+    "init_ms": ("int", 1000, 0, 10000, "ms", "fast-convergence period after (re)start"),
+    "still_dps": ("dec", 3000, 500, 20000, "deg/s", "gyro rate below which the wearer is "
+                  "still (bias learning, calibration)"),
+    "still_mg": ("int", 40, 5, 200, "mg", "accel change allowed while still"),
+    "cal_still_ms": ("int", 1000, 1000, 10000, "ms", "still time needed to calibrate"),
+    "cal_window_ms": ("int", 10000, 1000, 60000, "ms", "calibrate within this time from start"),
+    "min_step_ms": ("int", 250, 150, 1000, "ms", "shortest step"),
+    "max_step_ms": ("int", 1500, 500, 4000, "ms", "longest step; walking ends after it"),
+}
+
+IMUS = {
+    # name: (accel ug/LSB, gyro udps/LSB): the full-scale ranges the drivers set,
+    # +-8 g and +-2000 dps. Datasheets: LSM6DSOX table 2 (0.244 mg/LSB, 70 mdps/LSB);
+    # ICM-42688-P table 1/2 (4096 LSB/g, 16.4 LSB/dps); MPU-6050 (4096 LSB/g, 16.4 LSB/dps).
+    "lsm6dsox": (244, 70000),
+    "icm42688": (244, 60976),
+    "mpu6050": (244, 60976),
+}
+
+
+def parse_decimal_milli(text):
+    """'6.5' -> 6500, '-0.25' -> -250; at most three decimals; no floats involved."""
+    s = text.strip()
+    neg = s.startswith("-")
+    if neg or s.startswith("+"):
+        s = s[1:]
+    if "." in s:
+        whole, frac = s.split(".", 1)
+    else:
+        whole, frac = s, ""
+    if whole == "":
+        whole = "0"
+    if not whole.isdigit() or (frac and not frac.isdigit()) or (not frac and "." in s):
+        raise ValueError("not a number")
+    if len(frac) > 3:
+        if frac[3:].strip("0"):
+            raise ValueError("more than three decimals")
+        frac = frac[:3]
+    v = int(whole) * 1000 + int((frac + "000")[:3])
+    return -v if neg else v
+
+
+def format_milli(v):
+    sign = "-" if v < 0 else ""
+    v = -v if v < 0 else v
+    s = "%d.%03d" % (v // 1000, v % 1000)
+    s = s.rstrip("0")
+    if s.endswith("."):
+        s += "0"
+    return sign + s
+
+
+class Config:
+    """Current values in stored units (int, or str for mount/choice)."""
+
+    def __init__(self):
+        self.values = {}
+        self.reset()
+
+    def reset(self):
+        for key in SCHEMA:
+            self.values[key] = SCHEMA[key][1]
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def set(self, key, text):
+        """Validate and set from text (as typed by a user); raise ConfigError."""
+        self.values[key] = validate(key, text)
+
+    def text(self, key):
+        kind = SCHEMA[key][0]
+        v = self.values[key]
+        if kind == "dec":
+            return format_milli(v)
+        return str(v)
+
+    def as_dict(self):
+        """Plain dict for JSON: decimals as text-free numbers are the host's business."""
+        d = {}
+        for key in SCHEMA:
+            d[key] = self.text(key)
+        return d
+
+    def load_dict(self, d):
+        for key in d:
+            self.set(key, str(d[key]))
+
+
+def validate(key, text):
+    if key not in SCHEMA:
+        raise ConfigError("unknown config key %r (known: %s)" % (key, ", ".join(sorted(SCHEMA))))
+    kind, _default, lo, hi, unit, _help = SCHEMA[key]
+    if not isinstance(text, str):
+        text = str(text)
+    if kind == "mount":
+        try:
+            parse_mount(text)
+        except MountError as e:
+            raise ConfigError(str(e)) from None
+        return " ".join(text.split())
+    if kind == "choice":
+        v = text.strip().lower()
+        if key == "imu" and v not in IMUS:
+            raise ConfigError("imu: %r is not one of %s" % (text, ", ".join(sorted(IMUS))))
+        return v
+    try:
+        if kind == "dec":
+            v = parse_decimal_milli(text)
+        else:
+            t = text.strip()
+            if not (t.isdigit() or (t[:1] in "+-" and t[1:].isdigit())):
+                raise ValueError("not a whole number")
+            v = int(t)
+    except ValueError as e:
+        raise ConfigError("%s: %r is %s" % (key, text, e)) from None
+    if v < lo or v > hi:
+        if kind == "dec":
+            rng = "%s..%s" % (format_milli(lo), format_milli(hi))
+        else:
+            rng = "%d..%d" % (lo, hi)
+        raise ConfigError("%s: %s is out of range %s %s" % (key, text.strip(), rng, unit))
+    return v

@@ -1,0 +1,121 @@
+"""Float64 reference of the firmware's attitude estimator (shared/estimator.py).
+
+The same algorithm, written the obvious way in floats: the fixed-point firmware must
+stay within 0.05 deg of it (tests/test_estimator_ref.py). Calibration window decisions are
+integer comparisons on raw counts in both, so the reference reuses the firmware's
+Calibrator and only redoes the arithmetic in floats.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+QU = False
+
+from shared.calib import CAL_DONE, CAL_FAILED, Calibrator
+from shared.config import IMUS, Config
+from shared.mount import mount_matrix, parse_mount
+
+
+def float_frame(axes, mean_up) -> np.ndarray:
+    z = np.asarray(mean_up, float)
+    z = z / np.linalg.norm(z)
+    f = np.asarray(mount_matrix(axes)[0:3], float)
+    x = f - np.dot(f, z) * z
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return np.vstack([x, y, z])
+
+
+class FloatEstimator:
+    def __init__(self, period_us, acc_ug, gyro_udps, cfg: Config):
+        self.dt = period_us * 1e-6
+        self.acc_scale = acc_ug * 1e-6  # g per count
+        self.gyro_scale = math.radians(gyro_udps * 1e-6) * self.dt  # rad/sample per count
+        # The gain is a parameter of the algorithm: use the value the firmware derived from
+        # tau (Q16), so this compares arithmetic, not parameter rounding.
+        k_q21 = max(1, min(65535, (2097152 * period_us) // (cfg["filter_tau_ms"] * 1000)))
+        self.k = k_q21 / 2097152
+        self.k_init = min(65535, 20 * k_q21) / 2097152
+        self.init_n = (cfg["init_ms"] * 1000) // period_us
+        band = 2 * cfg["accel_band_mg"] / 1000.0
+        # same power-of-two rounding as the firmware (documented there)
+        self.band = 2.0 ** math.floor(math.log2(band * 4194304)) / 4194304
+        self.band = max(self.band, 2.0**19 / 4194304)
+        self.still_rate = math.radians(cfg["still_dps"] / 1000.0) * self.dt
+        self.still_band = 2 * cfg["still_mg"] / 1000.0
+        self.still_n = 1000000 // period_us
+        bias_n = (1500 * 1000) // period_us
+        self.bias_a = 1.0 / 2 ** math.floor(math.log2(bias_n))
+        self.R = np.eye(3)
+        self.u = np.array([0.0, 0.0, 1.0])
+        self.b = np.zeros(3)
+        self.init_left = self.init_n
+        self.still_count = 0
+
+    def reset(self, u=(0.0, 0.0, 1.0)):
+        self.u = np.asarray(u, float)
+        self.init_left = self.init_n
+        self.still_count = 0
+
+    def update(self, counts):
+        c = np.asarray(counts, float)
+        a = self.R @ (c[0:3] * self.acc_scale)
+        r = self.R @ (c[3:6] * self.gyro_scale)
+        w = r - self.b
+        u = self.u + np.cross(np.round(self.u * 16384) / 16384 if QU else self.u, w)
+        n2 = float(a @ a)
+        dn = abs(n2 - 1.0)
+        wt = self.band - dn
+        if wt > 0:
+            wt /= self.band
+            k = self.k
+            if self.init_left > 0:
+                k += (self.k_init - k) * self.init_left / self.init_n
+                self.init_left -= 1
+            k *= wt
+            ahat = a * (3.0 - n2) / 2.0
+            u = u + k * (ahat - u)
+        u = u * (3.0 - float(u @ u)) / 2.0
+        self.u = u
+        if np.all(np.abs(w) < self.still_rate) and dn < self.still_band:
+            if self.still_count < self.still_n:
+                self.still_count += 1
+            else:
+                self.b += (r - self.b) * self.bias_a
+        else:
+            self.still_count = 0
+        obl = math.degrees(math.atan2(u[1], u[2]))
+        tilt = math.degrees(math.atan2(-u[0], math.hypot(u[1], u[2])))
+        return obl, tilt
+
+
+def run_reference(counts: np.ndarray, cfg: Config, period_us: int, calibrate: bool):
+    """Obliquity and tilt (deg) per sample, float64, for raw counts (n, 6)."""
+    acc_ug, gyro_udps = IMUS[cfg["imu"]]
+    axes = parse_mount(cfg["mount"])
+    est = FloatEstimator(period_us, acc_ug, gyro_udps, cfg)
+    est.R = np.asarray(mount_matrix(axes), float).reshape(3, 3)
+    cal = Calibrator(period_us, acc_ug, gyro_udps, cfg["cal_still_ms"], cfg["cal_window_ms"],
+                     cfg["still_dps"], cfg["still_mg"])
+    state = "cal" if calibrate else "run"
+    out = np.zeros((len(counts), 2))
+    for i, row in enumerate(counts):
+        s = [int(v) for v in row]
+        if i == 0 and not calibrate:
+            a = est.R @ (np.asarray(s[0:3], float))
+            est.reset(a / np.linalg.norm(a))
+        out[i] = est.update(s)
+        if state == "cal":
+            st = cal.update(s)
+            if st == CAL_DONE:
+                sums = np.asarray(cal.sums, float)
+                est.R = float_frame(axes, sums[0:3])
+                est.b = est.R @ (sums[3:6] / cal.count * est.gyro_scale)
+                est.reset()
+                state = "run"
+            elif st == CAL_FAILED:
+                state = "run"
+    return out
