@@ -157,7 +157,11 @@ class App:
         else:
             st = self.steps
             if st.update(
-                self.n, est.acc_up_mg, est.acc_left_mg, est.acc_fwd_mg, est.yaw_cdps,
+                self.n,
+                est.acc_up_mg,
+                est.acc_left_mg,
+                est.acc_fwd_mg,
+                est.yaw_cdps,
                 est.obliquity_mdeg,
             ):
                 self._push_step()

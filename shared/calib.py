@@ -16,8 +16,16 @@ CAL_FAILED = -1
 
 
 class Calibrator:
-    def __init__(self, period_us, acc_ug_per_lsb, gyro_udps_per_lsb, still_ms=1000,
-                 window_ms=10000, still_mdps=3000, still_mg=40):
+    def __init__(
+        self,
+        period_us,
+        acc_ug_per_lsb,
+        gyro_udps_per_lsb,
+        still_ms=1000,
+        window_ms=10000,
+        still_mdps=3000,
+        still_mg=40,
+    ):
         self._need_n = (still_ms * 1000 + period_us - 1) // period_us
         self._limit_n = (window_ms * 1000) // period_us
         self._g_dev = (still_mdps * 1000) // gyro_udps_per_lsb

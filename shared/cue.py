@@ -10,8 +10,15 @@ from shared.mp import micropython
 
 
 class CueDetector:
-    def __init__(self, period_us, threshold_mdeg=6000, hysteresis_mdeg=1000, dwell_ms=10,
-                 refractory_ms=1000, pulse_ms=150):
+    def __init__(
+        self,
+        period_us,
+        threshold_mdeg=6000,
+        hysteresis_mdeg=1000,
+        dwell_ms=10,
+        refractory_ms=1000,
+        pulse_ms=150,
+    ):
         self.threshold_mdeg = threshold_mdeg
         self._rearm_mdeg = threshold_mdeg - hysteresis_mdeg
         self._dwell_n = (dwell_ms * 1000 + period_us // 2) // period_us

@@ -239,5 +239,6 @@ class Estimator:
         self.acc_up_mg = ((((ax * hx + ay * hy + az * hz) >> 12) - 16384) * 1000) >> 14
         self.acc_left_mg = ((ay - (hy >> 2)) * 1000) >> 12
         self.acc_fwd_mg = ((ax - (hx >> 2)) * 1000) >> 12
-        self.yaw_cdps = ((((wx >> 14) * hx + (wy >> 14) * hy + (wz >> 14) * hz) >> 10) *
-                         self._yaw_k) >> self._yaw_s
+        self.yaw_cdps = (
+            (((wx >> 14) * hx + (wy >> 14) * hy + (wz >> 14) * hz) >> 10) * self._yaw_k
+        ) >> self._yaw_s

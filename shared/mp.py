@@ -2,20 +2,7 @@
 # On the board the real `micropython` module is used; the compiler handles
 # `@micropython.native` itself, so under CPython it only needs to be a no-op.
 try:
-    import micropython  # type: ignore[import-not-found]
-    from micropython import const  # type: ignore[import-not-found]
+    import micropython  # noqa: F401
+    from micropython import const  # noqa: F401
 except ImportError:
-
-    class _Shim:
-        @staticmethod
-        def native(f):
-            return f
-
-        @staticmethod
-        def viper(f):
-            return f
-
-    micropython = _Shim()  # type: ignore[assignment]
-
-    def const(x):  # type: ignore[no-redef]
-        return x
+    from shared.cpython_shim import const, micropython  # type: ignore[assignment,no-redef]  # noqa: F401

@@ -12,8 +12,6 @@ import math
 
 import numpy as np
 
-QU = False
-
 from shared.calib import CAL_DONE, CAL_FAILED, Calibrator
 from shared.config import IMUS, Config
 from shared.mount import mount_matrix, parse_mount
@@ -65,7 +63,7 @@ class FloatEstimator:
         a = self.R @ (c[0:3] * self.acc_scale)
         r = self.R @ (c[3:6] * self.gyro_scale)
         w = r - self.b
-        u = self.u + np.cross(np.round(self.u * 16384) / 16384 if QU else self.u, w)
+        u = self.u + np.cross(self.u, w)
         n2 = float(a @ a)
         dn = abs(n2 - 1.0)
         wt = self.band - dn
@@ -98,8 +96,15 @@ def run_reference(counts: np.ndarray, cfg: Config, period_us: int, calibrate: bo
     axes = parse_mount(cfg["mount"])
     est = FloatEstimator(period_us, acc_ug, gyro_udps, cfg)
     est.R = np.asarray(mount_matrix(axes), float).reshape(3, 3)
-    cal = Calibrator(period_us, acc_ug, gyro_udps, cfg["cal_still_ms"], cfg["cal_window_ms"],
-                     cfg["still_dps"], cfg["still_mg"])
+    cal = Calibrator(
+        period_us,
+        acc_ug,
+        gyro_udps,
+        cfg["cal_still_ms"],
+        cfg["cal_window_ms"],
+        cfg["still_dps"],
+        cfg["still_mg"],
+    )
     state = "cal" if calibrate else "run"
     out = np.zeros((len(counts), 2))
     for i, row in enumerate(counts):

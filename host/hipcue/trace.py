@@ -65,17 +65,17 @@ def read_trace(path: str | Path) -> Trace:
         raise TraceError(f"{name}:{line}: not UTF-8 text") from None
     lines = text.splitlines()
     meta: dict[str, str] = {}
-    i = 0
+    i: int = 0
     while i < len(lines) and (lines[i].startswith("#") or not lines[i].strip()):
         body = lines[i][1:].strip() if lines[i].startswith("#") else ""
         # `# key: value` lines are metadata; several `key: value` pairs may share a line
         # separated by ';' (the mobgap files do this).
         for part in body.split(";"):
             if ":" in part:
-                k, v = part.split(":", 1)
-                k = k.strip().lower()
-                if k and " " not in k and k not in meta:
-                    meta[k] = v.strip()
+                key, val = part.split(":", 1)
+                key = key.strip().lower()
+                if key and " " not in key and key not in meta:
+                    meta[key] = val.strip()
         i += 1
     if i >= len(lines):
         raise TraceError(f"{name}: empty file: no header row and no samples")
@@ -98,6 +98,7 @@ def read_trace(path: str | Path) -> Trace:
     t_text: list[str] = []
     extra: dict[str, list[str]] = {h: [] for h in extra_names}
     k = 0
+    first_data = first
     nfields = len(header)
     prev_t = -math.inf
     for j, fields in enumerate(csv.reader(rows)):
@@ -109,23 +110,23 @@ def read_trace(path: str | Path) -> Trace:
         if len(fields) != nfields:
             raise TraceError(f"{name}:{line}: expected {nfields} fields, got {len(fields)}")
         for c, col in enumerate(idx):
-            s = fields[col].strip()
+            cell = fields[col].strip()
             try:
-                v = float(s)
+                num = float(cell)
             except ValueError:
                 raise TraceError(
-                    f"{name}:{line}: column {REQUIRED[c]}: {s!r} is not a number"
+                    f"{name}:{line}: column {REQUIRED[c]}: {cell!r} is not a number"
                 ) from None
-            if not math.isfinite(v):
-                raise TraceError(f"{name}:{line}: column {REQUIRED[c]}: {s} is not finite")
-            values[k, c] = v
-        t = values[k, 0]
-        if t <= prev_t:
+            if not math.isfinite(num):
+                raise TraceError(f"{name}:{line}: column {REQUIRED[c]}: {cell} is not finite")
+            values[k, c] = num
+        t_now = float(values[k, 0])
+        if t_now <= prev_t:
             raise TraceError(
                 f"{name}:{line}: t_s {fields[idx[0]].strip()} is not after the previous "
                 f"sample's {t_text[-1]}"
             )
-        prev_t = t
+        prev_t = t_now
         t_text.append(fields[idx[0]].strip())
         for h, col in zip(extra_names, extra_idx, strict=True):
             extra[h].append(fields[col].strip())

@@ -1,0 +1,121 @@
+"""`hipcue`: the host command line.
+
+Exit codes: 0 success; 1 an error (bad input, failed run, device problem), printed as one
+line `hipcue: error: ...`; 2 a usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from hipcue import HipcueError, __version__
+
+
+def _add_replay(p: argparse.ArgumentParser) -> None:
+    p.add_argument("trace", help="trace CSV (spec: ../shared/spec/trace-and-replay.md)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--mount", help='e.g. "forward=-z left=+y up=+x" (overrides # mount:)')
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config value")
+    p.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="take the mount's axes as the body frame (traces that start in motion)",
+    )
+    p.add_argument("--engine", choices=("micropython", "cpython"), default="micropython")
+    p.add_argument("--quiet", "-q", action="store_true")
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from hipcue.replay import replay
+
+    summary = replay(
+        args.trace,
+        args.out,
+        mount=args.mount,
+        sets=args.set,
+        calibrate=not args.no_calibrate,
+        engine=args.engine,
+    )
+    if not args.quiet:
+        print(f"{args.trace}: {summary['rate']['note']}", file=sys.stderr)
+        print(_summary_line(summary))
+    return 0
+
+
+def _summary_line(s: dict) -> str:
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f} deg"
+
+    return (
+        f"steps {s['steps']} (L {s['left_stance_steps']}, R {s['right_stance_steps']}), "
+        f"cues {s['cues']}, median drop: left stance {f(s['left_stance_drop_deg'])}, "
+        f"right stance {f(s['right_stance_drop_deg'])}"
+    )
+
+
+def _add_synth(p: argparse.ArgumentParser) -> None:
+    from hipcue import synth
+
+    synth.add_arguments(p)
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from hipcue import synth
+
+    return synth.run(args)
+
+
+def _add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="out/demo", metavar="DIR")
+    p.add_argument("--engine", choices=("micropython", "cpython"), default="micropython")
+    p.add_argument("--duration", type=float, default=90.0, help="walking time, s")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from hipcue import demo
+
+    return demo.run(args)
+
+
+# name -> (help, add arguments, run)
+COMMANDS: dict[
+    str,
+    tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
+] = {
+    "replay": ("run a trace through the firmware loop", _add_replay, _run_replay),
+    "synth": ("write a synthetic walking trace", _add_synth, _run_synth),
+    "demo": ("simulate a weak-right-hip walk through the firmware", _add_demo, _run_demo),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hipcue", description="hipcue: wearable biofeedback for hip drop (host tool)"
+    )
+    parser.add_argument("--version", action="version", version=f"hipcue {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (help_text, add, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add(p)
+        p.set_defaults(_run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args))
+    except HipcueError as e:
+        print(f"hipcue: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("hipcue: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
