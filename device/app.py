@@ -127,6 +127,18 @@ class App:
         self.faults |= FAULT_CAL_FAILED
         self.state = ST_RUNNING
 
+    def run(self):
+        """The firmware loop: one tick per sample until the board has no more samples."""
+        board = self.board
+        while board.next_sample():
+            self.tick()
+            self.idle()
+
+    def idle(self):
+        """Between-sample work, bounded: hand completed steps on (logging comes later)."""
+        while self.ring_tail != self.ring_head:
+            self.ring_tail += 1
+
     # -- per sample ------------------------------------------------------------------
     @micropython.native
     def tick(self):

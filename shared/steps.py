@@ -36,9 +36,11 @@ _BIG = const(1 << 29)  # saturation for sums and elapsed sample counts
 
 
 def _lp_coef_q10(cutoff_hz, period_us):
-    # alpha = w*dt / (1 + w*dt), w = 2*pi*fc; 2*pi ~ 710/113. Integer only.
-    wdt = 710 * cutoff_hz * period_us  # x 113e6
-    a = (wdt << _AQ) // (113000000 + wdt)
+    # First-order low-pass coefficient alpha = 1 - exp(-x), x = 2*pi*fc*dt, in Q10, integers
+    # only: 2*pi ~ 710/113 and 1 - exp(-x) ~ x / (1 + x/2 + x*x/12) (Pade, < 1 % error to x = 1).
+    d = 113000000
+    x = 710 * cutoff_hz * period_us  # x * d
+    a = (x * d * 12 << _AQ) // (12 * d * d + 6 * x * d + x * x)
     if a < 1:
         a = 1
     return a
@@ -326,7 +328,9 @@ class StepDetector:
         self._last_side = -1
         i = 0
         while i < steps:
-            self._emit((first + i) & _RMASK, i > 0, i + 1 < steps, self._c_n[(first + i + 1) & _RMASK])
+            self._emit(
+                (first + i) & _RMASK, i > 0, i + 1 < steps, self._c_n[(first + i + 1) & _RMASK]
+            )
             i += 1
 
     @micropython.native
