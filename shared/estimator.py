@@ -53,8 +53,8 @@ class Estimator:
         self._rg_shift = 0
         # Gains in Q21 of "fraction per sample"; at most 2**16 (1/32 per sample) so the
         # correction product stays below 2**30.
-        self._k_q21 = max(1, min(65535, (2097152 * period_us) // (tau_ms * 1000)))
-        self._k_init_q21 = min(65535, self._k_q21 * 20)
+        self._k_q21 = max(1, min(32767, (2097152 * period_us) // (tau_ms * 1000)))
+        self._k_init_q21 = min(32767, self._k_q21 * 20)
         self._init_n = (init_ms * 1000) // period_us
         # Soft accel rejection: weight 1 at |a|^2 = 1 g^2, 0 beyond the band; band in Q22 g^2,
         # a power of two so the weight needs a shift, not a divide.
@@ -196,9 +196,9 @@ class Estimator:
             inv = (_THREE_Q22 - n2) >> 9  # 1/|a| to first order, Q14
             # u += k * wt * (a_hat - u): (Q14 diff * Q14 weight) -> Q28, >> 15 -> Q13,
             # * k (Q21, <= 2**16) -> Q34, >> 6 -> Q28. k keeps 12+ bits at any rate.
-            ux += ((((((((ax * inv) << 2) - ux + 8192) >> 14) * wt) >> 15) * k) + 32) >> 6
-            uy += ((((((((ay * inv) << 2) - uy + 8192) >> 14) * wt) >> 15) * k) + 32) >> 6
-            uz += ((((((((az * inv) << 2) - uz + 8192) >> 14) * wt) >> 15) * k) + 32) >> 6
+            ux += ((((((((ax * inv) << 2) - ux + 8192) >> 14) * wt + 8192) >> 14) * k) + 64) >> 7
+            uy += ((((((((ay * inv) << 2) - uy + 8192) >> 14) * wt + 8192) >> 14) * k) + 64) >> 7
+            uz += ((((((((az * inv) << 2) - uz + 8192) >> 14) * wt + 8192) >> 14) * k) + 64) >> 7
         else:
             wt = 0
         self.acc_weight_q14 = wt

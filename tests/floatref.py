@@ -34,9 +34,9 @@ class FloatEstimator:
         self.gyro_scale = math.radians(gyro_udps * 1e-6) * self.dt  # rad/sample per count
         # The gain is a parameter of the algorithm: use the value the firmware derived from
         # tau (Q16), so this compares arithmetic, not parameter rounding.
-        k_q21 = max(1, min(65535, (2097152 * period_us) // (cfg["filter_tau_ms"] * 1000)))
+        k_q21 = max(1, min(32767, (2097152 * period_us) // (cfg["filter_tau_ms"] * 1000)))
         self.k = k_q21 / 2097152
-        self.k_init = min(65535, 20 * k_q21) / 2097152
+        self.k_init = min(32767, 20 * k_q21) / 2097152
         self.init_n = (cfg["init_ms"] * 1000) // period_us
         band = 2 * cfg["accel_band_mg"] / 1000.0
         # same power-of-two rounding as the firmware (documented there)

@@ -1,0 +1,73 @@
+"""Fixed point vs a float64 reference of the same algorithm (tests/floatref.py)."""
+
+import numpy as np
+import pytest
+
+from hipcue import synth
+from hipcue.replay import quantise, run_firmware
+from hipcue.trace import read_trace
+from shared.config import Config
+from tests.floatref import run_reference
+
+
+def _compare(trace, calibrate, mount=None):
+    res = run_firmware(trace, mount=mount, calibrate=calibrate, engine="cpython")
+    cfg = Config()
+    cfg.load_dict(res.config)
+    counts, _ = quantise(trace, cfg["imu"])
+    ref = run_reference(counts, cfg, res.rate.period_us, calibrate)
+    obl = res.obl_mdeg / 1000.0
+    tilt = res.tilt_mdeg / 1000.0
+    d = np.abs(obl - ref[:, 0])
+    d = np.minimum(d, 360 - d)
+
+    def up(o, t):
+        o, t = np.radians(o), np.radians(t)
+        return np.stack([-np.sin(t), np.cos(t) * np.sin(o), np.cos(t) * np.cos(o)], 1)
+
+    ang = np.degrees(np.arccos(np.clip((up(obl, tilt) * up(ref[:, 0], ref[:, 1])).sum(1), -1, 1)))
+    # Obliquity is ill-conditioned as |tilt| -> 90 deg (the frame's gimbal point).
+    upright = np.abs(ref[:, 1]) < 60
+    return d.max(), d[upright].max(), ang.max(), np.abs(tilt - ref[:, 1]).max()
+
+
+@pytest.mark.parametrize("preset", ["weak-right", "weak-left", "healthy", "run"])
+def test_synthetic_within_005_deg(preset, tmp_path):
+    tr = synth.generate(synth.PRESETS[preset](40.0), seed=5)
+    p = tmp_path / "t.csv"
+    synth.write_trace_csv(tr, p)
+    dmax, _, ang, dtilt = _compare(read_trace(p), True)
+    assert dmax <= 0.05 and dtilt <= 0.05 and ang <= 0.05
+
+
+def test_synthetic_mixed_activities(tmp_path):
+    # NOT yet within 0.05 deg: walking with a 180 deg turn right after calibration drifts
+    # apart to 0.095 deg, then re-converges. Pinned at the measured figure (see notes).
+    tr = synth.generate(synth.PRESETS["mixed"](40.0), seed=5)
+    p = tmp_path / "t.csv"
+    synth.write_trace_csv(tr, p)
+    dmax, _, ang, dtilt = _compare(read_trace(p), True)
+    assert dmax <= 0.1 and dtilt <= 0.1 and ang <= 0.1
+
+
+@pytest.mark.parametrize(
+    "name,calibrate,mount",
+    [
+        ("mobgap_HA_001_Test5_Trial1", False, None),
+        ("mobgap_HA_001_Test5_Trial2", False, None),
+        ("mobgap_HA_001_Test11_Trial1", False, None),
+        ("xio_fusion_sensor_data", True, "forward=+x left=+y up=+z"),
+    ],
+)
+def test_real_within_005_deg(name, calibrate, mount, data_dir):
+    dmax, _, ang, dtilt = _compare(read_trace(data_dir / f"{name}.trace.csv"), calibrate, mount)
+    assert dmax <= 0.05 and dtilt <= 0.05 and ang <= 0.05
+
+
+def test_broad_fast_rotation(data_dir):
+    # Hand-moved fast rotations (not gait), 285.7 Hz: the target 0.05 deg is NOT met here yet;
+    # measured 0.078 deg up-vector angle, 0.11 deg obliquity where |tilt| < 60 deg. This pins
+    # the current figure so a regression shows.
+    trace = read_trace(data_dir / "broad_07_fast_rotation.trace.csv")
+    _, d_upright, ang, dtilt = _compare(trace, True, "forward=+x left=+y up=+z")
+    assert ang <= 0.1 and dtilt <= 0.1 and d_upright <= 0.15
