@@ -13,27 +13,36 @@ Model, in short (every number below is in SI units unless its name says otherwis
   rises, i.e. the RIGHT side is lower) and tilt = theta (positive: the forward axis tips down,
   anterior tilt). The truth columns are nevertheless always computed from ``u`` with the spec's
   formulas.
-* Gait. Initial contacts (ICs) alternate; a step lasts from one IC to the next. During a step with
-  stance side S the swing side drops: every step adds a C2 bump (quintic ramps) that starts late
-  in the previous step, peaks at sp ~ 0.2 of the step after IC with that step's amplitude and is
-  back to level before the next step's peak, so the obliquity is a smooth wave whose per-step
-  extremes are exactly the requested drops. Tilt oscillates once per step, yaw once per stride;
-  the linear acceleration of the sacrum (vertical once per step with a zero-mean impact transient
-  after each IC, mediolateral once per stride, anterior-posterior once per step, all zero-mean
-  over a step so the velocity stays bounded) is given in a frame that follows the heading, plus
-  the progression speed's changes and the centripetal part in turns. Running has a flight phase,
-  during which the specific force is zero.
+* Gait. Each bout of walking/running runs on a smooth gait phase Phi(t) that counts steps
+  (Phi = k at the k-th initial contact, IC): its rate is the cadence, crossfaded between segments,
+  plus a small seeded phase modulation (step-to-step timing variability). ICs alternate sides; a
+  step lasts from one IC to the next. During a stance the swing side drops: each step adds a C2
+  bump that starts late in the previous step, peaks 17-23 % of the step after its IC with that
+  step's amplitude (the side's requested drop, +/- a few % per step) and is back to level before
+  the next step's peak, so the per-step extremes are exactly the drops asked for. Tilt
+  oscillates once per step, yaw once per stride.
+* Acceleration. The sacrum moves along the progression path (speed = step length x cadence,
+  following the heading, so speed changes and turns give their tangential and centripetal
+  parts) plus a bounded displacement: vertical once per step, anterior-posterior once per step
+  (braking, then propulsion), mediolateral once per stride (over the stance foot, pushed away
+  from it), sitting down, standing sway. Its second derivative is the linear acceleration, so
+  the velocity cannot drift. Running has contact and flight: a half-sine ground reaction
+  averaging 1 g, and zero specific force in flight. A zero-mean impact transient (a Ricker
+  wavelet) follows each IC.
 * Activities ramp in and out with C2-smooth (quintic) transitions, so orientation, angular rate
   and acceleration have no jumps.
-* Sensor. Gyro = body angular velocity (from the Euler-angle rates, which are central differences
-  of the analytic angle functions with h = 1e-4 s: relative error ~1e-6). Accel = specific force
-  ``R_wb.T @ (a_world / g + z)`` in g. Both are mapped to the sensor's axes through the mount and
-  ``mount_pitch_deg``, then given the datasheet's errors and quantised to int16 counts.
+* Sensor. Gyro = body angular velocity, from the Euler-angle rates (central differences of the
+  analytic angle functions, h = 1e-4 s: relative error ~1e-6; integrating it reproduces the
+  orientation to well under 0.01 degree over a minute). Accel = specific force
+  ``R_wb.T @ (a_world / g + z)`` in g, with a_world from second differences (h = 2e-4 s) of the
+  displacement. Both are mapped to the sensor's axes through the mount and ``mount_pitch_deg``,
+  then given the datasheet's errors and quantised to int16 counts.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
@@ -86,18 +95,21 @@ class ImuModel:
         return f"{self.name} \u00b1{self.accel_fs_g:g} g \u00b1{self.gyro_fs_dps:g} dps"
 
 
-# ST LSM6DSOX (datasheet DS12814; the LSM6DSO, DS12140, shares the sensing core and Table 2) in
-# high-performance mode at FS = +/-8 g and +/-2000 dps:
-# - sensitivity 0.244 mg/LSB at +/-8 g (= 4 x 0.061 mg/LSB at +/-2 g, DS12140 Table 2 note 13)
-#   and 70 mdps/LSB at +/-2000 dps (DS12140 Table 2 note 16);
-# - sensitivity tolerance +/-1 % (values after factory trimming, Table 2 note 2);
-# - zero-g level offset +/-20 mg typ., zero-rate level +/-1 dps typ. (Table 2, LA_TyOff, G_TyOff);
-# - noise density 70 ug/sqrt(Hz) (accel, HP mode, independent of ODR, note 8) and
-#   3.8 mdps/sqrt(Hz) (gyro, HP mode, independent of ODR and FS, note 6); RMS noise is taken over
-#   BW = ODR/2 as the datasheet does (note 10).
-# The sensitivities and the notes were read from DS12140 (LSM6DSO) Rev 2 pages 10-11 as
-# mirrored for the SparkFun SEN-18020 board; the noise, offset and tolerance figures are the
-# DSOX/DSO Table 2 typicals as recalled, not re-read (the table page itself was not available).
+# ST LSM6DSOX (datasheet DS12814; the LSM6DSO, DS12140, has the same sensing core and the same
+# Table 2 figures) in high-performance mode at FS = +/-8 g and +/-2000 dps, typical values:
+# - sensitivity 0.244 mg/LSB at +/-8 g (4 x the 0.061 mg/LSB at +/-2 g of DS12140 Rev 2,
+#   Table 2 note 13) and 70 mdps/LSB at +/-2000 dps (note 16);
+# - sensitivity tolerance +/-1 % (after factory trimming, note 2);
+# - zero-g level offset +/-20 mg, zero-rate level +/-1 dps;
+# - noise density 70 ug/sqrt(Hz) (accel, independent of ODR, note 8) and 3.8 mdps/sqrt(Hz)
+#   (gyro, independent of ODR and FS, note 6); the RMS noise is taken over BW = ODR/2, as the
+#   datasheet states its RMS figures (note 10).
+# Sources: the sensitivities and notes 2, 6, 8, 10, 13, 16 were read from DS12140 Rev 2 pp. 10-11
+# (as mirrored for the SparkFun SEN-18020 board); 0.244 mg / 70 mdps per LSB also agree with the
+# family's later LSM6DSV. The Table 2 rows with the +/-1 %, +/-20 mg, +/-1 dps, 70 ug/sqrt(Hz)
+# and 3.8 mdps/sqrt(Hz) figures could not be retrieved here: they are the DSOX typicals as
+# remembered (70 ug/sqrt(Hz) is also the brief's stated fallback). Check them against DS12814
+# before relying on the noise model.
 LSM6DSOX = ImuModel(
     name="LSM6DSOX",
     accel_fs_g=8.0,
@@ -115,7 +127,7 @@ _INT16_MIN = -32768
 _INT16_MAX = 32767
 
 
-def quantise(values: FloatArray, sens: float) -> npt.NDArray[np.int64]:
+def to_counts(values: FloatArray, sens: float) -> npt.NDArray[np.int64]:
     """Physical values -> int16 counts (round to nearest, saturate)."""
     counts = np.rint(values / sens)
     return np.clip(counts, _INT16_MIN, _INT16_MAX).astype(np.int64)
@@ -334,6 +346,42 @@ def _run_vertical(sigma: FloatArray, c: float = RUN_CONTACT) -> FloatArray:
     return f2 - 0.5 * sigma * sigma + v0 * sigma + z0
 
 
+def _ap_shape(sigma: FloatArray, c: float) -> FloatArray:
+    """Periodic displacement D(sigma) with D'' = -sin(2 pi sigma / c) while on the ground
+    (sigma < c: braking, then propulsion) and 0 in flight. Walking: c = 1."""
+    w = 2.0 * math.pi / c
+    s = np.minimum(sigma, c)
+    p2 = (np.sin(w * s) / w - s) / w  # double integral of the burst; constant after contact
+    v0 = c / w  # makes D periodic
+    z0 = c * c / (2.0 * w) + c * (1.0 - c) / w - c / (2.0 * w)  # zero mean
+    return p2 + v0 * sigma + z0
+
+
+def _ml_periodic(tau: FloatArray, c: float) -> FloatArray:
+    """Stride-periodic D(tau), tau in [0, 2) steps: D'' = +sin(pi s / c) while on the ground in
+    the first step (s = time since IC, in steps), its mirror image in the second, 0 in flight."""
+    k = c / math.pi
+    first = tau < 1.0
+    since_ic = np.where(first, tau, tau - 1.0)
+    s = np.minimum(since_ic, c)
+    half = k * (s - k * np.sin(s / k))  # double integral of a half-sine burst
+    # first step: the burst, then the velocity it left (2k) carries on through the flight;
+    # second step: the mirrored burst brings the velocity back to zero
+    end_first = k * c + 2.0 * k * (1.0 - c)
+    q2 = np.where(first, half + 2.0 * k * (since_ic - s), end_first + 2.0 * k * s - half)
+    return q2 - k * tau  # the drift -k * tau makes it periodic over the stride
+
+
+@functools.lru_cache(maxsize=8)
+def _ml_mean(c: float) -> float:
+    return float(np.mean(_ml_periodic(np.linspace(0.0, 2.0, 20001)[:-1], c)))
+
+
+def _ml_shape(tau: FloatArray, c: float) -> FloatArray:
+    """_ml_periodic with zero mean (units: g * step_duration^2 per g of amplitude)."""
+    return _ml_periodic(tau, c) - _ml_mean(c)
+
+
 # --------------------------------------------------------------------------------------------
 # The plan: segments, bouts, steps and random draws, fixed before any sample is computed
 # --------------------------------------------------------------------------------------------
@@ -408,7 +456,7 @@ class _Bout:
     def solve_ics(self) -> None:
         """IC times: Phi(t_k) = k, from a 1 ms grid refined by Newton's method."""
         margin = 3.0 * 60.0 / min(s.cadence_spm for s in self.segs)
-        grid = np.arange(self.t0, self.t1 + margin, 1e-3)
+        grid = np.arange(self.t0, self.t1 + margin, 1e-3, dtype=np.float64)
         ph = self.phase(grid)
         ks = np.arange(0, int(math.floor(self.phase(np.array([self.t1]))[0])) + 3)
         t = np.interp(ks.astype(np.float64), ph, grid)
@@ -610,21 +658,29 @@ def _displacement(plan: _Plan, t: FloatArray) -> FloatArray:
         env_all += env
         phase = b.phase(t)
         w_run = b.run_weight(t)
-        f = b.step_rate(t)
-        w_step = 2.0 * math.pi * f  # rad/s of the once-per-step components
+        step_s = 1.0 / b.step_rate(t)  # nominal step duration
+        scale = G_MS2 * step_s**2  # displacement per g of acceleration amplitude
+        sigma = phase - np.floor(phase)  # phase within the step
+        tau = np.mod(phase, 2.0)  # phase within the stride
+        w_walk = 1.0 - w_run
         # vertical, walking: lowest (upward acceleration) just after IC, highest at mid-step
         walk_z = (
-            -_WALK.vert_g * G_MS2 / w_step**2 * np.cos(2.0 * math.pi * (phase - _WALK.vert_phase))
+            -_WALK.vert_g
+            / (2.0 * math.pi) ** 2
+            * np.cos(2.0 * math.pi * (phase - _WALK.vert_phase))
         )
         # vertical, running: contact and flight (see _run_vertical)
-        run_z = G_MS2 / f**2 * _run_vertical(phase - np.floor(phase))
+        vert = w_walk * walk_z + w_run * _run_vertical(sigma)
+        # anterior-posterior: braking after IC, propulsion late in stance; none in flight
+        ap = w_walk * _WALK.ap_g * _ap_shape(sigma, 1.0)
+        ap = ap + w_run * _RUN.ap_g * _ap_shape(sigma, RUN_CONTACT)
         # mediolateral: over the stance foot, accelerating away from it around mid-stance
-        ml = b.side0 * _lerp(w_run, _WALK.ml_g, _RUN.ml_g) * G_MS2 / (0.5 * w_step) ** 2
-        # anterior-posterior: braking after IC, propulsion late in the step
-        ap = _lerp(w_run, _WALK.ap_g, _RUN.ap_g) * G_MS2 / w_step**2
-        d[:, 0] += env * ap * np.sin(2.0 * math.pi * phase)
-        d[:, 1] += env * ml * np.sin(math.pi * phase)
-        d[:, 2] += env * ((1.0 - w_run) * walk_z + w_run * run_z)
+        # (L stance: toward the right, -y); none in flight
+        ml = w_walk * _WALK.ml_g * _ml_shape(tau, 1.0)
+        ml = -b.side0 * (ml + w_run * _RUN.ml_g * _ml_shape(tau, RUN_CONTACT))
+        d[:, 0] += env * scale * ap
+        d[:, 1] += env * scale * ml
+        d[:, 2] += env * scale * vert
 
     for t0, t1, ramp, _ in plan.sits:  # sitting down: the sacrum goes down and back
         w = _window(t, t0, t1, ramp)
@@ -703,10 +759,17 @@ def generate(
     seed: int = 0,
     noise: bool = True,
     imu: ImuModel = LSM6DSOX,
+    quantise: bool = True,
     allow_moving_start: bool = False,
 ) -> SynthTrace:
-    """Simulate the trace. ``noise=False`` gives an ideal sensor (no offset, bias, scale error or
-    white noise) whose readings are still quantised to the int16 counts of ``imu``."""
+    """Simulate a trace of the given activities.
+
+    ``noise=False`` gives an ideal sensor (no offset, bias, scale error or white noise) whose
+    readings are still quantised to ``imu``'s int16 counts. ``quantise=False`` (for checks of the
+    kinematics only: such a file is not what a board could produce) skips the quantisation, which
+    without noise to dither it leaves sub-LSB rates (standing sway) out of the gyro.
+    ``allow_moving_start`` lifts the rule that a trace starts with 2 s of standing still.
+    """
     _validate(segments, rate_hz, allow_moving_start)
     m_sb = sensor_from_body(mount, mount_pitch_deg)
     rng = np.random.default_rng(seed)
@@ -788,8 +851,9 @@ def generate(
             "accel_noise_mg_rms": f"{a_sigma * 1e3:.3f}",
             "gyro_noise_dps_rms": f"{g_sigma:.4f}",
         }
-    accel_out = quantise(accel, imu.accel_sens_g) * imu.accel_sens_g
-    gyro_out = quantise(gyro, imu.gyro_sens_dps) * imu.gyro_sens_dps
+    if quantise:
+        accel = to_counts(accel, imu.accel_sens_g) * imu.accel_sens_g
+        gyro = to_counts(gyro, imu.gyro_sens_dps) * imu.gyro_sens_dps
 
     # truth
     obliquity, tilt = angles_from_up(u)
@@ -804,12 +868,13 @@ def generate(
     steps: list[tuple[float, str, float]] = []
     for t0, t1, side in zip(plan.step_t0, plan.step_t1, plan.step_side, strict=True):
         label = "L" if side > 0 else "R"
-        i0 = int(math.ceil(t0 * rate_hz - 1e-9))
-        i1 = min(int(math.ceil(t1 * rate_hz - 1e-9)), n)
+        # on the sample grid a stance runs from the sample nearest its IC to the one nearest
+        # the next IC (exclusive), so the ic and stance columns agree
+        i0 = int(round(t0 * rate_hz))
+        i1 = min(int(round(t1 * rate_hz)), n)
         stance[i0:i1] = label
-        i_ic = int(round(t0 * rate_hz))
-        if i_ic < n:
-            ic[i_ic] = label
+        if i0 < n:
+            ic[i0] = label
         obl = obliquity[i0:i1]
         # swing side's drop: during L stance the right side (obliquity > 0), else the left
         swing_drop = np.maximum(obl, 0.0) if side > 0 else np.maximum(-obl, 0.0)
@@ -817,12 +882,12 @@ def generate(
 
     columns: dict[str, npt.NDArray[Any]] = {
         "t_s": t,
-        "ax_g": accel_out[:, 0],
-        "ay_g": accel_out[:, 1],
-        "az_g": accel_out[:, 2],
-        "gx_dps": gyro_out[:, 0],
-        "gy_dps": gyro_out[:, 1],
-        "gz_dps": gyro_out[:, 2],
+        "ax_g": accel[:, 0],
+        "ay_g": accel[:, 1],
+        "az_g": accel[:, 2],
+        "gx_dps": gyro[:, 0],
+        "gy_dps": gyro[:, 1],
+        "gz_dps": gyro[:, 2],
         "obliquity_deg": obliquity,
         "tilt_deg": tilt,
         "yaw_deg": yaw,
@@ -832,7 +897,7 @@ def generate(
     }
     source = (
         f"hipcue synth seed={seed} rate_hz={rate_hz:g} mount_pitch_deg={mount_pitch_deg:g} "
-        f"noise={int(noise)} segments={_describe(segments)}"
+        f"noise={int(noise)} quantise={int(quantise)} segments={_describe(segments)}"
     )
     meta = {
         "source": source,
@@ -948,7 +1013,7 @@ def _mixed(duration_s: float) -> list[Segment]:
         Segment("stand", 3.0 * k),
         Segment("sit", 8.0 * k),
         Segment("stand", 3.0 * k),
-        Segment("walk", 8.0 * k, drop_right_stance_deg=7.0),
+        Segment("walk", 8.0 * k),
         Segment("run", 10.0 * k, 170.0, 6.0, 6.0),
         Segment("stand", 3.0 * k),
     ]
@@ -983,7 +1048,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps-out", default=None, help="also write the per-step truth CSV")
     parser.add_argument("--mount", default=DEFAULT_MOUNT, help="device mount (spec section 1)")
     parser.add_argument("--mount-pitch", type=float, default=15.0, help="degrees about left")
-    parser.add_argument("--no-noise", action="store_true", help="ideal (still quantised) IMU")
+    parser.add_argument(
+        "--no-noise", action="store_true", help="ideal IMU: no offsets, scale errors or noise"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
