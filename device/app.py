@@ -12,7 +12,7 @@ from shared.calib import CAL_DONE, CAL_FAILED, Calibrator
 from shared.config import IMUS
 from shared.cue import CueDetector
 from shared.estimator import Estimator
-from shared.mount import calibrated_frame_q14, mount_frame_q14, parse_mount
+from shared.mount import MountError, calibrated_frame_q14, mount_frame_q14, parse_mount
 from shared.mp import const, micropython
 from shared.steps import StepDetector
 
@@ -69,6 +69,7 @@ class App:
         self.calibrate = calibrate
         self.state = ST_CALIBRATING if calibrate else ST_RUNNING
         self.calibrated = 0
+        self.cal_error = ""  # why calibration failed, when it did
         self.faults = 0
         self.n = -1  # index of the current sample on the time grid
         self.missed = 0
@@ -107,7 +108,14 @@ class App:
         cal = self.cal
         n = cal.count
         sums = cal.sums
-        frame = calibrated_frame_q14(self.axes, sums)
+        try:
+            frame = calibrated_frame_q14(self.axes, sums)
+        except MountError as e:
+            # The mount says forward is (nearly) up, or the sensor reads zero: keep running in
+            # the mount's frame and report why, rather than stop the loop.
+            self.cal_error = str(e)
+            self._fail_calibration()
+            return
         est = self.est
         est.set_frame_q14(frame)
         # Bias: the still window's mean rate, rotated into the new body frame.

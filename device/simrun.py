@@ -70,6 +70,7 @@ def run(job_dir):
         "calibrated": app.calibrated,
         "calibration_failed": 1 if app.faults & 1 else 0,
         "calibration_end_index": app.cal.seen - 1 if app.calibrated else -1,
+        "calibration_error": app.cal_error,
         "missed": app.missed,
         "late": app.late,
         "cues": app.cue.cues,

@@ -32,14 +32,14 @@ SCHEMA = {
     "refractory_ms": ("int", 1000, 0, 10000, "ms", "no new cue this soon after one"),
     "cue_ms": ("int", 150, 20, 2000, "ms", "vibration pulse length"),
     "cue_walking_only": ("int", 1, 0, 1, "", "1: cue only while steps are being detected"),
-    "filter_tau_ms": ("int", 2000, 200, 20000, "ms", "attitude filter time constant"),
+    "filter_tau_ms": ("int", 4000, 200, 20000, "ms", "attitude filter time constant"),
     "accel_band_mg": (
         "int",
-        400,
+        500,
         50,
-        1000,
+        500,
         "mg",
-        "accelerometer trusted while | |a| - 1 g | is within this band (weight falls off linearly)",
+        "accelerometer corrects the estimate while | |a| - 1 g | is within this band",
     ),
     "init_ms": ("int", 1000, 0, 10000, "ms", "fast-convergence period after (re)start"),
     "still_dps": (

@@ -1,38 +1,51 @@
-# Causal step detector for a sacrum-worn IMU, integer arithmetic only (runs per sample on the
-# RP2040 under MicroPython, and unchanged under CPython for the host replay).
+# Causal step detector for a sacrum-worn IMU in integer arithmetic. It runs once per sample in
+# the firmware loop (RP2040, MicroPython) and unchanged under CPython (host replay).
 #
 # Method (prototype and evaluation: bench/steps_proto.py):
 # - Initial contact (IC): at heel strike the pelvis is pushed up and braked forward, so the
-#   "jerk" of (vertical - forward) acceleration peaks there. j = d(t) - d(t - ic_diff_ms), with
-#   d = (acc_up - acc_fwd) through two first-order low-passes at ic_lp_hz. A candidate opens when
-#   j exceeds the threshold; the largest j within ic_win_ms is the candidate, and the IC is put
-#   ic_lag_ms before it (the filter delay).
-# - Walking: candidates that follow each other within [min_step_ms, max_step_ms] form a chain.
-#   Walking starts when start_steps steps in a row are regular (each interval within
-#   ic_ratio_pct of the previous one) and their lateral sway alternates; those steps are then
-#   reported too (one per update call). Walking ends when max_step_ms pass without an IC.
-# - Stance side: over a stance the pelvis' lateral velocity changes toward the swing side (it
-#   accelerates to the right in left stance), so the step's sum of acc_left is negative in left
-#   stance. The side compares it with the neighbouring step (which cancels a constant offset)
-#   and adds an alternation prior from the previous step's evidence.
-# - Drop: the largest positive and negative obliquity of each step are tracked; the side picks
-#   which one is the swing side's drop (right stance: left drop = max(-obl); left stance: right
-#   drop = max(obl)).
+#   "jerk" of (vertical - forward) acceleration peaks just after it: j = d(n) - d(n - ic_diff_ms),
+#   d = (acc_up - acc_fwd) through two first-order low-passes at ic_lp_hz. When j crosses
+#   ic_min_mg a window of ic_win_ms opens; its largest j is the candidate and the IC is put
+#   ic_lag_ms before it. (A sacral-acceleration method in the spirit of Zijlstra & Hof 2003 and
+#   McCamley et al. 2012, which place ICs at vertical/forward acceleration peaks.)
+# - Rhythm: candidates closer than min_step_ms to the previous IC are dropped; so is one that
+#   comes sooner than early_pct % of the last interval, unless it is stronger (before walking:
+#   it then replaces the previous IC) or, while walking, at least weak_pct % of the usual peak.
+# - Walking: ICs closer than max_step_ms form a chain. Walking starts when the last start_steps
+#   steps of the chain are regular (each interval within start_ratio_pct % of the next) and
+#   their lateral sway alternates; those steps, and up to back_steps earlier ones that fit the
+#   rhythm, are then reported (one record per update call, so a few samples late). While
+#   walking, a step that neither alternates nor keeps the rhythm ends the walk (not reported);
+#   so does max_step_ms without an IC (the last step is then reported, ending at the timeout).
+# - Stance side: the pelvis accelerates toward the swing side during single stance (to the
+#   right in left stance), so a step's sum of acc_left is lower in left stance than in the
+#   right steps around it. A walking step's left evidence is (previous sum - this sum) minus
+#   half the previous step's evidence (alternation prior); the steps reported at the start of a
+#   walk get their sides jointly, alternating, from the alternating sum of their differences.
+#   Obliquity is not used for the side (in HA_001 the stance side drops in early stance), nor is
+#   the yaw rate (its sign before IC gave the side for only about 3 in 4 of these steps; removing
+#   the centripetal acceleration of turns from acc_left changed nothing measurable).
+# - Drop: the largest obliquity of each sign is tracked per step; the side picks the swing
+#   side's one (right stance: left drop = max(-obl, 0); left stance: right drop = max(obl, 0)).
+#   Step boundaries for these sums are where the candidate window opened (a few samples from
+#   the IC), not where the candidate was accepted.
 #
-# Per-sample rules: ints only, no allocation (state in attributes and preallocated arrays),
-# every intermediate within [-2**30, 2**30 - 1] for inputs in range (see tests/test_steps.py).
+# Per-sample rules (tested in tests/test_steps.py): ints only, no heap allocation (state lives
+# in attributes and preallocated arrays), every intermediate within [-2**30, 2**30 - 1] for
+# inputs in range, durations converted to samples once in __init__.
 
 from array import array
 
 from shared.mp import const, micropython
 
-_SH = const(3)  # filter state carries 3 fractional bits (units mg / 8)
+_SH = const(3)  # the IC filter state carries 3 fractional bits (units mg / 8)
 _AQ = const(10)  # filter coefficients are Q10
-_CLAMP = const(16000)  # input clamp, mg
-_GCLAMP = const(250000)  # input clamp, cdps
-_RING = const(8)  # chain / pending-record ring size (power of two)
+_CLAMP = const(16000)  # acceleration input clamp, mg
+_CLAMP2 = const(32000)  # clamp of acc_up - acc_fwd, mg
+_RING = const(8)  # chain and record ring size (power of two)
 _RMASK = const(7)
-_BIG = const(1 << 29)  # saturation for sums and elapsed sample counts
+_BIG = const(1 << 28)  # saturation of the side evidence
+_LATCAP = const(1 << 23)  # saturation of a step's lateral sum
 
 
 def _lp_coef_q10(cutoff_hz, period_us):
@@ -53,27 +66,29 @@ def _ms_to_n(ms, period_us):
     return n
 
 
+def _q8(pct):
+    return (pct << 8) // 100
+
+
 class StepDetector:
-    """Per-sample causal step detector (see the module comment for the method).
+    """Per-sample causal step detector (method: see the module comment).
 
     period_us: sample period in microseconds (2500 .. 20000 for 400 .. 50 Hz).
-    min_step_ms / max_step_ms: plausible IC-to-IC interval (default 250 / 1500 ms); walking
-        ends when max_step_ms pass without an IC.
-    ic_lp_hz: low-pass cutoff of the IC signal (default 6 Hz).
+    min_step_ms / max_step_ms: plausible IC-to-IC interval (default 250 / 1500 ms).
+    ic_lp_hz: low-pass cutoff of the IC signal (default 4 Hz).
     ic_diff_ms: span of the difference that makes the jerk signal (default 40 ms).
-    ic_win_ms: a candidate is the largest jerk within this window after the threshold
-        crossing (default 150 ms).
+    ic_win_ms: the candidate is the largest jerk within this window (default 150 ms).
     ic_lag_ms: the IC is placed this long before the jerk peak (default 30 ms).
-    ic_min_mg: jerk threshold, mg change over ic_diff_ms (default 40 mg).
-    early_pct / weak_pct: a candidate that comes sooner than early_pct % of the last interval
-        and is weaker than weak_pct % of the running mean peak is ignored (60 % / 50 %).
-    start_steps: regular steps in a row needed to start walking (2 .. 5, default 3).
-    start_ratio_pct: in those, each interval within this % of the previous one (default 35 %).
-    back_steps: up to this many earlier steps of the same chain are reported too when walking
-        starts, if their interval is within back_ratio_pct % of the next one (1, 60 %).
-    start_alt: 1 = the lateral sway must alternate over the start steps (default 1).
-    turn_cmps: walking speed in cm/s assumed to remove the centripetal part of acc_left in
-        turns (lateral acc minus speed x yaw rate), for the side and sway tests (default 100).
+    ic_min_mg: jerk threshold, mg of change over ic_diff_ms (default 35 mg).
+    early_pct / weak_pct: rhythm gate for early candidates (default 60 % / 50 %).
+    start_steps: regular, alternating steps needed to start walking (default 2).
+    start_ratio_pct: their intervals agree within this % (default 35 %).
+    start_alt: 1 = their lateral sway must alternate (default 1).
+    back_steps / back_ratio_pct: earlier chain steps reported too when walking starts, if each
+        interval is within back_ratio_pct % of the next one (default 2 / 50 %).
+    stop_ratio_pct: while walking, a step that does not alternate and whose interval differs from
+        the previous one by more than this % of its own ends the walk (default 40 %; 0 = never).
+    gyro_up_cdps is accepted by update() for the interface but not used (see the module comment).
     """
 
     def __init__(
@@ -81,54 +96,50 @@ class StepDetector:
         period_us,
         min_step_ms=250,
         max_step_ms=1500,
-        ic_lp_hz=6,
+        ic_lp_hz=4,
         ic_diff_ms=40,
         ic_win_ms=150,
         ic_lag_ms=30,
-        ic_min_mg=40,
+        ic_min_mg=35,
         early_pct=60,
         weak_pct=50,
-        start_steps=3,
+        start_steps=2,
         start_ratio_pct=35,
-        back_steps=1,
-        back_ratio_pct=60,
         start_alt=1,
-        turn_cmps=100,
-        first_pct=101,
-        stop_alt=1,
+        back_steps=2,
+        back_ratio_pct=50,
         stop_ratio_pct=40,
-        lat_jerk_pct=0,
     ):
         if period_us < 1000 or period_us > 50000:
             raise ValueError("period_us out of range")
-        if start_steps < 1 or back_steps < 0 or start_steps + back_steps > _RING - 2:
-            raise ValueError("start_steps/back_steps out of range")
         if min_step_ms < 1 or max_step_ms <= min_step_ms or max_step_ms > 10000:
             raise ValueError("min_step_ms/max_step_ms out of range")
+        if start_steps < 1 or back_steps < 0 or start_steps + back_steps > _RING - 2:
+            raise ValueError("start_steps/back_steps out of range")
+        if ic_lp_hz < 1 or ic_lp_hz > 50 or ic_min_mg < 1 or ic_min_mg > 4000:
+            raise ValueError("ic_lp_hz/ic_min_mg out of range")
+        for pct in (early_pct, weak_pct, start_ratio_pct, back_ratio_pct, stop_ratio_pct):
+            if pct < 0 or pct > 200:
+                raise ValueError("percentages must be 0 .. 200")
+        if ic_diff_ms < 1 or ic_win_ms < 1 or ic_lag_ms < 0 or ic_lag_ms > 1000:
+            raise ValueError("ic_diff_ms/ic_win_ms/ic_lag_ms out of range")
         self.period_us = period_us
         self._a = _lp_coef_q10(ic_lp_hz, period_us)
-        nd = _ms_to_n(ic_diff_ms, period_us)
-        self._nd = nd
-        self._ring = array("i", [0] * nd)
-        self._ring2 = array("i", [0] * nd)
+        self._nd = _ms_to_n(ic_diff_ms, period_us)
+        self._ring = array("i", [0] * self._nd)
         self._min_n = _ms_to_n(min_step_ms, period_us)
         self._max_n = _ms_to_n(max_step_ms, period_us)
         self._win_n = _ms_to_n(ic_win_ms, period_us)
         self._lag_n = (ic_lag_ms * 1000 + (period_us >> 1)) // period_us
         self._thr = ic_min_mg << _SH
-        self._early = (early_pct << 8) // 100  # Q8
-        self._weak = (weak_pct << 8) // 100  # Q8
+        self._early = _q8(early_pct)
+        self._weak = _q8(weak_pct)
         self._start = start_steps
-        self._sratio = (start_ratio_pct << 8) // 100  # Q8
-        self._back = back_steps
-        self._bratio = (back_ratio_pct << 8) // 100  # Q8
+        self._sratio = _q8(start_ratio_pct)
         self._alt = start_alt
-        self._first = (first_pct << 8) // 100
-        self._stop_alt = stop_alt
-        self._ljq = (lat_jerk_pct << 8) // 100
-        self._stop_ratio = (stop_ratio_pct << 8) // 100
-        # centripetal acc in mg = cm/s * cdps * pi / (180 * 9.80665 * 10) = (cdps * q) >> 16
-        self._turn_q = (turn_cmps * 7) // 6
+        self._back = back_steps
+        self._bratio = _q8(back_ratio_pct)
+        self._stop = _q8(stop_ratio_pct)
         # chain of recent ICs (ring, newest at _c_head): IC sample index, and for the step that
         # starts there: lateral sum, max(obl), max(-obl)
         self._c_n = array("i", [0] * _RING)
@@ -149,27 +160,26 @@ class StepDetector:
         self._rp = 0
         self._y1 = 0
         self._y2 = 0
-        self._z1 = 0
-        self._z2 = 0
-        for i in range(self._nd):
-            self._ring2[i] = 0
-        self._armed = 1  # a new candidate window may open
+        self._armed = 1  # a candidate window may open
         self._win = 0  # 1 while a candidate window is open
         self._win_n0 = 0
         self._pk = 0
         self._pk_n = 0
-        self._f_pk = 0  # first local maximum in the window
-        self._f_n = -1
-        self._j1 = 0  # previous j
         self._c_len = 0  # ICs in the chain
         self._c_head = 0
-        self._h_pk = 0  # peak of the chain's newest IC
-        self._env = 0  # running mean of the chain's peaks (internal units)
-        self._int_n = 0  # last IC interval (samples)
-        self._lat = 0  # accumulators of the current step
+        self._last_ic = 0  # sample of the chain's newest IC
+        self._h_pk = 0  # jerk peak of the chain's newest IC
+        self._env = 0  # running mean of the chain's jerk peaks
+        self._int_n = 0  # last IC interval, samples
+        # step accumulators (lateral sum, max obl, max -obl): _p_* from the last IC to the
+        # opening of the candidate window, the others since then
+        self._lat = 0
         self._pos = 0
         self._neg = 0
-        self._ev = 0  # previous step's left-stance evidence
+        self._p_lat = 0
+        self._p_pos = 0
+        self._p_neg = 0
+        self._ev = 0  # left-stance evidence of the last reported step
         self._last_side = -1
         self._q_r = 0
         self._q_w = 0
@@ -182,59 +192,98 @@ class StepDetector:
         self.stance = -1
 
     @micropython.native
-    def _emit(self, k, has_prev, has_next, end_n):
-        # Decide the side of the step that starts at chain entry k and queue its record.
-        # Left stance: the lateral sum is lower than in the neighbouring (right) steps.
-        lat = self._c_lat[k]
-        ev = 0 - lat
-        if has_prev:
-            ev = self._c_lat[(k - 1) & _RMASK] - lat
-        elif has_next:
-            ev = self._c_lat[(k + 1) & _RMASK] - lat
+    def _queue(self, k, side, end_n):
+        # Queue the record of the step that starts at chain entry k.
+        w = self._q_w
+        self._q_ic[w] = self._c_n[k]
+        self._q_side[w] = side
+        if side:
+            self._q_drop[w] = self._c_neg[k]
+        else:
+            self._q_drop[w] = self._c_pos[k]
+        self._q_end[w] = end_n
+        self._q_w = (w + 1) & _RMASK
+        self._last_side = side
+        if self.walking:
+            self.stance = 1 - side  # the next step's stance, by alternation
+        self.steps += 1
+
+    @micropython.native
+    def _walk_step(self, k, end_n):
+        # Side of a walking step (chain entry k, previous entry k-1) and queue it.
+        ev = self._c_lat[(k - 1) & _RMASK] - self._c_lat[k]
         if self._last_side >= 0:
-            ev = ev - (self._ev >> 1)  # alternation prior
+            ev -= self._ev >> 1
         if ev > _BIG:
             ev = _BIG
         elif ev < -_BIG:
             ev = -_BIG
         self._ev = ev
-        side = 1
-        drop = self._c_neg[k]
         if ev > 0:
-            side = 0
-            drop = self._c_pos[k]
-        self._last_side = side
-        w = self._q_w
-        self._q_ic[w] = self._c_n[k]
-        self._q_side[w] = side
-        self._q_drop[w] = drop
-        self._q_end[w] = end_n
-        self._q_w = (w + 1) & _RMASK
-        self.steps += 1
+            self._queue(k, 0, end_n)
+        else:
+            self._queue(k, 1, end_n)
 
     @micropython.native
     def _close(self):
-        # Move the current step's accumulators into the newest chain entry.
+        # The step up to the candidate window ends: its accumulators go to the newest entry.
         h = self._c_head
-        self._c_lat[h] = self._lat
-        self._c_pos[h] = self._pos
-        self._c_neg[h] = self._neg
+        self._c_lat[h] = self._p_lat
+        self._c_pos[h] = self._p_pos
+        self._c_neg[h] = self._p_neg
+        self._p_lat = 0
+        self._p_pos = 0
+        self._p_neg = 0
+
+    @micropython.native
+    def _merge(self):
+        # No IC at the window after all: its accumulators continue the current step.
+        lat = self._lat + self._p_lat
+        if lat > _LATCAP:
+            lat = _LATCAP
+        elif lat < -_LATCAP:
+            lat = -_LATCAP
+        self._lat = lat
+        if self._p_pos > self._pos:
+            self._pos = self._p_pos
+        if self._p_neg > self._neg:
+            self._neg = self._p_neg
+        self._p_lat = 0
+        self._p_pos = 0
+        self._p_neg = 0
+
+    @micropython.native
+    def _end_now(self):
+        # The step ends at this sample (timeout): all accumulators go to the newest entry.
+        self._merge()
+        self._p_lat = self._lat
+        self._p_pos = self._pos
+        self._p_neg = self._neg
         self._lat = 0
         self._pos = 0
         self._neg = 0
+        self._close()
 
     @micropython.native
-    def _regular(self, e, ratio):
-        # 1 if the step at chain entry e is within ratio (Q8) of the step after it.
+    def _irregular(self, e, ratio):
+        # 1 if the steps at chain entries e-1 and e differ by more than ratio (Q8) of step e.
         t0 = self._c_n[e]
-        i0 = t0 - self._c_n[(e - 1) & _RMASK]
         i1 = self._c_n[(e + 1) & _RMASK] - t0
-        d = i0 - i1
+        d = t0 - self._c_n[(e - 1) & _RMASK] - i1
         if d < 0:
             d = 0 - d
         if d * 256 > ratio * i1:
-            return 0
-        return 1
+            return 1
+        return 0
+
+    @micropython.native
+    def _same_sway(self, e):
+        # 1 if the lateral sums of the steps at chain entries e-1 and e have the same sign.
+        p = self._c_lat[(e - 1) & _RMASK]
+        q = self._c_lat[e]
+        if (p >= 0 and q >= 0) or (p <= 0 and q <= 0):
+            return 1
+        return 0
 
     @micropython.native
     def _candidate(self, pk_n, pk):
@@ -245,61 +294,72 @@ class StepDetector:
         if c_len > 0:
             dt = ic - self._c_n[h]
             if dt < self._min_n:
+                self._merge()
                 return
-            if c_len > 1 and dt * 256 < self._early * self._int_n:
+            if dt > self._max_n:
+                # only after missed samples (the timeout normally ends the chain first)
+                if self.walking:
+                    self._end_now()
+                    self._walk_step(h, ic)
+                    self.walking = 0
+                    self.stance = -1
+                c_len = 0
+            elif c_len > 1 and dt * 256 < self._early * self._int_n:
                 # sooner than the rhythm allows
                 if self.walking:
                     if pk * 256 < self._weak * self._env:
+                        self._merge()
                         return
                 else:
                     if pk <= self._h_pk:
+                        self._merge()
                         return
-                    # a stronger IC: it replaces the chain's newest one
+                    # stronger: it replaces the chain's newest IC
                     k = (h - 1) & _RMASK
-                    self._c_lat[k] += self._lat
-                    if self._pos > self._c_pos[k]:
-                        self._c_pos[k] = self._pos
-                    if self._neg > self._c_neg[k]:
-                        self._c_neg[k] = self._neg
-                    self._lat = 0
-                    self._pos = 0
-                    self._neg = 0
+                    lat = self._c_lat[k] + self._p_lat
+                    if lat > _LATCAP:
+                        lat = _LATCAP
+                    elif lat < -_LATCAP:
+                        lat = -_LATCAP
+                    self._c_lat[k] = lat
+                    if self._p_pos > self._c_pos[k]:
+                        self._c_pos[k] = self._p_pos
+                    if self._p_neg > self._c_neg[k]:
+                        self._c_neg[k] = self._p_neg
+                    self._p_lat = 0
+                    self._p_pos = 0
+                    self._p_neg = 0
                     self._c_n[h] = ic
+                    self._last_ic = ic
                     self._h_pk = pk
                     self._int_n = ic - self._c_n[k]
                     return
-            if dt > self._max_n:
-                c_len = 0
-        self._h_pk = pk
         if c_len > 0:
             self._close()
         else:
-            self._lat = 0
-            self._pos = 0
-            self._neg = 0
+            self._p_lat = 0
+            self._p_pos = 0
+            self._p_neg = 0
         h = (h + 1) & _RMASK
         self._c_head = h
         self._c_n[h] = ic
+        self._last_ic = ic
         if c_len < _RING:
             c_len += 1
         self._c_len = c_len
+        self._h_pk = pk
         if c_len > 1:
             self._int_n = dt
             self._env += (pk - self._env) >> 2
         else:
             self._env = pk
+        k = (h - 1) & _RMASK  # the step that just ended
         if self.walking:
-            k = (h - 1) & _RMASK
-            if c_len > 2 and self._stop_alt:
-                # a step that neither alternates nor keeps the rhythm ends the walk
-                p = self._c_lat[(k - 1) & _RMASK]
-                q = self._c_lat[k]
-                if ((p >= 0 and q >= 0) or (p <= 0 and q <= 0)) and self._regular(
-                    k, self._stop_ratio
-                ) == 0:
-                    self.walking = 0
-                    return
-            self._emit(k, c_len > 2, 0, ic)
+            if c_len > 2 and self._stop and self._same_sway(k) and self._irregular(k, self._stop):
+                self.walking = 0  # neither alternates nor keeps the rhythm
+                self.stance = -1
+                return
+            self._walk_step(k, ic)
             return
         s = self._start
         if c_len <= s:
@@ -308,54 +368,69 @@ class StepDetector:
         i = 1
         while i < s:
             e = (h - s + i) & _RMASK
-            if self._regular(e, self._sratio) == 0:
+            if self._irregular(e, self._sratio):
                 return
-            if self._alt:
-                p = self._c_lat[(e - 1) & _RMASK]
-                q = self._c_lat[e]
-                if (p >= 0 and q >= 0) or (p <= 0 and q <= 0):
-                    return
+            if self._alt and self._same_sway(e):
+                return
             i += 1
-        # walking starts; take in up to back_steps earlier steps of the chain
+        # walking starts; take in up to back_steps earlier steps that fit the rhythm
         first = (h - s) & _RMASK
-        steps = s
-        while steps < self._back + s and steps < c_len - 1:
-            if self._regular(first, self._bratio) == 0:
+        m = s
+        while m < self._back + s and m < c_len - 1:
+            if self._irregular(first, self._bratio):
                 break
             first = (first - 1) & _RMASK
-            steps += 1
-        self.walking = 1
-        self._last_side = -1
-        i = 0
-        while i < steps:
-            self._emit(
-                (first + i) & _RMASK, i > 0, i + 1 < steps, self._c_n[(first + i + 1) & _RMASK]
-            )
+            m += 1
+        # sides, jointly: step i is left when the alternating sum of differences says so
+        ev = 0 - self._c_lat[first]
+        i = 1
+        while i < m:
+            e = (first + i) & _RMASK
+            d = self._c_lat[e] - self._c_lat[(e - 1) & _RMASK]
+            if i == 1:
+                ev = d
+            elif i & 1:
+                ev += d
+            else:
+                ev -= d
             i += 1
+        if ev > _BIG:
+            ev = _BIG
+        elif ev < -_BIG:
+            ev = -_BIG
+        left0 = 1 if ev > 0 else 0
+        self.walking = 1
+        i = 0
+        while i < m:
+            e = (first + i) & _RMASK
+            side = 1 - left0
+            if i & 1:
+                side = left0
+            self._queue(e, side, self._c_n[(e + 1) & _RMASK])
+            i += 1
+        # evidence carried to the next step: that of the last reported one
+        if ev < 0:
+            ev = 0 - ev
+        if self._last_side:
+            ev = 0 - ev
+        self._ev = ev
 
     @micropython.native
     def update(self, n, acc_up_mg, acc_left_mg, acc_fwd_mg, gyro_up_cdps, obl_mdeg):
         """Feed one sample; returns 1 when a completed step record is ready."""
-        if acc_up_mg > _CLAMP:
-            acc_up_mg = _CLAMP
-        elif acc_up_mg < -_CLAMP:
-            acc_up_mg = -_CLAMP
-        if acc_fwd_mg > _CLAMP:
-            acc_fwd_mg = _CLAMP
-        elif acc_fwd_mg < -_CLAMP:
-            acc_fwd_mg = -_CLAMP
+        x = acc_up_mg - acc_fwd_mg
+        if x > _CLAMP2:
+            x = _CLAMP2
+        elif x < -_CLAMP2:
+            x = -_CLAMP2
         if acc_left_mg > _CLAMP:
             acc_left_mg = _CLAMP
         elif acc_left_mg < -_CLAMP:
             acc_left_mg = -_CLAMP
-        if gyro_up_cdps > _GCLAMP:
-            gyro_up_cdps = _GCLAMP
-        elif gyro_up_cdps < -_GCLAMP:
-            gyro_up_cdps = -_GCLAMP
-        # jerk signal: j = d(n) - d(n - nd), d = low-passed (acc_up - acc_fwd), mg << _SH
+        # jerk: j = d(n) - d(n - nd), d = low-passed (acc_up - acc_fwd), units mg << _SH
         a = self._a
         y1 = self._y1
-        y1 += (((acc_up_mg - acc_fwd_mg) << _SH) - y1) * a >> _AQ
+        y1 += ((x << _SH) - y1) * a >> _AQ
         y2 = self._y2
         y2 += (y1 - y2) * a >> _AQ
         self._y1 = y1
@@ -363,25 +438,13 @@ class StepDetector:
         p = self._rp
         j = y2 - self._ring[p]
         self._ring[p] = y2
-        if self._ljq:
-            z1 = self._z1
-            z1 += ((acc_left_mg << _SH) - z1) * a >> _AQ
-            z2 = self._z2
-            z2 += (z1 - z2) * a >> _AQ
-            self._z1 = z1
-            self._z2 = z2
-            jl = z2 - self._ring2[p]
-            self._ring2[p] = z2
-            if jl < 0:
-                jl = 0 - jl
-            j += (jl * self._ljq) >> 8
         p += 1
         if p >= self._nd:
             p = 0
         self._rp = p
-        # current step: lateral sum without the centripetal part, obliquity extremes
-        lat = self._lat + acc_left_mg - ((gyro_up_cdps * self._turn_q) >> 16)
-        if -_BIG < lat < _BIG:
+        # current step: lateral sum and obliquity extremes
+        lat = self._lat + acc_left_mg
+        if -_LATCAP < lat < _LATCAP:
             self._lat = lat
         if obl_mdeg > self._pos:
             self._pos = obl_mdeg
@@ -392,39 +455,33 @@ class StepDetector:
             if j > self._pk:
                 self._pk = j
                 self._pk_n = n
-            if self._f_n < 0 and j < self._j1:
-                # first local maximum in the window
-                self._f_pk = self._j1
-                self._f_n = n - 1
             if n - self._win_n0 >= self._win_n:
                 self._win = 0
                 self._armed = 0
-                if self._f_n >= 0 and self._f_pk * 256 >= self._first * self._pk:
-                    self._candidate(self._f_n, self._pk)
-                else:
-                    self._candidate(self._pk_n, self._pk)
+                self._candidate(self._pk_n, self._pk)
         elif self._armed:
             if j > self._thr:
                 self._win = 1
                 self._win_n0 = n
                 self._pk = j
                 self._pk_n = n
-                self._f_n = -1
+                # a possible IC: from here on, accumulate for the next step
+                self._p_lat = self._lat
+                self._p_pos = self._pos
+                self._p_neg = self._neg
+                self._lat = 0
+                self._pos = 0
+                self._neg = 0
         elif j < (self._thr >> 1):
             self._armed = 1
-        self._j1 = j
         # no IC for max_step: the walk (or the chain) ends
-        if self._c_len > 0 and n - self._c_n[self._c_head] > self._max_n:
+        if self._c_len > 0 and n - self._last_ic > self._max_n:
             if self.walking:
-                self._close()
-                self._emit(self._c_head, self._c_len > 1, 0, n)
+                self._end_now()
+                self._walk_step(self._c_head, n)
                 self.walking = 0
+                self.stance = -1
             self._c_len = 0
-        # live stance guess for the rest of the firmware
-        if self.walking and self._last_side >= 0:
-            self.stance = 1 - self._last_side
-        else:
-            self.stance = -1
         # hand out one queued record
         r = self._q_r
         if r != self._q_w:

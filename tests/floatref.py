@@ -34,14 +34,14 @@ class FloatEstimator:
         self.gyro_scale = math.radians(gyro_udps * 1e-6) * self.dt  # rad/sample per count
         # The gain is a parameter of the algorithm: use the value the firmware derived from
         # tau (Q16), so this compares arithmetic, not parameter rounding.
-        k_q21 = max(1, min(32767, (2097152 * period_us) // (cfg["filter_tau_ms"] * 1000)))
+        k_q21 = max(1, min(16383, (2097152 * period_us) // (cfg["filter_tau_ms"] * 1000)))
         self.k = k_q21 / 2097152
-        self.k_init = min(32767, 20 * k_q21) / 2097152
+        self.ki = ((k_q21 * k_q21) >> 15) / 2**30
+        self.k_init = min(16383, 20 * k_q21) / 2097152
         self.init_n = (cfg["init_ms"] * 1000) // period_us
-        band = 2 * cfg["accel_band_mg"] / 1000.0
-        # same power-of-two rounding as the firmware (documented there)
-        self.band = 2.0 ** math.floor(math.log2(band * 4194304)) / 4194304
-        self.band = max(self.band, 2.0**19 / 4194304)
+        b = cfg["accel_band_mg"] / 1000.0
+        self.n2_lo = max((1 - b) ** 2, 0.25)
+        self.n2_hi = min((1 + b) ** 2, 2.25)
         self.still_rate = math.radians(cfg["still_dps"] / 1000.0) * self.dt
         self.still_band = 2 * cfg["still_mg"] / 1000.0
         self.still_n = 1000000 // period_us
@@ -63,19 +63,17 @@ class FloatEstimator:
         a = self.R @ (c[0:3] * self.acc_scale)
         r = self.R @ (c[3:6] * self.gyro_scale)
         w = r - self.b
-        u = self.u + np.cross(self.u, w)
+        u = self.u + np.cross(self.u, w) + 0.5 * ((w @ self.u) * w - (w @ w) * self.u)
         n2 = float(a @ a)
         dn = abs(n2 - 1.0)
-        wt = self.band - dn
-        if wt > 0:
-            wt /= self.band
+        if self.n2_lo < n2 < self.n2_hi:
             k = self.k
             if self.init_left > 0:
                 k += (self.k_init - k) * self.init_left / self.init_n
                 self.init_left -= 1
-            k *= wt
-            ahat = a * (3.0 - n2) / 2.0
-            u = u + k * (ahat - u)
+            ah = a / math.sqrt(n2)
+            u = u + k * (ah - u)
+            self.b -= np.cross(ah, u) * self.ki
         u = u * (3.0 - float(u @ u)) / 2.0
         self.u = u
         if np.all(np.abs(w) < self.still_rate) and dn < self.still_band:

@@ -189,3 +189,18 @@ def test_every_module_imports_on_micropython():
         text=True,
     )
     assert r.stdout.strip() == "ok", r.stdout + r.stderr
+
+
+def test_wrong_mount_fails_calibration_with_a_clear_error(tmp_path, capsys):
+    # Sensor z reads +1 g standing, but the mount says forward=-z: forward would point down.
+    rows = [f"{i * 0.01:.2f},0.0,0.0,1.0,0.0,0.0,0.0" for i in range(300)]
+    p = _bad(tmp_path, "flat.csv", HEADER + "\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    assert main(["replay", str(p), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "calibration failed" in err and "forward axis" in err and str(p) in err
+    assert not out.exists()
+    assert (
+        main(["replay", str(p), "--out", str(out), "-q", "--mount", "forward=+x left=+y up=+z"])
+        == 0
+    )

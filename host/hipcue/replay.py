@@ -176,6 +176,11 @@ def run_firmware(
             for line in (jobp / "steps.csv").read_text().splitlines()
             if line.strip()
         ]
+    if calibrate and firmware.get("calibration_error"):
+        raise TraceError(
+            f"{trace.path}: calibration failed: {firmware['calibration_error']} "
+            f"(mount {cfg['mount']!r}; set --mount, or use --no-calibrate)"
+        )
     if calibrate and firmware["calibration_failed"]:
         end = min(trace.n - 1, int(np.searchsorted(trace.t_s, trace.t_s[0] + 10.0)))
         raise TraceError(

@@ -1,0 +1,1 @@
+"""`python -m bench`: the firmware's figures (allocation, cost, accuracy, latency, real data)."""

@@ -1,0 +1,368 @@
+"""`python -m bench` (from the repo root; `make bench`): the firmware's figures against their
+targets, printed one per line and written to bench/latest.json.
+
+  1  allocation per sample of the whole loop (MicroPython, gc.mem_alloc + micropython.mem_total)
+  2  instructions per sample (callgrind, MicroPython unix port): hipcue loop vs float Madgwick
+  3  synthetic walks: obliquity RMS, per-step drop error p95, step detection rate
+  4  cue latency vs the true threshold crossing (synthetic walks, 100 Hz)
+  5  mobgap HA_001: reference ICs matched, stance side, false steps
+  6  BROAD 07: tilt / obliquity / up-vector error vs optical truth, ours and imufusion 1.3.3
+  7  fixed point vs the float64 reference (tests/floatref.py)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import accuracy, cost, real  # noqa: E402
+
+
+def _call(name_args):
+    name, args = name_args
+    fn = {
+        "alloc": cost.alloc,
+        "instructions": cost.instructions,
+        "walk": accuracy.one_walk,
+        "mobgap": real.mobgap_trial,
+        "broad": real.broad,
+        "fixfloat": real.fixed_vs_float,
+        "fusioncheck": real.imufusion_check,
+    }[name]
+    t0 = time.time()
+    try:
+        return {"ok": True, "value": fn(*args), "s": time.time() - t0}
+    except Exception as e:  # noqa: BLE001 - one failed figure must not hide the others
+        return {"ok": False, "error": f"{type(e).__name__}: {e}", "tb": traceback.format_exc()}
+
+
+class Report:
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.lines: list[str] = []
+
+    def section(self, title: str):
+        self.lines.append(f"# {title}")
+
+    def fig(self, name, value, target=None, ok=None, fmt="{:.2f}", unit=""):
+        if value is None:
+            text = "n/a"
+        elif isinstance(value, str):
+            text = value
+        else:
+            text = fmt.format(value) + unit
+        status = "" if ok is None else ("PASS" if ok else "MISS")
+        tgt = "" if target is None else f"target {target}"
+        self.lines.append(f"{name:<46} {text:>16}   {tgt:<16} {status}".rstrip())
+        self.rows.append({"name": name, "value": value, "target": target, "status": status or None})
+
+    def note(self, text: str):
+        self.lines.append(f"  {text}")
+
+    def error(self, what: str, res: dict):
+        self.lines.append(f"{what:<46} {'ERROR':>16}   {res['error']}")
+        self.rows.append(
+            {"name": what, "value": None, "target": None, "status": "ERROR", "error": res["error"]}
+        )
+
+
+def main() -> int:
+    t_start = time.time()
+    jobs = [("instructions", ())]
+    jobs += [("walk", w) for w in accuracy.WALKS]
+    jobs += [("alloc", ()), ("broad", ())]
+    jobs += [("mobgap", (t,)) for t in real.MOBGAP_TRIALS]
+    jobs += [("fixfloat", (w,)) for w in real.FIXED_VS_FLOAT]
+    jobs += [("fusioncheck", ())]
+    with ProcessPoolExecutor(max_workers=2) as ex:
+        results = list(ex.map(_call, jobs))
+    got: dict = {}
+    for (name, _args), res in zip(jobs, results, strict=True):
+        got.setdefault(name, []).append(res)
+    r = Report()
+    detail: dict = {}
+
+    # 1 -----------------------------------------------------------------------------------
+    r.section("1 allocation per sample (MicroPython unix port, whole loop, steady walking)")
+    a = got["alloc"][0]
+    if a["ok"]:
+        v = a["value"]
+        detail["alloc"] = v
+        r.fig(
+            "alloc bytes/sample (gc.mem_alloc)",
+            v["bytes_per_sample_mem_alloc"],
+            0,
+            v["mem_alloc_delta"] == 0,
+            "{:.1f}",
+        )
+        r.fig(
+            "alloc bytes/sample (mem_total)",
+            v["bytes_per_sample_mem_total"],
+            0,
+            v["mem_total_delta"] == 0,
+            "{:.1f}",
+        )
+        r.note(
+            f"{v['n']} samples after {cost.WARMUP} warm-up, {v['steps']} steps drained; "
+            f"raw deltas {v['mem_alloc_delta']} / {v['mem_total_delta']} B"
+        )
+    else:
+        r.error("alloc", a)
+
+    # 2 -----------------------------------------------------------------------------------
+    r.section("2 instructions per sample (callgrind, MicroPython unix port x86-64)")
+    c = got["instructions"][0]
+    if c["ok"]:
+        v = c["value"]
+        detail["instructions"] = v
+        r.fig("instr/sample hipcue loop", v["hipcue_loop"], None, None, "{:.0f}")
+        r.fig(
+            "instr/sample Madgwick update (bytecode)",
+            v["madgwick_update_bytecode"],
+            None,
+            None,
+            "{:.0f}",
+        )
+        r.fig(
+            "instr/sample Madgwick update (@native)",
+            v["madgwick_update_native"],
+            None,
+            None,
+            "{:.0f}",
+        )
+        r.fig(
+            "ratio hipcue / Madgwick (cheaper)",
+            v["ratio_vs_cheaper_madgwick"],
+            "<= 0.333",
+            v["ratio_vs_cheaper_madgwick"] <= 1 / 3,
+            "{:.3f}",
+        )
+        r.fig("  loop vs loop (Madgwick incl. load)", v["ratio_loop_vs_loop"], None, None, "{:.3f}")
+        per = v["per_region_per_sample"]
+        r.note(
+            "regions (instr/sample incl. map+call): "
+            + ", ".join(f"{k} {per[k]:.0f}" for k in cost.REGIONS)
+            + f"; collected outside regions: {v['collected_outside_regions']}"
+        )
+    else:
+        r.error("instructions", c)
+
+    # 3 + 4 -------------------------------------------------------------------------------
+    walks = [x["value"] for x in got["walk"] if x["ok"]]
+    bad = [x for x in got["walk"] if not x["ok"]]
+    for b in bad:
+        r.error("synthetic walk", b)
+    if walks:
+        s = accuracy.combine(walks)
+        detail["synthetic"] = s
+        detail["synthetic_walks"] = [
+            {k: w[k] for k in w if k not in ("drop_err", "latencies_s")} for w in walks
+        ]
+        r.section(
+            f"3 synthetic walks ({len(walks)} x {accuracy.DURATION_S:.0f} s: "
+            f"{', '.join(s['walks'])}; noise + bias on)"
+        )
+        r.fig(
+            "obliquity RMS error (walking)",
+            s["obliquity_rms_deg"],
+            "<= 1.0 deg",
+            s["obliquity_rms_deg"] <= 1.0,
+            "{:.2f}",
+            " deg",
+        )
+        r.fig("  worst walk", s["obliquity_rms_deg_worst_walk"], None, None, "{:.2f}", " deg")
+        r.note(
+            "per walk rms (mean, std) deg: "
+            + "; ".join(
+                f"{w['walk']} {w['obl_rms']:.2f} ({w['obl_mean_err']:+.2f}, {w['obl_std_err']:.2f})"
+                for w in walks
+            )
+        )
+        r.fig(
+            "step drop error p95",
+            s["drop_err_p95_deg"],
+            "<= 1.0 deg",
+            s["drop_err_p95_deg"] is not None and s["drop_err_p95_deg"] <= 1.0,
+            "{:.2f}",
+            " deg",
+        )
+        r.fig("  median / max", f"{s['drop_err_median_deg']:.2f}/{s['drop_err_max_deg']:.2f} deg")
+        r.fig("step detection rate", 100.0 * s["step_detection_rate"], None, None, "{:.1f}", " %")
+        r.note(
+            f"{s['steps_matched']} of {s['steps_truth']} truth steps matched (+-150 ms, same "
+            f"stance); {s['steps_detected']} detected"
+        )
+        r.section("4 cue latency (true |obliquity| crossing the threshold -> motor on)")
+        r.fig(
+            "cue latency median",
+            s["cue_latency_median_ms"],
+            "<= 20 ms",
+            s["cue_latency_median_ms"] is not None and s["cue_latency_median_ms"] <= 20,
+            "{:.1f}",
+            " ms",
+        )
+        r.fig(
+            "cue latency p95",
+            s["cue_latency_p95_ms"],
+            "<= 40 ms",
+            s["cue_latency_p95_ms"] is not None and s["cue_latency_p95_ms"] <= 40,
+            "{:.1f}",
+            " ms",
+        )
+        r.fig("cue crossings scored", s["cue_crossings_scored"], None, None, "{:d}")
+        r.fig("cue misses (no cue within 200 ms)", s["cue_misses"], None, None, "{:d}")
+        r.note(
+            f"min latency {s['cue_latency_min_ms']:.1f} ms (a cue up to "
+            f"{accuracy.EARLY_S * 1000:.0f} ms early counts); crossings skipped as not armed "
+            f"(cue in the preceding refractory period): {s['cue_crossings_not_armed']}"
+        )
+
+    # 5 -----------------------------------------------------------------------------------
+    r.section("5 mobgap HA_001 (calibrate=False, mount from file)")
+    trials = [x["value"] for x in got["mobgap"] if x["ok"]]
+    for b in (x for x in got["mobgap"] if not x["ok"]):
+        r.error("mobgap", b)
+    detail["mobgap"] = trials
+    for system in ("INDIP", "Stereophoto"):
+        if not trials:
+            break
+        ref = sum(t[system]["ref"] for t in trials)
+        m = sum(t[system]["matched"] for t in trials)
+        sd = sum(t[system]["side_ok"] for t in trials)
+        primary = system == "INDIP"
+        r.fig(
+            f"ICs matched ({system})",
+            100.0 * m / ref,
+            ">= 97 %" if primary else None,
+            (m / ref >= 0.97) if primary else None,
+            "{:.1f}",
+            f" % ({m}/{ref})",
+        )
+        r.fig(
+            f"stance side correct ({system})",
+            100.0 * sd / max(m, 1),
+            ">= 98 %" if primary else None,
+            (sd / max(m, 1) >= 0.98) if primary else None,
+            "{:.1f}",
+            f" % ({sd}/{m})",
+        )
+    for t in trials:
+        r.fig(f"false steps {t['trial']}", t["INDIP"]["false_outside_bouts"], None, None, "{:d}")
+        r.note(
+            f"detected {t['detected']}; outside Stereophoto bouts "
+            f"{t['Stereophoto']['false_outside_bouts']}; unmatched inside INDIP bouts "
+            f"{t['INDIP']['unmatched_inside_bouts']}"
+        )
+
+    # 6 -----------------------------------------------------------------------------------
+    r.section("6 BROAD 07 fast rotation vs optical reference (movement samples)")
+    b6 = got["broad"][0]
+    if b6["ok"]:
+        v = b6["value"]
+        detail["broad"] = v
+        o, f, fl = v["ours"], v["imufusion"], v["float64_reference"]
+        r.fig(
+            "tilt RMS (ours)",
+            o["tilt_rms_deg"],
+            "<= 1.5 deg",
+            o["tilt_rms_deg"] <= 1.5,
+            "{:.2f}",
+            " deg",
+        )
+        r.fig("obliquity RMS (ours)", o["obliquity_rms_deg"], None, None, "{:.2f}", " deg")
+        r.fig("  |tilt| < 60 deg", o["obliquity_rms_deg_tilt_lt_60"], None, None, "{:.2f}", " deg")
+        r.fig("up-vector angle RMS (ours)", o["up_angle_rms_deg"], None, None, "{:.2f}", " deg")
+        r.fig("tilt RMS (imufusion 1.3.3)", f["tilt_rms_deg"], None, None, "{:.2f}", " deg")
+        r.fig("obliquity RMS (imufusion)", f["obliquity_rms_deg"], None, None, "{:.2f}", " deg")
+        r.fig(
+            "up-vector angle RMS (imufusion)", f["up_angle_rms_deg"], None, None, "{:.2f}", " deg"
+        )
+        r.fig(
+            "up-vector angle RMS (float64 ref)",
+            fl["up_angle_rms_deg"],
+            None,
+            None,
+            "{:.2f}",
+            " deg",
+        )
+        r.note(
+            f"{v['samples_scored']} samples scored (movement==1, finite ref, after "
+            f"calibration end index {v['calibration_end_index']})"
+        )
+    else:
+        r.error("broad", b6)
+    fc = got["fusioncheck"][0]
+    if fc["ok"]:
+        detail["imufusion_check_max_up_diff"] = fc["value"]
+        r.note(
+            f"imufusion call check: x-io data vs the shipped imufusion output, max |up diff| "
+            f"{fc['value']:.4f}"
+        )
+
+    # 7 -----------------------------------------------------------------------------------
+    r.section("7 fixed point vs float64 reference (tests/floatref.py)")
+    rows = []
+    for x in got["fixfloat"]:
+        if not x["ok"]:
+            r.error("fixed vs float", x)
+            continue
+        v = x["value"]
+        rows.append(v)
+        lim = v["max_obl_diff_deg_tilt_lt_60"]
+        r.fig(
+            f"max obl diff {v['trace']}",
+            v["max_obl_diff_deg"],
+            "<= 0.05 deg",
+            v["max_obl_diff_deg"] <= 0.05,
+            "{:.3f}",
+            " deg",
+        )
+        r.fig(
+            "  |tilt| < 60 deg",
+            lim,
+            "<= 0.05 deg",
+            lim is not None and lim <= 0.05,
+            "{:.3f}",
+            " deg",
+        )
+        r.fig(
+            "  max up-vector angle diff",
+            v["max_up_angle_diff_deg"],
+            "<= 0.05 deg",
+            v["max_up_angle_diff_deg"] <= 0.05,
+            "{:.3f}",
+            " deg",
+        )
+    detail["fixed_vs_float"] = rows
+
+    elapsed = time.time() - t_start
+    r.lines.append(
+        f"# {sum(1 for x in r.rows if x['status'] == 'PASS')} PASS, "
+        f"{sum(1 for x in r.rows if x['status'] == 'MISS')} MISS, "
+        f"{sum(1 for x in r.rows if x['status'] == 'ERROR')} ERROR; {elapsed:.0f} s"
+    )
+    print("\n".join(r.lines))
+    out = {
+        "figures": r.rows,
+        "detail": detail,
+        "elapsed_s": round(elapsed, 1),
+        "timings_s": {
+            f"{n}{list(a)}": round(x.get("s", 0), 1)
+            for (n, a), x in zip(jobs, results, strict=True)
+        },
+    }
+    (HERE / "latest.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Real recordings (figures 5, 6, 7): mobgap steps, BROAD tilt vs optical truth (ours and
+imufusion 1.3.3), fixed-point firmware vs the float64 reference of tests/floatref.py."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from bench.jobs import DATA, firmware_inputs, synth_trace
+from hipcue.replay import run_firmware
+from hipcue.trace import read_trace
+from shared.mount import parse_mount
+from tests.floatref import float_frame, run_reference
+
+MOBGAP_TRIALS = ("Test5_Trial1", "Test5_Trial2", "Test11_Trial1")
+BROAD = "broad_07_fast_rotation.trace.csv"
+BROAD_MOUNT = "forward=+x left=+y up=+z"
+MATCH_S = 0.150
+MARGIN_S = 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# mobgap
+# ---------------------------------------------------------------------------------------------
+
+
+def _reference(trial: str, system: str):
+    d = json.loads((DATA / f"mobgap_HA_001_{trial}_reference_events.json").read_text())
+    ic_t, ic_side, bouts = [], [], []
+    for wb in d[system]["MicroWB"]:
+        bouts.append((wb["Start_s"], wb["End_s"]))
+        for ts, side in zip(wb["InitialContact_s"], wb["InitialContact_LeftRight"], strict=True):
+            if ts is None or (isinstance(ts, float) and math.isnan(ts)):
+                continue
+            ic_t.append(float(ts))
+            ic_side.append("L" if side == "Left" else "R")
+    return np.array(ic_t), np.array(ic_side), bouts
+
+
+def _score(det_t, det_side, ref_t, ref_side, bouts):
+    """Each reference IC takes the nearest unused detection within 150 ms."""
+    used = np.zeros(len(det_t), bool)
+    matched = side_ok = 0
+    for rt, rs in zip(ref_t, ref_side, strict=True):
+        if len(det_t) == 0:
+            break
+        d = np.abs(det_t - rt)
+        d[used] = np.inf
+        j = int(np.argmin(d))
+        if d[j] <= MATCH_S:
+            used[j] = True
+            matched += 1
+            side_ok += int(det_side[j] == rs)
+    inside = np.zeros(len(det_t), bool)
+    for b0, b1 in bouts:
+        inside |= (det_t >= b0 - MARGIN_S) & (det_t <= b1 + MARGIN_S)
+    return {
+        "ref": len(ref_t),
+        "matched": matched,
+        "side_ok": side_ok,
+        "false_outside_bouts": int(np.sum(~inside)),
+        "unmatched_inside_bouts": int(np.sum(~used & inside)),
+    }
+
+
+def mobgap_trial(trial: str) -> dict:
+    tr = read_trace(DATA / f"mobgap_HA_001_{trial}.trace.csv")
+    res = run_firmware(tr, calibrate=False)
+    det_t = np.array([s.t_s for s in res.steps])
+    det_side = np.array([s.stance for s in res.steps])
+    out = {"trial": trial, "detected": len(res.steps)}
+    for system in ("INDIP", "Stereophoto"):
+        rt, rs, bouts = _reference(trial, system)
+        out[system] = _score(det_t, det_side, rt, rs, bouts)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# geometry
+# ---------------------------------------------------------------------------------------------
+
+
+def up_from_angles(obl_deg, tilt_deg):
+    """Unit up vector in the body frame from the spec's obliquity and tilt."""
+    o = np.radians(obl_deg)
+    t = np.radians(tilt_deg)
+    return np.stack([-np.sin(t), np.cos(t) * np.sin(o), np.cos(t) * np.cos(o)], axis=1)
+
+
+def angles_from_up(u):
+    obl = np.degrees(np.arctan2(u[:, 1], u[:, 2]))
+    tilt = np.degrees(np.arctan2(-u[:, 0], np.hypot(u[:, 1], u[:, 2])))
+    return obl, tilt
+
+
+def angle_between(u, v):
+    u = u / np.linalg.norm(u, axis=1, keepdims=True)
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    c = np.cross(u, v)
+    return np.degrees(np.arctan2(np.linalg.norm(c, axis=1), np.einsum("ij,ij->i", u, v)))
+
+
+def up_in_sensor_from_q(q):
+    """q (n,4) w,x,y,z: sensor frame -> earth (z up). Up in the sensor frame = R(q)^T z."""
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    return np.stack(
+        [2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z], axis=1
+    )
+
+
+def _wrap(d):
+    return (d + 180.0) % 360.0 - 180.0
+
+
+def _rms(x):
+    x = np.asarray(x, float)
+    return float(np.sqrt(np.mean(x**2))) if len(x) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# BROAD
+# ---------------------------------------------------------------------------------------------
+
+
+def run_imufusion(gyro_dps, acc_g, period_s):
+    """imufusion 1.3.3 Ahrs, default settings, no magnetometer: quaternions (n,4) w,x,y,z."""
+    import imufusion
+
+    ahrs = imufusion.Ahrs()
+    ahrs.set_sample_period(period_s)
+    n = len(gyro_dps)
+    qf = np.empty((n, 4))
+    g = np.ascontiguousarray(gyro_dps, dtype=float)
+    a = np.ascontiguousarray(acc_g, dtype=float)
+    for i in range(n):
+        ahrs.update_no_magnetometer(g[i], a[i])
+        qf[i] = ahrs.get_quaternion()
+    return qf
+
+
+def imufusion_check() -> float:
+    """Max |q - q_file| of our imufusion call against the x-io output shipped with the data."""
+    tr = read_trace(DATA / "xio_fusion_sensor_data.trace.csv")
+    ref = np.loadtxt(
+        DATA / "xio_fusion_sensor_data.imufusion_1.3.3_output.csv",
+        delimiter=",",
+        skiprows=1,
+        usecols=(1, 2, 3, 4),
+    )
+    q = run_imufusion(tr.gyro_dps, tr.acc_g, float(np.median(np.diff(tr.t_s))))
+    return float(np.max(np.abs(up_in_sensor_from_q(q) - up_in_sensor_from_q(ref))))
+
+
+def broad() -> dict:
+    tr = read_trace(DATA / BROAD)
+    res = run_firmware(tr, mount=BROAD_MOUNT, calibrate=True)
+    cfg, counts, _dt, period_us = firmware_inputs(tr, BROAD_MOUNT)
+    end = int(res.firmware["calibration_end_index"])
+    need = (cfg["cal_still_ms"] * 1000 + period_us - 1) // period_us
+    mean_up = counts[end - need + 1 : end + 1, 0:3].astype(float).mean(axis=0)
+    r_cal = float_frame(parse_mount(cfg["mount"]), mean_up)  # rows: body axes in sensor coords
+
+    q = np.stack([tr.column(c) for c in ("ref_qw", "ref_qx", "ref_qy", "ref_qz")], axis=1)
+    move = tr.column("movement") == 1
+    ok = move & np.all(np.isfinite(q), axis=1) & (np.arange(tr.n) > end)
+    u_ref = up_in_sensor_from_q(np.where(np.isfinite(q), q, 0.0)) @ r_cal.T
+    obl_ref, tilt_ref = angles_from_up(u_ref)
+
+    obl = res.obl_mdeg / 1000.0
+    tilt = res.tilt_mdeg / 1000.0
+    u_est = up_from_angles(obl, tilt)
+
+    # imufusion 1.3.3, default settings, no magnetometer, on the same file
+    qf = run_imufusion(tr.gyro_dps, tr.acc_g, period_us * 1e-6)
+    u_fus = up_in_sensor_from_q(qf) @ r_cal.T
+    obl_fus, tilt_fus = angles_from_up(u_fus)
+
+    # the same algorithm in float64 (tests/floatref.py): is the error the algorithm's?
+    ref = run_reference(counts.astype(np.int64), cfg, period_us, True)
+    u_flt = up_from_angles(ref[:, 0], ref[:, 1])
+
+    lim = np.abs(tilt_ref) < 60.0
+    return {
+        "float64_reference": {
+            "tilt_rms_deg": _rms(ref[ok, 1] - tilt_ref[ok]),
+            "up_angle_rms_deg": _rms(angle_between(u_flt[ok], u_ref[ok])),
+        },
+        "samples_scored": int(ok.sum()),
+        "calibration_end_index": end,
+        "ours": {
+            "tilt_rms_deg": _rms(tilt[ok] - tilt_ref[ok]),
+            "obliquity_rms_deg": _rms(_wrap(obl[ok] - obl_ref[ok])),
+            "obliquity_rms_deg_tilt_lt_60": _rms(_wrap(obl[ok & lim] - obl_ref[ok & lim])),
+            "up_angle_rms_deg": _rms(angle_between(u_est[ok], u_ref[ok])),
+        },
+        "imufusion": {
+            "tilt_rms_deg": _rms(tilt_fus[ok] - tilt_ref[ok]),
+            "obliquity_rms_deg": _rms(_wrap(obl_fus[ok] - obl_ref[ok])),
+            "obliquity_rms_deg_tilt_lt_60": _rms(_wrap(obl_fus[ok & lim] - obl_ref[ok & lim])),
+            "up_angle_rms_deg": _rms(angle_between(u_fus[ok], u_ref[ok])),
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# fixed point vs float64 reference
+# ---------------------------------------------------------------------------------------------
+
+
+def fixed_vs_float(which: str) -> dict:
+    if which == "synth":
+        tr, _ = synth_trace("weak-right", 60.0, 3)
+        mount, calibrate, name = None, True, "synth weak-right 60 s seed=3"
+    elif which == "broad":
+        tr = read_trace(DATA / BROAD)
+        mount, calibrate, name = BROAD_MOUNT, True, "broad_07"
+    elif which == "xio":
+        tr = read_trace(DATA / "xio_fusion_sensor_data.trace.csv")
+        mount, calibrate, name = None, False, "xio (no-calibrate)"
+    else:
+        tr = read_trace(DATA / f"mobgap_HA_001_{which}.trace.csv")
+        mount, calibrate, name = None, False, f"mobgap {which} (no-calibrate)"
+    res = run_firmware(tr, mount=mount, calibrate=calibrate)
+    cfg, counts, _dt, period_us = firmware_inputs(tr, mount)
+    ref = run_reference(counts.astype(np.int64), cfg, period_us, calibrate)
+    obl = res.obl_mdeg / 1000.0
+    tilt = res.tilt_mdeg / 1000.0
+    d_obl = np.abs(_wrap(obl - ref[:, 0]))
+    d_up = angle_between(up_from_angles(obl, tilt), up_from_angles(ref[:, 0], ref[:, 1]))
+    lim = np.abs(ref[:, 1]) < 60.0
+    return {
+        "trace": name,
+        "samples": tr.n,
+        "max_obl_diff_deg": float(d_obl.max()),
+        "max_obl_diff_deg_tilt_lt_60": float(d_obl[lim].max()) if lim.any() else None,
+        "max_up_angle_diff_deg": float(d_up.max()),
+        "samples_tilt_ge_60": int((~lim).sum()),
+    }
+
+
+FIXED_VS_FLOAT = ("synth", "broad", "xio", *MOBGAP_TRIALS)

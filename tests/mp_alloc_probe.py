@@ -1,0 +1,146 @@
+# MicroPython script (unix port): heap allocation of the firmware loop in steady state.
+#
+#   MICROPYPATH=<repo> micropython -X heapsize=32M tests/mp_alloc_probe.py JOB_DIR MODE WARMUP COUNT
+#
+# JOB_DIR is a `hipcue replay` job (job.json, counts.bin, dt.bin; see device/simrun.py). The app
+# is built over it, WARMUP samples of the whole loop run first (one-off transitions: the first
+# tick, calibration), then COUNT samples are measured: gc.collect(), gc.mem_alloc() and
+# micropython.mem_total() before and after. mem_total() also sees memory that was allocated and
+# freed inside the window (e.g. heap-allocated bytecode frames) which mem_alloc() misses.
+#
+# MODE: "loop"   - the firmware loop (next_sample, tick, drain the step ring), as simrun does;
+#       "float", "tuple", "bigint" - negative controls: a loop of COUNT iterations that boxes a
+#                  float, builds a tuple or makes a big int (must show allocation);
+#       "planted" - negative control through the real path: the firmware loop with the
+#                  estimator's yaw-rate scale moved 62 bits up (`_yaw_k <<= 62`, `_yaw_s += 62`),
+#                  same results, but one intermediate per sample beyond the small-int range.
+# Prints one JSON line: alloc and total deltas (bytes), samples, steps and cues in the window.
+import gc
+import json
+import sys
+from array import array
+
+import micropython
+from micropython import const
+
+from device.app import App
+from device.simboard import SimBoard
+from shared.config import Config
+
+_RING_MASK = const(31)  # device/app.py _RING_MASK
+
+
+def read_array(path, typecode, count, size):
+    a = array(typecode, bytearray(count * size))
+    with open(path, "rb") as f:
+        got = f.readinto(a)
+    if got != count * size:
+        raise ValueError("%s: expected %d bytes, got %d" % (path, count * size, got))
+    return a
+
+
+@micropython.native
+def drive(app, board, n, rec):
+    # The whole loop for up to n samples; the step records go to the preallocated `rec`
+    # (ic, end, side, drop, cued per step, a ring of 64). Returns the steps taken.
+    k = 0
+    while n > 0 and board.next_sample():
+        app.tick()
+        while app.ring_tail != app.ring_head:
+            j = app.ring_tail & _RING_MASK
+            i = (k & 63) * 5
+            rec[i] = app.ring_ic[j]
+            rec[i + 1] = app.ring_end[j]
+            rec[i + 2] = app.ring_side[j]
+            rec[i + 3] = app.ring_drop[j]
+            rec[i + 4] = app.ring_cued[j]
+            k += 1
+            app.ring_tail += 1
+        n -= 1
+    return k
+
+
+@micropython.native
+def float_loop(app, board, n, rec):
+    x = 1.0
+    while n > 0:
+        x = x * 1.0000001
+        n -= 1
+    return 0
+
+
+@micropython.native
+def tuple_loop(app, board, n, rec):
+    k = 0
+    while n > 0:
+        t = (n, k)
+        k += len(t) - 2
+        n -= 1
+    return 0
+
+
+@micropython.native
+def bigint_loop(app, board, n, rec):
+    k = 0
+    while n > 0:
+        k += (n << 64) >> 64  # an intermediate beyond the small-int range of any port
+        n -= 1
+    return k & 1
+
+
+def measure(fn, app, board, n, rec):
+    gc.collect()
+    a0 = gc.mem_alloc()
+    t0 = micropython.mem_total()
+    k = fn(app, board, n, rec)
+    t1 = micropython.mem_total()
+    a1 = gc.mem_alloc()
+    return a1 - a0, t1 - t0, k
+
+
+def main(argv):
+    job_dir, mode, warmup, count = argv[1], argv[2], int(argv[3]), int(argv[4])
+    with open(job_dir + "/job.json") as f:
+        job = json.load(f)
+    cfg = Config()
+    for key in job["config"]:
+        cfg.set(key, job["config"][key])
+    n = job["n"]
+    counts = read_array(job_dir + "/counts.bin", "h", n * 6, 2)
+    dt = read_array(job_dir + "/dt.bin", "i", n, 4)
+    board = SimBoard(counts, dt)
+    app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    rec = array("i", [0] * (64 * 5))
+    fn = {"loop": drive, "planted": drive, "float": float_loop, "tuple": tuple_loop}.get(mode)
+    fn = fn or {"bigint": bigint_loop}[mode]
+    steps_warm = drive(app, board, warmup, rec)
+    if mode == "planted":
+        app.est._yaw_k <<= 62
+        app.est._yaw_s += 62
+    i0 = board.i
+    cues0 = app.cue.cues
+    seen0 = app.cal.seen
+    state0 = app.state
+    motor0 = board.motor_events
+    d_alloc, d_total, steps = measure(fn, app, board, count, rec)
+    out = {
+        "mode": mode,
+        "alloc": d_alloc,
+        "total": d_total,
+        "samples": board.i - i0,
+        "steps": steps,
+        "cues": app.cue.cues - cues0,
+        "motor_events": board.motor_events - motor0,
+        "cal_updates": app.cal.seen - seen0,
+        "state_before": state0,
+        "state_after": app.state,
+        "calibrated": app.calibrated,
+        "faults": app.faults,
+        "steps_lost": app.steps_lost,
+        "warmup_steps": steps_warm,
+        "engine": sys.implementation.name,
+    }
+    print(json.dumps(out))
+
+
+main(sys.argv)
