@@ -283,29 +283,36 @@ class Estimator:
         self.by = by
         self.bz = bz
 
-    @micropython.native
+    @micropython.viper
     def update(self, cx: int, cy: int, cz: int, gx: int, gy: int, gz: int):
-        """One sample of raw counts (sensor axes)."""
+        """One sample of raw counts (sensor axes).
+
+        Viper: locals are machine words (every value is proven to stay inside +-2**30, so
+        32-bit words never wrap); attributes and array cells are read through int().
+        """
         ra = self._ra
         rg = self._rg
-        sh = self._rg_shift
+        sh = int(self._rg_shift)
         # Body-frame accel, Q12 g.
-        ax = (ra[0] * cx + ra[1] * cy + ra[2] * cz + 8192) >> 14
-        ay = (ra[3] * cx + ra[4] * cy + ra[5] * cz + 8192) >> 14
-        az = (ra[6] * cx + ra[7] * cy + ra[8] * cz + 8192) >> 14
+        ax = (int(ra[0]) * cx + int(ra[1]) * cy + int(ra[2]) * cz + 8192) >> 14
+        ay = (int(ra[3]) * cx + int(ra[4]) * cy + int(ra[5]) * cz + 8192) >> 14
+        az = (int(ra[6]) * cx + int(ra[7]) * cy + int(ra[8]) * cz + 8192) >> 14
         # Body-frame rate, Q28 rad/sample, bias removed.
-        rx = (rg[0] * gx + rg[1] * gy + rg[2] * gz) >> sh
-        ry = (rg[3] * gx + rg[4] * gy + rg[5] * gz) >> sh
-        rz = (rg[6] * gx + rg[7] * gy + rg[8] * gz) >> sh
-        wx = rx - self.bx
-        wy = ry - self.by
-        wz = rz - self.bz
+        rx = (int(rg[0]) * gx + int(rg[1]) * gy + int(rg[2]) * gz) >> sh
+        ry = (int(rg[3]) * gx + int(rg[4]) * gy + int(rg[5]) * gz) >> sh
+        rz = (int(rg[6]) * gx + int(rg[7]) * gy + int(rg[8]) * gz) >> sh
+        bx = int(self.bx)
+        by = int(self.by)
+        bz = int(self.bz)
+        wx = rx - bx
+        wy = ry - by
+        wz = rz - bz
         # u x w in Q28: u enters as Q15, w is split into a high part (w >> 13) and a 13-bit
         # low part so the rate keeps its full Q28 resolution. |u| = 1 and |w| < 0.7 rad per
-        # sample (3-axis full scale at >= 100 Hz) keep every product below 2**30.
-        ux = self.ux
-        uy = self.uy
-        uz = self.uz
+        # sample (3-axis full scale at >= 75 Hz) keep every product below 2**30.
+        ux = int(self.ux)
+        uy = int(self.uy)
+        uz = int(self.uz)
         hx = (ux + 4096) >> 13
         hy = (uy + 4096) >> 13
         hz = (uz + 4096) >> 13
@@ -329,54 +336,53 @@ class Estimator:
         uy += (wu * qy - ww * hy + 2) >> 2
         uz += (wu * qz - ww * hz + 2) >> 2
         # Accelerometer correction while |a| is near 1 g: u += k (a/|a| - u).
-        bx = (ax + 1) >> 1
-        by = (ay + 1) >> 1
-        bz = (az + 1) >> 1
-        n2 = bx * bx + by * by + bz * bz  # |a|^2, Q22
+        n2 = ((ax + 1) >> 1) * ((ax + 1) >> 1)
+        n2 += ((ay + 1) >> 1) * ((ay + 1) >> 1)
+        n2 += ((az + 1) >> 1) * ((az + 1) >> 1)  # |a|^2, Q22
         dn = n2 - _Q22
         if dn < 0:
-            dn = -dn
+            dn = 0 - dn
         used = 0
-        if self._n2_lo < n2 < self._n2_hi:
+        if n2 > int(self._n2_lo) and n2 < int(self._n2_hi):
             used = 1
-            k = self._k_q21
-            if self.init_left > 0:
-                k += ((self._k_init_q21 - k) * self.init_left) // self._init_n
-                self.init_left -= 1
+            k = int(self._k_q21)
+            left = int(self.init_left)
+            if left > 0:
+                k += ((int(self._k_init_q21) - k) * left) // int(self._init_n)
+                self.init_left = left - 1
             t = n2 - _INV_LO_Q22
             i = t >> 16
-            t0 = _INVSQRT_Q14[i]
-            inv = t0 + (((_INVSQRT_Q14[i + 1] - t0) * (t & 65535)) >> 16)  # 1/|a|, Q14
+            t0 = int(_INVSQRT_Q14[i])
+            inv = t0 + (((int(_INVSQRT_Q14[i + 1]) - t0) * (t & 65535)) >> 16)  # 1/|a|, Q14
             # (Q12 a * Q14 inv) << 2 = unit a in Q28; the difference to u in Q14 times k
-            # (Q21, < 2**15) is Q35, >> 7 -> Q28.
-            ex = (ax * inv + 2048) >> 12  # unit a, Q14
-            ey = (ay * inv + 2048) >> 12
-            ez = (az * inv + 2048) >> 12
+            # (Q21, < 2**14) is Q35, >> 7 -> Q28.
             ux += (((((ax * inv) << 2) - ux + 8192) >> 14) * k + 64) >> 7
             uy += (((((ay * inv) << 2) - uy + 8192) >> 14) * k + 64) >> 7
             uz += (((((az * inv) << 2) - uz + 8192) >> 14) * k + 64) >> 7
             # Integral term: the rotation the accelerometer asks for, a x u, is what a gyro
             # bias would leave over; over gait cycles linear acceleration averages out, so
-            # a slow integral removes the bias while walking (Mahony). ki = k^2 / 4 (Q30).
-            ki = self._ki_q30
+            # a slow integral removes the bias while walking (Mahony). ki = k^2 / 8 (Q30).
+            ki = int(self._ki_q30)
             if ki:
+                ex = (ax * inv + 2048) >> 12  # unit a, Q14
+                ey = (ay * inv + 2048) >> 12
+                ez = (az * inv + 2048) >> 12
                 hx = (ux + 8192) >> 14
                 hy = (uy + 8192) >> 14
                 hz = (uz + 8192) >> 14
                 # a x u in Q28 (< 2**29), split so ki (Q30, < 2**13) multiplies 14-bit halves.
                 e = ey * hz - ez * hy
-                self.bx -= ((e >> 14) * ki + (((e & 16383) * ki) >> 14) + 32768) >> 16
+                bx -= ((e >> 14) * ki + (((e & 16383) * ki) >> 14) + 32768) >> 16
                 e = ez * hx - ex * hz
-                self.by -= ((e >> 14) * ki + (((e & 16383) * ki) >> 14) + 32768) >> 16
+                by -= ((e >> 14) * ki + (((e & 16383) * ki) >> 14) + 32768) >> 16
                 e = ex * hy - ey * hx
-                self.bz -= ((e >> 14) * ki + (((e & 16383) * ki) >> 14) + 32768) >> 16
+                bz -= ((e >> 14) * ki + (((e & 16383) * ki) >> 14) + 32768) >> 16
         self.acc_used = used
-        # Renormalise: u *= (3 - |u|^2) / 2.
+        # Renormalise: u *= (3 - |u|^2) / 2. c = (1 - |u|^2) / 2 in Q28, split like the rate
+        # so u keeps its Q28 resolution even when fast rotation stretches it.
         hx = (ux + 8192) >> 14
         hy = (uy + 8192) >> 14
         hz = (uz + 8192) >> 14
-        # c = (1 - |u|^2) / 2 in Q28; split like the rate so u keeps its Q28 resolution
-        # even when fast rotation stretches it by a few parts per thousand per sample.
         c = (_Q28 - (hx * hx + hy * hy + hz * hz)) >> 1
         ch = c >> 14
         cl = c & 16383
@@ -387,27 +393,38 @@ class Estimator:
         self.uy = uy
         self.uz = uz
         # Still: slow rates and |a| near 1 g for still_ms -> learn the gyro bias.
-        s = self._still_q28
-        if -s < wx < s and -s < wy < s and -s < wz < s and dn < self._still_band_q22:
-            if self.still_count < self._still_n:
-                self.still_count += 1
+        s = int(self._still_q28)
+        if (
+            wx > 0 - s
+            and wx < s
+            and wy > 0 - s
+            and wy < s
+            and wz > 0 - s
+            and wz < s
+            and dn < int(self._still_band_q22)
+        ):
+            count = int(self.still_count)
+            if count < int(self._still_n):
+                self.still_count = count + 1
             else:
-                bs = self._bias_shift
-                self.bx += (rx - self.bx) >> bs
-                self.by += (ry - self.by) >> bs
-                self.bz += (rz - self.bz) >> bs
+                bs = int(self._bias_shift)
+                bx += (rx - bx) >> bs
+                by += (ry - by) >> bs
+                bz += (rz - bz) >> bs
         else:
             self.still_count = 0
+        self.bx = bx
+        self.by = by
+        self.bz = bz
         # Outputs.
         hx = (ux + 8192) >> 14
         hy = (uy + 8192) >> 14
         hz = (uz + 8192) >> 14
         self.obliquity_mdeg = atan2_mdeg(hy, hz)
-        self.tilt_mdeg = atan2_mdeg(-hx, hypot_q(hy, hz))
+        self.tilt_mdeg = atan2_mdeg(0 - hx, hypot_q(hy, hz))
         # Linear acceleration (gravity removed), mg: a - u * 1 g.
         self.acc_up_mg = ((((ax * hx + ay * hy + az * hz) >> 12) - 16384) * 1000) >> 14
         self.acc_left_mg = ((ay - (hy >> 2)) * 1000) >> 12
         self.acc_fwd_mg = ((ax - (hx >> 2)) * 1000) >> 12
-        self.yaw_cdps = (
-            (((wx >> 14) * hx + (wy >> 14) * hy + (wz >> 14) * hz) >> 10) * self._yaw_k
-        ) >> self._yaw_s
+        yaw = ((wx >> 14) * hx + (wy >> 14) * hy + (wz >> 14) * hz) >> 10
+        self.yaw_cdps = (yaw * int(self._yaw_k)) >> int(self._yaw_s)

@@ -11,9 +11,9 @@
 # MODE: "loop"   - the firmware loop (next_sample, tick, drain the step ring), as simrun does;
 #       "float", "tuple", "bigint" - negative controls: a loop of COUNT iterations that boxes a
 #                  float, builds a tuple or makes a big int (must show allocation);
-#       "planted" - negative control through the real path: the firmware loop with the
-#                  estimator's yaw-rate scale moved 62 bits up (`_yaw_k <<= 62`, `_yaw_s += 62`),
-#                  same results, but one intermediate per sample beyond the small-int range.
+#       "planted" - negative control through the real path: the firmware loop with its
+#                  late-sample counter started at 2**62 and every sample flagged late, so
+#                  App.tick makes one big int per sample; steps and cues are unchanged.
 # Prints one JSON line: alloc and total deltas (bytes), samples, steps and cues in the window.
 import gc
 import json
@@ -115,8 +115,10 @@ def main(argv):
     fn = fn or {"bigint": bigint_loop}[mode]
     steps_warm = drive(app, board, warmup, rec)
     if mode == "planted":
-        app.est._yaw_k <<= 62
-        app.est._yaw_s += 62
+        # every sample now counts a "late" sample on a big-int counter: one heap int per
+        # sample through App.tick, outputs unchanged
+        app.late = 1 << 62
+        board.late = 1
     i0 = board.i
     cues0 = app.cue.cues
     seen0 = app.cal.seen
