@@ -73,6 +73,8 @@ def parse_decimal_milli(text):
     neg = s.startswith("-")
     if neg or s.startswith("+"):
         s = s[1:]
+    if s in ("", "."):
+        raise ValueError("not a number")
     if "." in s:
         whole, frac = s.split(".", 1)
     else:
