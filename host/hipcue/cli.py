@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 
 from hipcue import HipcueError, __version__
+from hipcue.devcmd import COMMANDS as DEVICE_COMMANDS
 
 
 def _add_replay(p: argparse.ArgumentParser) -> None:
@@ -79,6 +80,30 @@ def _run_demo(args: argparse.Namespace) -> int:
     return demo.run(args)
 
 
+def _add_report(p: argparse.ArgumentParser) -> None:
+    from hipcue import report
+
+    report.add_arguments(p)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from hipcue import report
+
+    return report.run(args)
+
+
+def _add_tune(p: argparse.ArgumentParser) -> None:
+    from hipcue import tune
+
+    tune.add_arguments(p)
+
+
+def _run_tune(args: argparse.Namespace) -> int:
+    from hipcue import tune
+
+    return tune.run(args)
+
+
 # name -> (help, add arguments, run)
 COMMANDS: dict[
     str,
@@ -87,6 +112,9 @@ COMMANDS: dict[
     "replay": ("run a trace through the firmware loop", _add_replay, _run_replay),
     "synth": ("write a synthetic walking trace", _add_synth, _run_synth),
     "demo": ("simulate a weak-right-hip walk through the firmware", _add_demo, _run_demo),
+    "report": ("HTML report (plots) and text summary of sessions", _add_report, _run_report),
+    "tune": ("what-if cue settings on a raw capture; threshold advice", _add_tune, _run_tune),
+    **DEVICE_COMMANDS,  # ports info config calibrate live logs time sim (hipcue/devcmd.py)
 }
 
 
