@@ -1,0 +1,701 @@
+"""The device's command service: polled between samples, bounded work per poll.
+
+    service = Service(link, cfg, data_dir, app=app, board=board)
+    while board.next_sample():
+        app.tick(); service.sample(app); ...; service.poll()   (until the next sample is due)
+
+Each `poll()` reads at most MAX_IN bytes, handles at most one request and writes at most
+MAX_OUT bytes, and only what the port can take (POLLOUT): it never blocks, so a host that
+stops reading stalls the answers, never the samples. A request's work is one step: a 4 KiB
+log chunk, a config file write, a directory listing. Buffers are made once here; what still
+allocates (base64 text of an answer, JSON of small commands) happens only between samples.
+
+Ctrl-C: the app runs with kbd_intr(-1), so a 0x03 is data. A 0x03 between frames (parser
+idle) is taken as Ctrl-C: Ctrl-C is restored and KeyboardInterrupt raised, so mpremote can
+interrupt the app and take over the REPL; a 0x03 inside a frame only makes that frame bad.
+A frame left unfinished for STALE_MS (the host went away mid-frame) is dropped.
+
+Files under data_dir: config.json (written as config.json.tmp, then renamed over: a power cut
+leaves the old or the new file, never half of one) and logs/ (served by logs.* commands).
+"""
+
+import binascii
+import json
+import os
+import struct
+import time
+
+from shared import protocol as P
+from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING, Calibrator
+from shared.config import IMUS, SCHEMA, Config, ConfigError
+from shared.cue import CueDetector
+from shared.fixedpoint import isqrt
+
+FIRMWARE_VERSION = "0.1.0"
+
+MAX_IN = 128  # bytes read per poll
+MAX_OUT = 4096  # bytes written per poll
+STALE_MS = 1000  # an unfinished frame is dropped after this long without a byte
+LIST_MAX = 64  # log names per logs.list answer
+LIVE_LEASE_MS = 10000  # the live stream stops unless the host renews it within this time
+STEP_RING = 8  # step events waiting to be sent
+
+_IDLE = 0
+_FRAME = 1
+
+# Config keys the running app takes at once; the others apply at the next start.
+LIVE_KEYS = ("threshold_deg", "hysteresis_deg", "dwell_ms", "refractory_ms", "cue_ms")
+
+# App states and fault bits (device/app.py); read here, never changed in meaning.
+_ST_CALIBRATING = 0
+_FAULT_CAL_FAILED = 1
+
+
+def config_path(data_dir):
+    return data_dir + "/config.json"
+
+
+def load_config(data_dir):
+    """Config from data_dir/config.json -> (Config, note); defaults if absent or refused."""
+    cfg = Config()
+    path = config_path(data_dir)
+    try:
+        os.remove(path + ".tmp")  # a write that a power cut interrupted: the old file stands
+    except OSError:
+        pass
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except OSError:
+        return cfg, "no stored config: defaults"
+    except ValueError:
+        return cfg, "stored config unreadable: defaults"
+    try:
+        if not isinstance(d, dict):
+            raise ConfigError("not a JSON object")
+        cfg.load_dict(d)
+    except ConfigError as e:
+        cfg.reset()
+        return cfg, "stored config refused (%s): defaults" % e
+    return cfg, "stored config loaded"
+
+
+def save_config(data_dir, cfg):
+    """Write config atomically: tmp file, then rename over the old one."""
+    path = config_path(data_dir)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(cfg.as_dict(), f)
+    os.rename(tmp, path)
+
+
+def apply_config_live(app, keys):
+    """Hand changed keys to the running app; returns the keys that wait for a restart."""
+    later = []
+    cue_changed = 0
+    for k in keys:
+        if k in LIVE_KEYS:
+            cue_changed = 1
+        else:
+            later.append(k)
+    if cue_changed and app is not None:
+        cfg = app.cfg
+        old = app.cue
+        cue = CueDetector(
+            app.period_us,
+            cfg["threshold_deg"],
+            cfg["hysteresis_deg"],
+            cfg["dwell_ms"],
+            cfg["refractory_ms"],
+            cfg["cue_ms"],
+        )
+        cue.cues = old.cues
+        app.cue = cue
+    return later
+
+
+def start_calibration(app):
+    """Recalibrate the running app from the next still period (the old frame stays in use
+    until a new one is found; on failure it is kept)."""
+    cfg = app.cfg
+    acc_ug, gyro_udps = IMUS[cfg["imu"]]
+    app.cal = Calibrator(
+        app.period_us,
+        acc_ug,
+        gyro_udps,
+        cfg["cal_still_ms"],
+        cfg["cal_window_ms"],
+        cfg["still_dps"],
+        cfg["still_mg"],
+    )
+    app.cal_error = ""
+    app.faults &= ~_FAULT_CAL_FAILED
+    app.calibrated = 0
+    app.state = _ST_CALIBRATING
+
+
+def calibration_report(app):
+    """State of the app's calibration, with its quality when done."""
+    cal = app.cal
+    cfg = app.cfg
+    if cal.status == CAL_RUNNING:
+        return {"state": "running", "seen_ms": cal.seen * app.period_us // 1000}
+    if cal.status == CAL_FAILED or app.cal_error:
+        why = app.cal_error or (
+            "no still period of %d ms within %d ms: stand still after starting calibrate"
+            % (cfg["cal_still_ms"], cfg["cal_window_ms"])
+        )
+        return {"state": "failed", "reason": why}
+    n = cal.count
+    acc_ug, gyro_udps = IMUS[cfg["imu"]]
+    s = cal.sums
+    g = isqrt((s[0] // n) ** 2 + (s[1] // n) ** 2 + (s[2] // n) ** 2) * acc_ug // 1000
+    bias = 0
+    for i in (3, 4, 5):
+        b = abs(s[i] // n) * gyro_udps // 1000
+        if b > bias:
+            bias = b
+    notes = []
+    if abs(g - 1000) > 30:
+        notes.append("gravity reads %d mg: accelerometer offset or scale error" % g)
+    if bias > 2000:
+        notes.append("gyro bias %d mdeg/s is high" % bias)
+    return {
+        "state": "done",
+        "quality": "fair" if notes else "good",
+        "notes": notes,
+        "gravity_mg": g,
+        "gyro_bias_mdps": bias,
+        "still_ms": n * app.period_us // 1000,
+        "found_after_ms": cal.start * app.period_us // 1000,
+    }
+
+
+class _Reject(Exception):
+    def __init__(self, code, msg):
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
+def _int_arg(req, key, lo, hi, default=None):
+    v = req.get(key, default)
+    if v is None:
+        raise _Reject(P.E_BAD_REQUEST, "missing argument %r" % key)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _Reject(P.E_BAD_REQUEST, "argument %r must be a whole number" % key)
+    if v < lo or v > hi:
+        raise _Reject(P.E_BAD_REQUEST, "argument %r=%d is out of range %d..%d" % (key, v, lo, hi))
+    return v
+
+
+class Service:
+    def __init__(self, link, cfg, data_dir, app=None, board=None, ticks_ms=None, ticks_diff=None):
+        self.link = link
+        self.cfg = cfg
+        self.app = app
+        self.board = board
+        self.data_dir = data_dir
+        self.log_dir = data_dir + "/logs"
+        self.active_log = None  # name of the log being written (not deletable)
+        self.info_hook = None  # callable returning extra info (the simulator's trace)
+        self.config_note = ""
+        self._ms = ticks_ms or time.ticks_ms
+        self._diff = ticks_diff or time.ticks_diff
+        self._rx = bytearray(P.MAX_REQUEST_LINE)
+        self._rx_n = 0
+        self._rx_state = _IDLE
+        self._rx_bad = 0
+        self._rx_ms = 0
+        self._ready = 0  # a complete frame is in _rx
+        self._raw = bytearray(P.HEADER + P.MAX_PAYLOAD + P.TRAILER)
+        self._tx = None  # memoryview of the wire bytes being sent
+        self._tx_off = 0
+        self._last_seq = -1  # seq and request CRC of the last answer, to resend on a retry
+        self._last_crc = 0
+        self._last_wire = None
+        self._t_ms = self._ms()
+        self.uptime_ms = 0
+        self._clock_base = None  # epoch seconds at uptime 0, once the host set the clock
+        self._rf = None  # open log file being read, and its name
+        self._rf_name = ""
+        self._rf_ms = self._t_ms
+        # live stream
+        self.live = 0
+        self._live_ms = self._t_ms
+        self._lease_ms = LIVE_LEASE_MS
+        self._live_every = 1
+        self._live_count = 0
+        self._evt_seq = 0
+        self._sample_evt = bytearray(P.EVT_SAMPLE_SIZE)
+        self._sample_ready = 0
+        self._steps = bytearray(P.EVT_STEP_SIZE * STEP_RING)
+        self._step_head = 0
+        self._step_tail = 0
+        # counters (info)
+        self.frames_ok = 0
+        self.frames_bad = 0
+        self.noise = 0
+        self.events_dropped = 0
+        self._cmds = {
+            "ping": self._c_ping,
+            "info": self._c_info,
+            "config.get": self._c_config_get,
+            "config.set": self._c_config_set,
+            "config.reset": self._c_config_reset,
+            "cal.start": self._c_cal_start,
+            "cal.status": self._c_cal_status,
+            "live": self._c_live,
+            "logs.list": self._c_logs_list,
+            "logs.read": self._c_logs_read,
+            "logs.delete": self._c_logs_delete,
+            "clock.set": self._c_clock_set,
+        }
+
+    # -- called by the sample loop (between samples, cheap) ----------------------------
+    def sample(self, app):
+        """After each tick: take a decimated live record (no allocation)."""
+        if not self.live:
+            return
+        self._live_count += 1
+        if self._live_count < self._live_every:
+            return
+        self._live_count = 0
+        obl = app.obliquity_mdeg
+        tilt = app.tilt_mdeg
+        struct.pack_into(
+            P.EVT_SAMPLE_FMT,
+            self._sample_evt,
+            0,
+            P.EVT_SAMPLE,
+            app.n & 0xFFFFFFFF,
+            obl,
+            tilt,
+            app.motor_on,
+            app.cue.cues & 0xFFFF,
+        )
+        if self._sample_ready:
+            self.events_dropped += 1
+        self._sample_ready = 1
+
+    def step(self, ic_n, end_n, side, drop_mdeg, cued):
+        """A completed step (from the app's step ring) for the live stream."""
+        if not self.live:
+            return
+        if self._step_head - self._step_tail >= STEP_RING:
+            self.events_dropped += 1
+            return
+        off = (self._step_head % STEP_RING) * P.EVT_STEP_SIZE
+        struct.pack_into(
+            P.EVT_STEP_FMT,
+            self._steps,
+            off,
+            P.EVT_STEP,
+            ic_n & 0xFFFFFFFF,
+            end_n & 0xFFFFFFFF,
+            side,
+            drop_mdeg,
+            cued,
+        )
+        self._step_head += 1
+
+    # -- the bounded poll ----------------------------------------------------------------
+    def poll(self):
+        """One bounded slice of work; returns 1 if more is ready to do at once."""
+        now = self._ms()
+        self.uptime_ms += self._diff(now, self._t_ms)
+        self._t_ms = now
+        link = self.link
+        if self._rx_state == _FRAME and not self._ready:
+            if self._diff(now, self._rx_ms) > STALE_MS:
+                self._rx_state = _IDLE
+                self.frames_bad += 1
+        k = MAX_IN
+        while k > 0 and not self._ready:
+            b = link.read_byte()
+            if b < 0:
+                break
+            k -= 1
+            self._feed(b, now)
+        if self._ready and self._tx is None:
+            self._ready = 0
+            self._rx_state = _IDLE
+            self._handle()
+        if self._rf is not None and self._diff(now, self._rf_ms) > 2000:
+            self._close_read()
+        if self.live and self._diff(now, self._live_ms) > self._lease_ms:
+            self.live = 0
+        if self._tx is None and not self._ready:
+            self._next_event()
+        out = MAX_OUT
+        blocked = 0
+        while self._tx is not None and out > 0:
+            w = link.write_some(self._tx[self._tx_off :])
+            if w <= 0:
+                blocked = 1
+                break
+            out -= w
+            self._tx_off += w
+            if self._tx_off >= len(self._tx):
+                self._tx = None
+        if self._ready or k == 0:
+            return 1
+        if blocked:
+            return 0
+        if self._tx is not None:
+            return 1
+        return 1 if self.live and (self._sample_ready or self._step_tail != self._step_head) else 0
+
+    def _feed(self, b, now):
+        if self._rx_state == _IDLE:
+            if b == P.SOF:
+                self._start_frame(now)
+            elif b == 3:
+                # Ctrl-C between frames: hand the port back to the REPL.
+                self.link.restore_ctrl_c()
+                raise KeyboardInterrupt
+            else:
+                self.noise += 1
+            return
+        self._rx_ms = now
+        if b == P.SOF:
+            self.frames_bad += 1  # the previous frame was cut off: this one replaces it
+            self._start_frame(now)
+        elif b == P.EOL or b == 13:
+            self._ready = 1
+        elif self._rx_n >= len(self._rx):
+            self._rx_bad = P.E_TOO_BIG
+        else:
+            if not P.B64_OK[b] and not self._rx_bad:
+                self._rx_bad = P.E_FRAME
+            self._rx[self._rx_n] = b
+            self._rx_n += 1
+
+    def _start_frame(self, now):
+        self._rx_state = _FRAME
+        self._rx_n = 0
+        self._rx_bad = 0
+        self._rx_ms = now
+
+    # -- requests ------------------------------------------------------------------------
+    def _handle(self):
+        text = memoryview(self._rx)[: self._rx_n]
+        bad = self._rx_bad
+        if bad:
+            self.frames_bad += 1
+            seq = P.peek_seq(text)
+            if bad == P.E_TOO_BIG:
+                self._error(seq, bad, "request longer than %d bytes" % P.MAX_REQUEST)
+            else:
+                self._error(seq, bad, "frame holds bytes outside base64")
+            return
+        if self._rx_n == 0:
+            self.frames_bad += 1
+            self._error(0, P.E_FRAME, "empty frame")
+            return
+        try:
+            typ, seq, payload = P.decode(bytes(text))
+        except P.ProtocolError as e:
+            self.frames_bad += 1
+            self._error(e.seq, e.code, e.msg)
+            return
+        self.frames_ok += 1
+        if typ != P.T_REQ:
+            self._error(seq, P.E_BAD_REQUEST, "frame type %d is not a request" % typ)
+            return
+        crc = binascii.crc32(payload) & 0xFFFFFFFF
+        if seq == self._last_seq and crc == self._last_crc and self._last_wire is not None:
+            self._send(self._last_wire)  # a retry of the last request: same answer
+            return
+        self._last_seq = seq
+        self._last_crc = crc
+        try:
+            try:
+                req = json.loads(payload)
+            except Exception:
+                raise _Reject(P.E_BAD_REQUEST, "request is not JSON") from None
+            if not isinstance(req, dict):
+                raise _Reject(P.E_BAD_REQUEST, "request must be a JSON object")
+            name = req.get("cmd")
+            if not isinstance(name, str):
+                raise _Reject(P.E_BAD_REQUEST, "request has no 'cmd' text")
+            fn = self._cmds.get(name)
+            if fn is None:
+                raise _Reject(
+                    P.E_UNKNOWN_CMD,
+                    "unknown command %r (known: %s)" % (name, ", ".join(sorted(self._cmds))),
+                )
+            fn(seq, req)
+        except _Reject as e:
+            self._error(seq, e.code, e.msg)
+        except OSError as e:
+            self._error(seq, P.E_IO, "filesystem error: %s" % e)
+        except Exception as e:
+            self._error(seq, P.E_INTERNAL, "%s: %s" % (type(e).__name__, e))
+
+    def _send(self, wire):
+        self._tx = memoryview(wire)
+        self._tx_off = 0
+
+    def _frame(self, typ, seq, n, remember=1):
+        """Seal raw[HEADER:HEADER + n] as a frame and start sending it."""
+        total = P.seal(self._raw, typ, seq, n)
+        # MicroPython's b2a_base64 takes any buffer (the stubs say bytes): no copy.
+        wire = b"\x1e" + binascii.b2a_base64(memoryview(self._raw)[:total])  # type: ignore[arg-type]
+        if remember:
+            self._last_wire = wire
+        self._send(wire)
+
+    def _reply(self, seq, obj):
+        data = json.dumps(obj).encode()
+        n = len(data)
+        if n > P.MAX_PAYLOAD:
+            self._error(seq, P.E_INTERNAL, "answer too long (%d bytes)" % n)
+            return
+        self._raw[P.HEADER : P.HEADER + n] = data
+        self._frame(P.T_OK, seq, n)
+
+    def _error(self, seq, code, msg):
+        text = json.dumps({"code": code, "error": P.ERROR_NAMES.get(code, "?"), "msg": msg})
+        data = text.encode()[: P.MAX_PAYLOAD]
+        n = len(data)
+        self._raw[P.HEADER : P.HEADER + n] = data
+        self._frame(P.T_ERR, seq, n)
+
+    def _next_event(self):
+        if not self.live:
+            self._sample_ready = 0
+            self._step_tail = self._step_head
+            return
+        raw = self._raw
+        if self._step_tail != self._step_head:
+            off = (self._step_tail % STEP_RING) * P.EVT_STEP_SIZE
+            raw[P.HEADER : P.HEADER + P.EVT_STEP_SIZE] = self._steps[off : off + P.EVT_STEP_SIZE]
+            self._step_tail += 1
+            n = P.EVT_STEP_SIZE
+        elif self._sample_ready:
+            raw[P.HEADER : P.HEADER + P.EVT_SAMPLE_SIZE] = self._sample_evt
+            self._sample_ready = 0
+            n = P.EVT_SAMPLE_SIZE
+        else:
+            return
+        self._evt_seq = (self._evt_seq + 1) & 0xFFFF
+        self._frame(P.T_EVT, self._evt_seq, n, 0)
+
+    # -- commands ------------------------------------------------------------------------
+    def _need_app(self):
+        if self.app is None:
+            raise _Reject(P.E_STATE, "the app is not running")
+        return self.app
+
+    def _c_ping(self, seq, req):
+        self._reply(seq, {"pong": req.get("data", "")})
+
+    def _c_info(self, seq, req):
+        app = self.app
+        board = self.board
+        free = None
+        try:
+            st = os.statvfs(self.data_dir)
+            free = st[0] * st[4]
+        except (OSError, AttributeError):
+            pass
+        d = {
+            "firmware": FIRMWARE_VERSION,
+            "protocol": P.VERSION,
+            "board": getattr(board, "name", "?"),
+            "imu": getattr(board, "imu_name", "?"),
+            "imu_model": self.cfg["imu"],
+            "rate_hz": self.cfg["rate_hz"],
+            "uptime_ms": self.uptime_ms,
+            "flash_free": free,
+            "battery_mv": getattr(board, "battery_mv", None),
+            "clock": self._clock_now(),
+            "max_request": P.MAX_REQUEST,
+            "chunk": P.CHUNK,
+            "live": self.live,
+            "config": self.config_note,
+            "frames_ok": self.frames_ok,
+            "frames_bad": self.frames_bad,
+        }
+        if app is not None:
+            d["period_us"] = app.period_us
+            d["samples"] = app.n + 1
+            d["late"] = app.late
+            d["missed"] = app.missed
+            d["cues"] = app.cue.cues
+            d["calibrated"] = app.calibrated
+            d["faults"] = app.faults
+            d["obliquity_mdeg"] = app.obliquity_mdeg
+        if self.info_hook is not None:
+            d.update(self.info_hook())
+        self._reply(seq, d)
+
+    def _c_config_get(self, seq, req):
+        self._reply(seq, {"values": self.cfg.as_dict()})
+
+    def _c_config_set(self, seq, req):
+        values = req.get("values")
+        if not isinstance(values, dict) or not values:
+            raise _Reject(P.E_BAD_REQUEST, "'values' must be an object of key: value")
+        new = Config()
+        for k in self.cfg.values:
+            new.values[k] = self.cfg.values[k]
+        changed = []
+        for k in values:
+            v = values[k]
+            if k not in SCHEMA:
+                raise _Reject(
+                    P.E_CONFIG,
+                    "unknown config key %r (known: %s)" % (k, ", ".join(sorted(SCHEMA))),
+                )
+            if isinstance(v, bool) or not isinstance(v, (str, int)):
+                raise _Reject(P.E_CONFIG, "%s: value must be text or a whole number" % k)
+            try:
+                new.set(k, str(v))
+            except ConfigError as e:
+                raise _Reject(P.E_CONFIG, str(e)) from None
+            if new.values[k] != self.cfg.values[k]:
+                changed.append(k)
+        self._commit(seq, new, changed)
+
+    def _c_config_reset(self, seq, req):
+        new = Config()
+        changed = [k for k in SCHEMA if new.values[k] != self.cfg.values[k]]
+        self._commit(seq, new, changed)
+
+    def _commit(self, seq, new, changed):
+        save_config(self.data_dir, new)  # raises OSError -> E_IO, config unchanged
+        for k in new.values:
+            self.cfg.values[k] = new.values[k]
+        later = apply_config_live(self.app, changed) if changed else []
+        self._reply(
+            seq, {"values": self.cfg.as_dict(), "changed": changed, "restart_needed": later}
+        )
+
+    def _c_cal_start(self, seq, req):
+        app = self._need_app()
+        start_calibration(app)  # the wearer is standing still now: (re)start from here
+        self._reply(
+            seq,
+            {
+                "state": "running",
+                "window_ms": self.cfg["cal_window_ms"],
+                "period_us": app.period_us,
+            },
+        )
+
+    def _c_cal_status(self, seq, req):
+        app = self._need_app()
+        r = calibration_report(app)
+        if r["state"] == "done" and app.cal.status != CAL_DONE:
+            r = {"state": "failed", "reason": "calibration did not finish"}
+        self._reply(seq, r)
+
+    def _c_live(self, seq, req):
+        on = req.get("on")
+        if not isinstance(on, bool):
+            raise _Reject(P.E_BAD_REQUEST, "argument 'on' must be true or false")
+        every_ms = _int_arg(req, "every_ms", 10, 1000, 40)
+        lease_ms = _int_arg(req, "lease_ms", 1000, 60000, LIVE_LEASE_MS)
+        period_ms = self.app.period_us // 1000 if self.app is not None else 10
+        if on and self.app is None:
+            raise _Reject(P.E_STATE, "the app is not running")
+        self.live = 1 if on else 0
+        self._live_every = max(1, every_ms // max(1, period_ms))
+        self._live_ms = self._ms()
+        self._lease_ms = lease_ms
+        self._reply(seq, {"live": self.live, "every_n": self._live_every, "lease_ms": lease_ms})
+
+    def _name_arg(self, req):
+        name = req.get("name")
+        why = P.check_log_name(name)
+        if why:
+            raise _Reject(P.E_BAD_NAME, why)
+        return name
+
+    def _log_size(self, name):
+        try:
+            st = os.stat(self.log_dir + "/" + name)
+        except OSError:
+            raise _Reject(P.E_NOT_FOUND, "no log named %r" % name) from None
+        if st[0] & 0x4000:
+            raise _Reject(P.E_NOT_FOUND, "%r is not a log file" % name)
+        return st[6]
+
+    def _c_logs_list(self, seq, req):
+        start = _int_arg(req, "start", 0, 1 << 20, 0)
+        try:
+            names = sorted(os.listdir(self.log_dir))
+        except OSError:
+            names = []
+        out = []  # type: list
+        total = 0
+        for name in names:
+            if P.check_log_name(name):
+                continue
+            total += 1
+            if total <= start or len(out) >= LIST_MAX:
+                continue
+            try:
+                size = self._log_size(name)
+            except _Reject:
+                total -= 1
+                continue
+            out.append([name, size, 1 if name == self.active_log else 0])
+        self._reply(seq, {"logs": out, "start": start, "total": total})
+
+    def _close_read(self):
+        if self._rf is not None:
+            try:
+                self._rf.close()
+            except OSError:
+                pass
+        self._rf = None
+        self._rf_name = ""
+
+    def _c_logs_read(self, seq, req):
+        name = self._name_arg(req)
+        off = _int_arg(req, "off", 0, 0x7FFFFFFF)
+        n = _int_arg(req, "len", 0, P.CHUNK, P.CHUNK)
+        size = self._log_size(name)
+        if self._rf is None or self._rf_name != name:
+            self._close_read()
+            self._rf = open(self.log_dir + "/" + name, "rb")
+            self._rf_name = name
+        self._rf_ms = self._ms()
+        f = self._rf
+        if off > size:
+            off = size
+        if n > size - off:
+            n = size - off
+        got = 0
+        if n > 0:
+            f.seek(off)
+            base = P.HEADER + P.DATA_HEADER
+            got = f.readinto(memoryview(self._raw)[base : base + n]) or 0
+        struct.pack_into("<II", self._raw, P.HEADER, off, size)
+        self._frame(P.T_DATA, seq, P.DATA_HEADER + got)
+
+    def _c_logs_delete(self, seq, req):
+        name = self._name_arg(req)
+        if name == self.active_log:
+            raise _Reject(P.E_BUSY, "%r is being written" % name)
+        size = self._log_size(name)
+        if self._rf_name == name:
+            self._close_read()
+        os.remove(self.log_dir + "/" + name)
+        self._reply(seq, {"deleted": name, "size": size})
+
+    def _clock_now(self):
+        base = self._clock_base
+        return None if base is None else base + self.uptime_ms // 1000
+
+    def _c_clock_set(self, seq, req):
+        epoch = _int_arg(req, "epoch_s", 0, 0x7FFFFFFF)
+        was = self._clock_now()
+        self._clock_base = epoch - self.uptime_ms // 1000
+        set_clock = getattr(self.board, "set_clock", None)
+        if set_clock is not None:
+            set_clock(epoch)
+        self._reply(seq, {"was": was, "now": epoch})

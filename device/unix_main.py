@@ -1,0 +1,200 @@
+"""The virtual device: the firmware under the MicroPython unix port, its serial port on a pty.
+
+    micropython -i -m device.unix_main JOB_DIR DATA_DIR      (started by `hipcue sim`)
+
+JOB_DIR (written by host/hipcue/sim.py) holds job.json (period_us, n, speed_pct, loop,
+calibrate, trace name), counts.bin (int16 ax ay az gx gy gz per sample) and dt.bin (int32 us
+since the previous sample), as for device/simrun.py. DATA_DIR is the device's filesystem:
+config.json and logs/. stdin/stdout are the serial port (the pty), as on the board.
+
+Samples are due on the trace's clock divided by the speed; between samples the command
+service is polled until the next one is due. A sample handled more than half a (wall-clock)
+period after it was due counts as late (board.late, counted by the app).
+
+A Ctrl-C from mpremote (0x03 between frames) ends the loop with KeyboardInterrupt; `-i` then
+leaves the unix port at its REPL, as a board would be, so `mpremote resume` works.
+"""
+
+import json
+import os
+import sys
+import time
+from array import array
+
+from device.app import App
+from device.link import StdioLink
+from device.service import Service, load_config
+from device.simboard import SimBoard
+
+GUARD_US = 500  # stop serving this long before a sample is due
+RESYNC_US = 200000  # further behind than this (process stopped): restart the clock
+
+
+def _read_array(path, typecode, count, size):
+    a = array(typecode, bytearray(count * size))
+    with open(path, "rb") as f:
+        got = f.readinto(a)
+    if got != count * size:
+        raise ValueError("%s: expected %d bytes, got %d" % (path, count * size, got))
+    return a
+
+
+class SessionLog:
+    """Stand-in for the session log store (issue #4): one CSV line per step in logs/."""
+
+    def __init__(self, log_dir):
+        try:
+            os.mkdir(log_dir)
+        except OSError:
+            pass
+        k = 1
+        names = os.listdir(log_dir)
+        while "session-%03d.csv" % k in names:
+            k += 1
+        self.name = "session-%03d.csv" % k
+        self._f = open(log_dir + "/" + self.name, "w")
+        self._f.write("# hipcue session log (stand-in until issue #4)\n")
+        self._f.write("ic_n,end_n,stance,drop_mdeg,cued\n")
+        self._f.flush()
+
+    def step(self, ic_n, end_n, side, drop_mdeg, cued):
+        if self._f is None:
+            return
+        self._f.write("%d,%d,%s,%d,%d\n" % (ic_n, end_n, "R" if side else "L", drop_mdeg, cued))
+        self._f.flush()
+
+    def close(self):
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+class Runner:
+    def __init__(self, job_dir, data_dir):
+        with open(job_dir + "/job.json") as f:
+            job = json.load(f)
+        self.job = job
+        n = job["n"]
+        counts = _read_array(job_dir + "/counts.bin", "h", n * 6, 2)
+        dt = _read_array(job_dir + "/dt.bin", "i", n, 4)
+        self.cfg, note = load_config(data_dir)
+        self.board = SimBoard(counts, dt)
+        self.board.name = "unix-sim"
+        self.app = App(self.board, self.cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+        self.link = StdioLink()
+        self.service = Service(self.link, self.cfg, data_dir, app=self.app, board=self.board)
+        self.service.config_note = note
+        self.service.info_hook = self.info
+        self.log = SessionLog(data_dir + "/logs")
+        self.service.active_log = self.log.name
+        self.speed_pct = job["speed_pct"]
+        self.loop = job["loop"]
+        self.laps = 0
+        self.done = 0
+        self.max_lag_us = 0
+        self.resyncs = 0
+        self.overruns = 0
+
+    def info(self):
+        return {
+            "sim": {
+                "trace": self.job["trace"],
+                "speed": self.speed_pct / 100,
+                "sample": self.board.i,
+                "samples": self.board.n,
+                "laps": self.laps,
+                "done": self.done,
+                "max_lag_us": self.max_lag_us,
+                "resyncs": self.resyncs,
+                "service_overruns": self.overruns,
+            }
+        }
+
+    def run(self):
+        app = self.app
+        board = self.board
+        service = self.service
+        link = self.link
+        speed = self.speed_pct
+        half_us = app.period_us * 50 // speed  # half a period, wall clock
+        due = time.ticks_us()
+        while True:
+            if not board.next_sample():
+                self.laps += 1
+                if not self.loop:
+                    break
+                board.i = -1
+                continue
+            due = time.ticks_add(due, board.dt_us * 100 // speed)
+            # Between samples: serve the port until the sample is due.
+            while True:
+                rem = time.ticks_diff(due, time.ticks_us())
+                if rem <= GUARD_US:
+                    break
+                if service.poll():
+                    if time.ticks_diff(time.ticks_us(), due) > half_us:
+                        self.overruns += 1  # the service itself made this sample late
+                    continue
+                # Sleep, waking on input: poll() has ms resolution, so short waits are slept
+                # in slices small enough that a request waits at most ~0.3 ms.
+                if rem >= 2000:
+                    link.wait((rem - 1000) // 1000)
+                else:
+                    time.sleep_us(min(rem - GUARD_US, 300))
+            while time.ticks_diff(due, time.ticks_us()) > 0:
+                pass
+            lag = time.ticks_diff(time.ticks_us(), due)
+            board.late = 1 if lag > half_us else 0
+            if lag > self.max_lag_us:
+                self.max_lag_us = lag
+            if lag > RESYNC_US:
+                due = time.ticks_us()
+                self.resyncs += 1
+            app.tick()
+            service.sample(app)
+            while app.ring_tail != app.ring_head:
+                j = app.ring_tail & 31
+                args = (
+                    app.ring_ic[j],
+                    app.ring_end[j],
+                    app.ring_side[j],
+                    app.ring_drop[j],
+                    app.ring_cued[j],
+                )
+                self.log.step(*args)
+                service.step(*args)
+                app.ring_tail += 1
+        # The trace is over: the wearer took the device off. Keep serving the port.
+        self.done = 1
+        self.log.close()
+        service.active_log = None
+        while True:
+            if not service.poll():
+                link.wait(20)
+
+
+def main(argv):
+    if len(argv) != 3:
+        print("usage: micropython -i -m device.unix_main JOB_DIR DATA_DIR")
+        return 2
+    try:
+        import termios  # type: ignore[import-not-found]  # unix port only
+
+        termios.setraw(0)  # the firmware's end of the pty: raw, no echo (see sim.py)
+    except (ImportError, OSError, AttributeError):
+        pass
+    runner = Runner(argv[1], argv[2])
+    with open(argv[1] + "/ready", "w") as f:  # the simulator waits for this file
+        f.write("1")
+    sys.stdout.write("hipcue virtual device ready\r\n")
+    runner.link.block_ctrl_c()
+    try:
+        runner.run()
+    finally:
+        runner.link.restore_ctrl_c()
+        runner.log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,434 @@
+"""The device subcommands of `hipcue`: ports, info, config, calibrate, live, logs, time, sim.
+
+Every device command takes --port (a device path or any pyserial URL; left out, the only
+MicroPython board plugged in is used) and --json (one JSON document on stdout, for programs).
+
+Exit codes:
+  0  success
+  1  the device refused the request, or the input was wrong (message says which)
+  2  usage error (bad arguments)
+  3  no device: none found, several found, port cannot be opened, or no answer
+  130 interrupted (Ctrl-C)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import struct
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hipcue import HipcueError
+from hipcue.link import Client, LinkError, connect, find_boards
+from shared import protocol as P
+from shared.config import SCHEMA, ConfigError, validate
+
+EXIT_NO_DEVICE = 3
+
+EPILOG = "exit codes: 0 ok, 1 refused or bad input, 2 usage, 3 no device or no answer, 130 Ctrl-C"
+
+Adder = Callable[[argparse.ArgumentParser], None]
+Runner = Callable[[argparse.Namespace], int]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", "-p", help="device path or pyserial URL (default: the only board)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds per try (default 1)")
+    p.epilog = EPILOG
+
+
+def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
+    print(json.dumps(obj, indent=2) if args.json else text)
+
+
+def _device(fn: Callable[[argparse.Namespace, Client], int]) -> Runner:
+    """Open the port, run, close; LinkError -> exit code 3."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            with connect(args.port, timeout=args.timeout) as client:
+                return fn(args, client)
+        except LinkError as e:
+            print(f"hipcue: error: {e}", file=sys.stderr)
+            return EXIT_NO_DEVICE
+
+    return run
+
+
+# -- ports -------------------------------------------------------------------------------
+def add_ports(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="every USB serial port, not only boards")
+    p.add_argument("--json", action="store_true")
+    p.epilog = EPILOG
+
+
+def run_ports(args: argparse.Namespace) -> int:
+    boards = find_boards(args.all)
+    if args.json:
+        print(json.dumps([b.__dict__ for b in boards], indent=2))
+    elif not boards:
+        print("no MicroPython board found", file=sys.stderr)
+    for b in boards if not args.json else []:
+        print(f"{b.port}\t{b.vid:04x}:{b.pid:04x}\t{b.description}\t{b.serial_number or ''}")
+    return 0 if boards else EXIT_NO_DEVICE
+
+
+# -- info ---------------------------------------------------------------------------------
+def _info(args: argparse.Namespace, c: Client) -> int:
+    d = c.request("info")
+    lines = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = ", ".join(f"{a}={b}" for a, b in v.items())
+        if k == "flash_free" and isinstance(v, int):
+            v = f"{v / 1024:.0f} KiB"
+        lines.append(f"{k:>14}: {'unknown' if v is None else v}")
+    _out(args, d, "\n".join(lines))
+    return 0
+
+
+# -- config -------------------------------------------------------------------------------
+def add_config(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    g = sub.add_parser("get", help="show values (all, or the keys given)")
+    g.add_argument("keys", nargs="*", metavar="KEY")
+    s = sub.add_parser("set", help="set KEY=VALUE ... (checked here and on the device)")
+    s.add_argument("items", nargs="+", metavar="KEY=VALUE")
+    r = sub.add_parser("reset", help="back to defaults")
+    for q in (g, s, r):
+        _common(q)
+
+
+def _show_config(values: dict[str, str], keys: list[str]) -> str:
+    lines = []
+    for k in keys or list(values):
+        unit = SCHEMA[k][4] if k in SCHEMA else ""
+        lines.append(f"{k} = {values[k]}{' ' + unit if unit else ''}")
+    return "\n".join(lines)
+
+
+def _config(args: argparse.Namespace, c: Client) -> int:
+    if args.action == "get":
+        for k in args.keys:
+            if k not in SCHEMA:
+                raise HipcueError(f"unknown config key {k!r} (known: {', '.join(sorted(SCHEMA))})")
+        got = c.request("config.get")["values"]
+        shown = {k: got[k] for k in args.keys} if args.keys else got
+        _out(args, shown, _show_config(got, args.keys))
+        return 0
+    if args.action == "set":
+        values: dict[str, str] = {}
+        for item in args.items:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise HipcueError(f"{item!r}: expected KEY=VALUE")
+            try:
+                validate(key.strip(), value.strip())  # same schema as the device: fail early
+            except ConfigError as e:
+                raise HipcueError(str(e)) from None
+            values[key.strip()] = value.strip()
+        r = c.request("config.set", values=values)
+    else:
+        r = c.request("config.reset")
+    text = _show_config(r["values"], r["changed"]) if r["changed"] else "no change"
+    if r["restart_needed"]:
+        text += f"\n(takes effect after a restart: {', '.join(r['restart_needed'])})"
+    _out(args, r, text)
+    return 0
+
+
+# -- calibrate ----------------------------------------------------------------------------
+def _calibrate(args: argparse.Namespace, c: Client) -> int:
+    start = c.request("cal.start")
+    if not args.json:
+        print("calibrating: stand still ...", file=sys.stderr)
+    limit = time.monotonic() + start["window_ms"] / 1000 + 5
+    while True:
+        r = c.request("cal.status")
+        if r["state"] != "running":
+            break
+        if time.monotonic() > limit:
+            raise HipcueError("calibration did not finish in time")
+        time.sleep(0.1)
+    if r["state"] == "failed":
+        if args.json:
+            print(json.dumps(r))
+        raise HipcueError(f"calibration failed: {r['reason']}")
+    text = (
+        f"calibrated: quality {r['quality']} (gravity {r['gravity_mg']} mg, gyro bias "
+        f"{r['gyro_bias_mdps'] / 1000:.2f} deg/s, still {r['still_ms'] / 1000:.1f} s found "
+        f"after {r['found_after_ms'] / 1000:.1f} s)"
+    )
+    for note in r["notes"]:
+        text += f"\n  note: {note}"
+    _out(args, r, text)
+    return 0
+
+
+# -- live ---------------------------------------------------------------------------------
+def add_live(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--every-ms", type=int, default=40, help="one record per this many ms")
+    p.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl-C)")
+
+
+def decode_event(payload: bytes) -> dict[str, Any] | None:
+    if payload[:1] == bytes([P.EVT_SAMPLE]) and len(payload) == P.EVT_SAMPLE_SIZE:
+        _, n, obl, tilt, motor, cues = struct.unpack(P.EVT_SAMPLE_FMT, payload)
+        return {"kind": "sample", "n": n, "obl_mdeg": obl, "tilt_mdeg": tilt, "motor": motor,
+                "cues": cues}  # fmt: skip
+    if payload[:1] == bytes([P.EVT_STEP]) and len(payload) == P.EVT_STEP_SIZE:
+        _, ic, end, side, drop, cued = struct.unpack(P.EVT_STEP_FMT, payload)
+        return {"kind": "step", "ic_n": ic, "end_n": end, "stance": "R" if side else "L",
+                "drop_mdeg": drop, "cued": cued}  # fmt: skip
+    return None
+
+
+class LiveView:
+    """Obliquity over time as a text strip chart, redrawn in place (ANSI cursor moves)."""
+
+    def __init__(self, threshold_deg: float, width: int, height: int = 13) -> None:
+        self.thr = threshold_deg
+        self.w = width
+        self.h = height
+        self.span = max(10.0, threshold_deg * 1.6)  # deg from the middle to the top row
+        self.obl: list[float] = []
+        self.cue: list[bool] = []
+        self.steps = 0
+        self.cues = 0
+        self.tilt = 0.0
+        self._drawn = False
+
+    def add(self, e: dict[str, Any]) -> None:
+        if e["kind"] == "step":
+            self.steps += 1
+            return
+        fired = e["cues"] != self.cues
+        self.cues = e["cues"]
+        self.obl.append(e["obl_mdeg"] / 1000)
+        self.cue.append(fired or bool(e["motor"]))
+        self.tilt = e["tilt_mdeg"] / 1000
+        del self.obl[: -self.w]
+        del self.cue[: -self.w]
+
+    def _row(self, v: float) -> int:
+        r = round((self.span - v) / (2 * self.span) * (self.h - 1))
+        return min(self.h - 1, max(0, r))
+
+    def render(self) -> str:
+        rows = [[" "] * self.w for _ in range(self.h)]
+        for r, ch in ((self._row(self.thr), "-"), (self._row(-self.thr), "-"), (self._row(0), ".")):
+            rows[r] = [ch] * self.w
+        for x, (v, cued) in enumerate(zip(self.obl, self.cue, strict=True)):
+            rows[self._row(v)][x] = "#" if cued else "*"
+            if cued:
+                rows[0][x] = "!"
+        labels = {self._row(v): f"{v:+5.1f}" for v in (self.thr, -self.thr, 0.0)}
+        now = self.obl[-1] if self.obl else 0.0
+        head = (
+            f"obliquity {now:+6.1f} deg  tilt {self.tilt:+6.1f} deg  steps {self.steps}  "
+            f"cues {self.cues}  threshold +/-{self.thr:g} deg  (! = cue)"
+        )
+        lines = [head] + [f"{labels.get(i, '     ')} |{''.join(r)}" for i, r in enumerate(rows)]
+        up = f"\x1b[{len(lines)}F" if self._drawn else ""
+        self._drawn = True
+        return up + "\n".join(line + "\x1b[K" for line in lines)
+
+
+def _live(args: argparse.Namespace, c: Client) -> int:
+    values = c.request("config.get")["values"]
+    thr = float(values["threshold_deg"])
+    tty = sys.stdout.isatty() and not args.json
+    width = max(20, shutil.get_terminal_size().columns - 10)
+    view = LiveView(thr, width)
+    lease_ms = 10000
+    c.request("live", on=True, every_ms=args.every_ms, lease_ms=lease_ms)
+    renewed = last_draw = time.monotonic()
+    end = time.monotonic() + args.seconds if args.seconds > 0 else float("inf")
+    seen = 0
+    try:
+        while time.monotonic() < end:
+            c.pump(0.05)
+            while c.events:
+                e = decode_event(c.events.popleft().payload)
+                if e is None:
+                    continue
+                seen += 1
+                cues_before = view.cues
+                view.add(e)
+                if args.json:
+                    print(json.dumps(e), flush=True)
+                elif not tty and e["kind"] == "step":
+                    cued = " (cued)" if e["cued"] else ""
+                    print(f"step: {e['stance']} stance, drop {e['drop_mdeg'] / 1000:.1f} deg{cued}")
+                elif not tty and e["cues"] != cues_before:
+                    print(f"cue {e['cues']}: obliquity {e['obl_mdeg'] / 1000:+.1f} deg")
+            now = time.monotonic()
+            if tty and now - last_draw > 0.1:
+                print(view.render(), end="", flush=True)
+                last_draw = now
+            if now - renewed > lease_ms / 3000:
+                c.request("live", on=True, every_ms=args.every_ms, lease_ms=lease_ms)
+                renewed = now
+    except KeyboardInterrupt:
+        pass
+    finally:
+        try:
+            c.request("live", on=False)
+        except HipcueError:
+            pass
+        if tty:
+            print()
+    if not args.json:
+        print(f"live: {seen} records, {view.steps} steps, {view.cues} cues", file=sys.stderr)
+    return 0
+
+
+# -- logs ---------------------------------------------------------------------------------
+def add_logs(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    ls = sub.add_parser("list", help="logs on the device")
+    pull = sub.add_parser("pull", help="download logs")
+    pull.add_argument("names", nargs="*", metavar="NAME")
+    pull.add_argument("--all", action="store_true", help="every log")
+    pull.add_argument("--out", default=".", metavar="DIR", help="folder to write into")
+    pull.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    rm = sub.add_parser("delete", help="delete logs from the device")
+    rm.add_argument("names", nargs="+", metavar="NAME")
+    for q in (ls, pull, rm):
+        _common(q)
+
+
+def list_logs(c: Client) -> list[tuple[str, int, bool]]:
+    out: list[tuple[str, int, bool]] = []
+    while True:
+        r = c.request("logs.list", start=len(out))
+        out += [(n, s, bool(a)) for n, s, a in r["logs"]]
+        if not r["logs"] or len(out) >= r["total"]:
+            return out
+
+
+class Progress:
+    def __init__(self, name: str, total: int, enabled: bool) -> None:
+        self.name = name
+        self.total = total
+        self.enabled = enabled
+        self.t0 = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.1 and done < self.total):
+            return
+        self._last = now
+        frac = done / self.total if self.total else 1.0
+        bar = "#" * int(frac * 30)
+        rate = done / max(now - self.t0, 1e-6) / 1024
+        print(
+            f"\r{self.name} [{bar:<30}] {frac * 100:5.1f}% {done}/{self.total} B {rate:7.0f} KiB/s",
+            end="" if done < self.total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def pull_log(c: Client, name: str, size: int, out_dir: Path, progress: bool) -> Path:
+    """Download to out_dir/name via name.part (no half file is ever left as the log)."""
+    why = P.check_log_name(name)
+    if why:
+        raise HipcueError(why)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / name
+    part = out_dir / (name + ".part")
+    try:
+        with open(part, "wb") as f:
+
+            def sink(off: int, data: bytes) -> None:
+                f.seek(off)
+                f.write(data)
+
+            c.read_log(name, size, sink, Progress(name, size, progress))
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    return target
+
+
+def _logs(args: argparse.Namespace, c: Client) -> int:
+    if args.action == "list":
+        logs = list_logs(c)
+        text = "\n".join(f"{n}\t{s}\t{'(recording)' if a else ''}" for n, s, a in logs)
+        _out(args, [{"name": n, "size": s, "recording": a} for n, s, a in logs],
+             text or "no logs")  # fmt: skip
+        return 0
+    if args.action == "pull":
+        sizes = {n: s for n, s, _ in list_logs(c)}
+        names = list(sizes) if args.all else args.names
+        if not names:
+            raise HipcueError("name the logs to pull, or use --all")
+        done = []
+        for name in names:
+            if name not in sizes:
+                why = P.check_log_name(name)
+                raise HipcueError(why or f"no log named {name!r} on the device")
+            t0 = time.monotonic()
+            path = pull_log(c, name, sizes[name], Path(args.out), not (args.json or args.quiet))
+            dt = time.monotonic() - t0
+            done.append({"name": name, "size": sizes[name], "path": str(path), "seconds": dt})
+        _out(args, done, "\n".join(f"{d['path']}: {d['size']} bytes" for d in done))
+        return 0
+    deleted = []
+    for name in args.names:
+        deleted.append(c.request("logs.delete", name=name))
+    _out(args, deleted, "\n".join(f"deleted {d['deleted']}" for d in deleted))
+    return 0
+
+
+# -- time ---------------------------------------------------------------------------------
+def add_time(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("sync",), help="set the device clock to this computer's")
+    _common(p)
+
+
+def _time(args: argparse.Namespace, c: Client) -> int:
+    now = int(time.time())
+    r = c.request("clock.set", epoch_s=now)
+    was = r["was"]
+    text = f"device clock set to {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}"
+    text += " (it was not set)" if was is None else f" (it was {was - now:+d} s off)"
+    _out(args, r, text)
+    return 0
+
+
+# -- sim ----------------------------------------------------------------------------------
+def add_sim(p: argparse.ArgumentParser) -> None:
+    from hipcue import sim
+
+    sim.add_arguments(p)
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    from hipcue import sim
+
+    return sim.run(args)
+
+
+COMMANDS: dict[str, tuple[str, Adder, Runner]] = {
+    "ports": ("list MicroPython boards (USB VID:PID)", add_ports, run_ports),
+    "info": ("firmware, board and state of the device", _common, _device(_info)),
+    "config": ("get, set or reset the device config", add_config, _device(_config)),
+    "calibrate": ("stand still: set the neutral posture", _common, _device(_calibrate)),
+    "live": ("watch obliquity, tilt, cues and steps live", add_live, _device(_live)),
+    "logs": ("list, pull or delete the device's logs", add_logs, _device(_logs)),
+    "time": ("sync the device clock", add_time, _device(_time)),
+    "sim": ("run the virtual device on a pseudo-terminal", add_sim, run_sim),
+}
