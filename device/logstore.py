@@ -1,0 +1,369 @@
+"""Session logs on the board's filesystem (LittleFS), append-only, safe against power loss.
+
+One file per session in one folder: ROOT/S0001.hcl, S0002.hcl, ... (shared/logformat.py).
+Records go into a preallocated RAM buffer (appending allocates nothing); the buffer is written
+to the file and synced only by `flush()`: every `flush_ms` of sample time, when the buffer is
+three quarters full, and at session end. LittleFS commits a sync atomically, so a power cut
+loses at most the records since the last flush, and each block carries a CRC anyway.
+
+Never raises into the sample loop: a full or failing filesystem sets a fault bit
+(`faults`: LOG_FULL, LOG_IO) and the records are dropped (`dropped`); cues go on.
+When free space falls below `reserve` bytes, whole sessions are deleted, oldest first, never
+the current one.
+
+`service(app)` is the between-sample hook for App.idle(): it drains the app's step ring into
+the log, notes cue fires, fault changes, raw samples (raw capture), periodic summaries, starts
+a session on the first step (walking) and ends it after `still_ms` without steps.
+"""
+
+import os
+
+from shared import logformat as lf
+
+LOG_FULL = 1  # no space even after rotation: records are being dropped
+LOG_IO = 2  # a filesystem error other than "full"
+LOG_DROPPED = 4  # the RAM buffer overflowed (flushes too rare for the record rate)
+
+_ENOSPC = 28
+_RING_MASK = 31  # device/app.py _RING_MASK
+
+
+def session_name(k):
+    return "S%04d.hcl" % k
+
+
+def session_number(name):
+    """'S0012.hcl' -> 12; -1 for anything else."""
+    if len(name) < 6 or name[0] != "S" or not name.endswith(".hcl"):
+        return -1
+    d = name[1:-4]
+    if not d.isdigit():
+        return -1
+    return int(d)
+
+
+def list_sessions(root):
+    """Session numbers in root, oldest first."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        k = session_number(name)
+        if k >= 0:
+            out.append(k)
+    out.sort()
+    return out
+
+
+def file_sha256(path, chunk=1024):
+    """Hex SHA-256 of a file, read in chunks (for `logs list` on the device)."""
+    import hashlib
+    from binascii import hexlify
+
+    h = hashlib.sha256()
+    buf = bytearray(chunk)
+    with open(path, "rb") as f:
+        while True:
+            k = f.readinto(buf)
+            if not k:
+                break
+            h.update(memoryview(buf)[:k])
+    return hexlify(h.digest()).decode()
+
+
+def calibration_of(app):
+    """The calibration the app runs with, as plain data for the session header."""
+    est = app.est
+    return {
+        "calibrate": 1 if getattr(app, "calibrate", 1) else 0,
+        "calibrated": app.calibrated,
+        "error": app.cal_error,
+        "frame_q14": list(est._ra),
+        "gyro_frame": list(est._rg),
+        "bias_q28": [est.bx, est.by, est.bz],
+    }
+
+
+class LogStore:
+    def __init__(
+        self,
+        root="/flash/logs",
+        period_us=10000,
+        fw="",
+        device="",
+        buf_bytes=1024,
+        flush_ms=10000,
+        summary_ms=60000,
+        still_ms=300000,
+        reserve=16384,
+    ):
+        self.root = root
+        self.period_us = period_us
+        self.fw = fw
+        self.device = device
+        self.rec = lf.RecordBuffer(buf_bytes, period_us)
+        self.flush_n = max(1, flush_ms * 1000 // period_us)
+        self.summary_n = max(1, summary_ms * 1000 // period_us)
+        self.still_n = max(1, still_ms * 1000 // period_us)
+        self.reserve = reserve
+        self.faults = 0
+        self.dropped = 0  # records lost: buffer full, filesystem full or failing
+        self.active = 0
+        self.raw = 0
+        self.auto = 1  # start on walking, stop when still
+        self.current = -1  # session number being written
+        self.file = None
+        self.flushes = 0
+        self.bytes_written = 0
+        self.sessions_deleted = 0
+        self._last_flush_n = 0
+        self._last_step_n = 0
+        self._last_summary_n = 0
+        self._start_n = 0
+        self._cues_seen = 0
+        self._faults_seen = 0
+        self._steps = 0
+        self._cues = 0
+        self._sum_steps = 0
+        self._sum_cues = 0
+        self._sum_late = 0
+        self._sum_missed = 0
+        self._sum_dropped = 0
+        self._late0 = 0
+        self._missed0 = 0
+        self._next = 1
+        try:
+            os.mkdir(root)
+        except OSError:
+            pass
+        have = list_sessions(root)
+        if have:
+            self._next = have[-1] + 1
+
+    # -- sessions ----------------------------------------------------------------------
+    def start(self, app, reason="command", raw=0, start_unix=0, header_extra=None):
+        """Open a new session at the app's current sample. Returns its number (-1: failed)."""
+        if self.active:
+            self.stop(app, "restart")
+        k = self._next
+        self._next = k + 1
+        self.current = k
+        self.active = 1
+        self.raw = raw
+        n = app.n if app.n > 0 else 0
+        if app.ring_tail != app.ring_head:
+            # started by a step: the session starts at its initial contact
+            ic = app.ring_ic[app.ring_tail & _RING_MASK]
+            if 0 <= ic < n:
+                n = ic
+        self._start_n = n
+        self._last_flush_n = n
+        self._last_step_n = n
+        self._last_summary_n = n
+        self._cues_seen = app.cue.cues
+        self._faults_seen = app.faults
+        self._steps = 0
+        self._cues = 0
+        self._sum_steps = self._sum_cues = self._sum_dropped = 0
+        self._late0 = app.late
+        self._missed0 = app.missed
+        self.rec.restart(n)
+        self.dropped = 0
+        info = {
+            "format": lf.FORMAT_VERSION,
+            "fw": self.fw,
+            "device": self.device,
+            "session": k,
+            "start_unix": start_unix,
+            "start_n": n,
+            "period_us": self.period_us,
+            "rate_hz": app.cfg["rate_hz"],
+            "raw": raw,
+            "reason": reason,
+            "config": app.cfg.as_dict(),
+            "calibration": calibration_of(app),
+            "faults": app.faults | (self.faults << 8),
+        }
+        if header_extra:
+            for key in header_extra:
+                info[key] = header_extra[key]
+        self._rotate(2048)
+        try:
+            f = open(self.root + "/" + session_name(k), "wb")
+            self.file = f
+            self._write(lf.header_frame(info))
+        except Exception as e:
+            self._fail(e)
+            self._close_quietly()
+        return k if self.file is not None else -1
+
+    def stop(self, app, reason="command"):
+        """End the session: flush, write the end frame, close the file."""
+        if not self.active:
+            return
+        self._summary(app)
+        self.flush()
+        if self.file is not None:
+            info = {
+                "reason": reason,
+                "t_cs": lf.cs_of(app.n - self._start_n, self.period_us),
+                "steps": self._steps,
+                "cues": self._cues,
+                "dropped": self.dropped,
+                "faults": self._faults_seen | (self.faults << 8),
+            }
+            try:
+                self._write(lf.end_frame(info))
+                self.file.close()
+            except Exception as e:
+                self._fail(e)
+            self.file = None
+        self.active = 0
+        self.raw = 0
+
+    # -- between samples ---------------------------------------------------------------
+    def service(self, app):
+        """Call once per sample from App.idle(); bounded work, never raises."""
+        n = app.n
+        if app.ring_tail != app.ring_head and not self.active and self.auto:
+            self.start(app, "walking")
+        rec = self.rec
+        while app.ring_tail != app.ring_head:
+            if self.active:
+                j = app.ring_tail & _RING_MASK
+                if rec.step(app.ring_ic[j], app.ring_side[j], app.ring_drop[j], app.ring_cued[j]):
+                    self._steps += 1
+                    self._sum_steps += 1
+                else:
+                    self._drop()
+                self._last_step_n = n
+            app.ring_tail += 1
+        if not self.active:
+            return
+        if app.cue.cues != self._cues_seen:
+            self._cues_seen = app.cue.cues
+            if rec.cue(app._last_fire_n):
+                self._cues += 1
+                self._sum_cues += 1
+            else:
+                self._drop()
+        bits = app.faults | (self.faults << 8)
+        if bits != self._faults_seen:
+            self._faults_seen = bits
+            if not rec.fault(n, bits):
+                self._drop()
+        if self.raw:
+            if not rec.raw(n, app.board.imu):
+                self._drop()
+        if n - self._last_summary_n >= self.summary_n:
+            self._summary(app)
+        if n - self._last_flush_n >= self.flush_n or rec.pos * 4 >= rec.size * 3:
+            self.flush()
+            self._last_flush_n = n
+        if self.auto and not self.raw and n - self._last_step_n >= self.still_n:
+            self.stop(app, "still")
+
+    def _drop(self):
+        self.dropped += 1
+        self._sum_dropped += 1
+        self.faults |= LOG_DROPPED
+
+    def _summary(self, app):
+        late = app.late - self._late0
+        missed = app.missed - self._missed0
+        self._late0 = app.late
+        self._missed0 = app.missed
+        if not self.rec.summary(
+            app.n, self._sum_steps, self._sum_cues, late, missed, self._sum_dropped
+        ):
+            self._drop()
+        self._sum_steps = self._sum_cues = self._sum_dropped = 0
+        self._last_summary_n = app.n
+
+    # -- file work (only here) ---------------------------------------------------------
+    def flush(self):
+        """Write the buffered block to the file and sync it. Never raises."""
+        rec = self.rec
+        k = rec.seal()
+        if k == 0:
+            return
+        if self.file is None:
+            self.dropped += rec.records
+            rec.clear()
+            return
+        self._rotate(k + 512)
+        try:
+            self._write(memoryview(rec.buf)[:k])
+        except Exception as e:
+            self.dropped += rec.records
+            self._fail(e)
+        rec.clear()
+
+    def _close_quietly(self):
+        f = self.file
+        self.file = None
+        if f is not None:
+            try:
+                f.close()
+            except Exception:
+                pass
+
+    def _write(self, data):
+        f = self.file
+        if f is None:
+            raise OSError(5)
+        f.write(data)
+        f.flush()
+        self.bytes_written += len(data)
+        self.flushes += 1
+        self.faults &= ~(LOG_FULL | LOG_IO)
+
+    def _fail(self, e):
+        if isinstance(e, OSError) and e.args and e.args[0] == _ENOSPC:
+            self.faults |= LOG_FULL
+        else:
+            self.faults |= LOG_IO
+
+    def free_bytes(self):
+        try:
+            st = os.statvfs(self.root)
+        except Exception:
+            return -1
+        return st[0] * st[3]
+
+    def _rotate(self, need):
+        """Delete whole sessions, oldest first and never the current one, until there is
+        room for `need` bytes beyond the reserve."""
+        free = self.free_bytes()
+        if free < 0:
+            return
+        while free < self.reserve + need:
+            victim = -1
+            for k in list_sessions(self.root):
+                if k != self.current:
+                    victim = k
+                    break
+            if victim < 0:
+                return
+            try:
+                os.remove(self.root + "/" + session_name(victim))
+                self.sessions_deleted += 1
+            except Exception as e:
+                self._fail(e)
+                return
+            free = self.free_bytes()
+
+    def info(self):
+        """Plain data for the host's `logs list`."""
+        return {
+            "active": self.active,
+            "current": self.current,
+            "raw": self.raw,
+            "faults": self.faults,
+            "dropped": self.dropped,
+            "flushes": self.flushes,
+            "bytes_written": self.bytes_written,
+            "sessions_deleted": self.sessions_deleted,
+        }

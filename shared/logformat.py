@@ -1,0 +1,459 @@
+"""Session log format, version 1 (`.hcl` files): the device writes it, the host reads it.
+
+Runs under MicroPython (the writer, on the device) and CPython (the reader, on the host); the
+same bytes come out of both. Everything is little-endian.
+
+File
+    b"HCL" + bytes([FORMAT_VERSION])    magic, 4 bytes
+    frame, frame, ...                   first frame is the header ('H'); the last is 'E' when
+                                        the session ended cleanly (a power cut leaves none)
+Frame
+    tag u8 | length u16 | payload[length] | crc32 u32   (crc32 of tag, length and payload)
+    'H' header:  JSON object: format, fw, device, session, start_unix, start_n, period_us,
+                 rate_hz, raw, reason, config (Config.as_dict()), calibration (object)
+    'B' block:   records (below); one block per flush
+    'E' end:     JSON object: reason, t_cs, steps, cues, dropped, faults
+    A frame that is cut short or fails its CRC ends the readable part of the file (the torn
+    tail is reported and dropped; everything before it is intact).
+
+Records in a block. Two clocks, both in 10 ms units (cs) from the session start: the step
+clock (steps, R_TIME) and the event clock (cues, faults, summaries, R_ETIME). A record's dt is
+the time since the previous record on its clock; the clocks continue from block to block.
+    0x00..0xDF  short step, 2 bytes: dt = byte0; byte1 = cued << 7 | drop (0.1 deg, 0..127);
+                the stance side alternates (the opposite of the previous step's side)
+    R_STEP      0xE0 dt u8, u16 side << 15 | cued << 14 | drop (0.1 deg, 0..16383): 4 bytes
+    R_TIME      0xE1 u16 advance of the step clock (a pause longer than 2.23 s): 3 bytes
+    R_CUE       0xE2 dt u8: a cue fired: 2 bytes
+    R_FAULT     0xE3 dt u8, u16 fault bits (their new value): 4 bytes
+    R_SUMMARY   0xE4 dt u8, u16 steps, cues, late, missed, dropped since the last: 12 bytes
+    R_ETIME     0xE5 u16 advance of the event clock (a gap longer than 2.55 s): 3 bytes
+    R_BACK      0xE6 u16 step clock set back (a step reported after a later one): 3 bytes
+    R_RAW       0xF0 u32 n0, u8 count, count x (int16 ax ay az gx gy gz raw counts): samples
+                n0, n0 + 1, ... on the firmware's time grid (raw capture only)
+
+Size: a walking step is 2 bytes (4 when its side repeats or its drop is over 12.7 deg), a cue
+2 bytes, a flush 7 bytes, a summary 15 bytes a minute: about 45 hours per MB at 110 steps a
+minute flushed every 10 s (tests/test_logformat.py checks the arithmetic). Raw capture: 12
+bytes a sample plus 6 per 255 samples and 7 per flush: ~75 kB a minute at 104 Hz, 72 kB at
+100 Hz (0.22 hours per MB).
+"""
+
+import json
+import struct
+from binascii import crc32
+
+FORMAT_VERSION = 1
+MAGIC = b"HCL\x01"
+
+F_HEADER = 0x48  # 'H'
+F_BLOCK = 0x42  # 'B'
+F_END = 0x45  # 'E'
+
+R_STEP = 0xE0
+R_TIME = 0xE1
+R_CUE = 0xE2
+R_FAULT = 0xE3
+R_SUMMARY = 0xE4
+R_ETIME = 0xE5
+R_BACK = 0xE6
+R_RAW = 0xF0
+
+SHORT_DT_MAX = 0xDF
+FRAME_OVERHEAD = 7
+RAW_SAMPLE_BYTES = 12
+
+
+def cs_of(d, period_us):
+    """Grid samples -> 10 ms units, exact, with no intermediate beyond 2**30 (no big ints)."""
+    q = d // 10000
+    r = d - q * 10000
+    return q * period_us + (r * period_us) // 10000
+
+
+def frame(tag, payload):
+    """A whole frame as bytes (header and end frames; blocks are built in place)."""
+    n = len(payload)
+    head = bytes((tag, n & 0xFF, n >> 8))
+    c = crc32(payload, crc32(head)) & 0xFFFFFFFF
+    return head + payload + struct.pack("<I", c)
+
+
+def dumps(obj):
+    """Compact JSON with sorted keys: the same bytes under MicroPython and CPython (whose
+    dicts iterate in different orders). Strings should be ASCII."""
+    if isinstance(obj, dict):
+        keys = sorted(obj)
+        return "{" + ",".join(json.dumps(str(k)) + ":" + dumps(obj[k]) for k in keys) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join(dumps(v) for v in obj) + "]"
+    return json.dumps(obj)
+
+
+def header_frame(info):
+    return MAGIC + frame(F_HEADER, dumps(info).encode())
+
+
+def end_frame(info):
+    return frame(F_END, dumps(info).encode())
+
+
+class RecordBuffer:
+    """Records of one block, appended into a preallocated buffer: appending allocates nothing.
+
+    The buffer keeps 3 bytes in front for the frame's tag and length and 4 at the end for its
+    CRC, so `seal()` finishes the frame in place. A record that does not fit is dropped and
+    counted (`dropped`); the clocks are not advanced by dropped records.
+    """
+
+    def __init__(self, size, period_us):
+        self.buf = bytearray(size)
+        self.size = size
+        self.period_us = period_us
+        self.dropped = 0
+        self.restart(0)
+
+    def restart(self, n0):
+        """A new session starting at grid sample n0: both clocks at 0."""
+        self.n0 = n0
+        self.step_cs = 0
+        self.event_cs = 0
+        self.side = 1  # so a first left step may be short
+        self.pos = 3
+        self.raw_at = 0  # position of the open raw chunk's count byte (0: none)
+        self.raw_next = -1
+        self.records = 0
+
+    def clear(self):
+        """After a flush: empty, clocks kept."""
+        self.pos = 3
+        self.raw_at = 0
+        self.raw_next = -1
+        self.records = 0
+
+    def room(self, k):
+        return self.pos + k + 4 <= self.size
+
+    def fill(self):
+        return self.pos
+
+    def _t(self, n):
+        return cs_of(n - self.n0, self.period_us)
+
+    def step(self, n, side, drop_mdeg, cued):
+        t = self._t(n)
+        dt = t - self.step_cs
+        back = 0
+        if dt < 0:
+            back = -dt
+            dt = 0
+        ds = (drop_mdeg + 50) // 100
+        if ds < 0:
+            ds = 0
+        elif ds > 16383:
+            ds = 16383
+        adv = 0
+        if dt > SHORT_DT_MAX:
+            adv = dt
+            dt = 0
+        need = 4 if (side == self.side or ds > 127) else 2
+        extra = 3 * ((adv + 65534) // 65535) + 3 * ((back + 65534) // 65535)
+        if not self.room(need + extra):
+            self.dropped += 1
+            return 0
+        b = self.buf
+        p = self.pos
+        while back > 0:
+            a = back if back < 65535 else 65535
+            b[p] = R_BACK
+            b[p + 1] = a & 0xFF
+            b[p + 2] = a >> 8
+            p += 3
+            back -= a
+        while adv > 0:
+            a = adv if adv < 65535 else 65535
+            b[p] = R_TIME
+            b[p + 1] = a & 0xFF
+            b[p + 2] = a >> 8
+            p += 3
+            adv -= a
+        if need == 2:
+            b[p] = dt
+            b[p + 1] = (cued << 7) | ds
+            p += 2
+        else:
+            v = (side << 15) | (cued << 14) | ds
+            b[p] = R_STEP
+            b[p + 1] = dt
+            b[p + 2] = v & 0xFF
+            b[p + 3] = v >> 8
+            p += 4
+        self.pos = p
+        self.step_cs = t
+        self.side = side
+        self.records += 1
+        self.raw_at = 0
+        return 1
+
+    def _event(self, n, tag, k):
+        # Writes the event's tag and dt (after any R_ETIME); returns the position after them,
+        # or 0 when the record (k bytes after tag and dt) does not fit.
+        t = self._t(n)
+        dt = t - self.event_cs
+        if dt < 0:
+            dt = 0
+            t = self.event_cs
+        adv = 0
+        if dt > 255:
+            adv = dt
+            dt = 0
+        if not self.room(2 + k + 3 * ((adv + 65534) // 65535)):
+            self.dropped += 1
+            return 0
+        b = self.buf
+        p = self.pos
+        while adv > 0:
+            a = adv if adv < 65535 else 65535
+            b[p] = R_ETIME
+            b[p + 1] = a & 0xFF
+            b[p + 2] = a >> 8
+            p += 3
+            adv -= a
+        b[p] = tag
+        b[p + 1] = dt
+        self.event_cs = t
+        self.records += 1
+        self.raw_at = 0
+        return p + 2
+
+    def cue(self, n):
+        p = self._event(n, R_CUE, 0)
+        if p:
+            self.pos = p
+        return 1 if p else 0
+
+    def fault(self, n, bits):
+        p = self._event(n, R_FAULT, 2)
+        if p:
+            b = self.buf
+            b[p] = bits & 0xFF
+            b[p + 1] = (bits >> 8) & 0xFF
+            self.pos = p + 2
+        return 1 if p else 0
+
+    def summary(self, n, steps, cues, late, missed, dropped):
+        p = self._event(n, R_SUMMARY, 10)
+        if p:
+            struct.pack_into(
+                "<HHHHH",
+                self.buf,
+                p,
+                _u16(steps),
+                _u16(cues),
+                _u16(late),
+                _u16(missed),
+                _u16(dropped),
+            )
+            self.pos = p + 10
+        return 1 if p else 0
+
+    def raw(self, n, s):
+        """One IMU sample (array of 6 raw int16 counts) at grid index n."""
+        b = self.buf
+        at = self.raw_at
+        if at and n == self.raw_next and b[at] < 255:
+            if not self.room(RAW_SAMPLE_BYTES):
+                self.dropped += 1
+                return 0
+            p = self.pos
+            b[at] += 1
+        else:
+            if not self.room(6 + RAW_SAMPLE_BYTES):
+                self.dropped += 1
+                return 0
+            p = self.pos
+            b[p] = R_RAW
+            struct.pack_into("<I", b, p + 1, n)
+            b[p + 5] = 1
+            self.raw_at = p + 5
+            p += 6
+        struct.pack_into("<hhhhhh", b, p, s[0], s[1], s[2], s[3], s[4], s[5])
+        self.pos = p + RAW_SAMPLE_BYTES
+        self.raw_next = n + 1
+        return 1
+
+    def seal(self):
+        """Finish the block frame in place; returns its length (0 when there are no records)."""
+        n = self.pos - 3
+        if n <= 0:
+            return 0
+        b = self.buf
+        b[0] = F_BLOCK
+        b[1] = n & 0xFF
+        b[2] = n >> 8
+        c = crc32(memoryview(b)[: self.pos]) & 0xFFFFFFFF
+        p = self.pos
+        b[p] = c & 0xFF
+        b[p + 1] = (c >> 8) & 0xFF
+        b[p + 2] = (c >> 16) & 0xFF
+        b[p + 3] = (c >> 24) & 0xFF
+        return self.pos + 4
+
+
+def _u16(v):
+    return v if v < 65535 else 65535
+
+
+# -- reading (host and tests; also runs under MicroPython) ------------------------------------
+
+
+def parse(data):
+    """Parse a whole session file. Returns a dict:
+
+    header (dict or None), end (dict or None), steps [(t_cs, side, drop_ds, cued)],
+    cues [t_cs], faults [(t_cs, bits)], summaries [(t_cs, steps, cues, late, missed, dropped)],
+    raw [(n0, bytes)] (runs of 12-byte samples), frames (count of good frames),
+    good_bytes (length of the intact part), error (None, or why the rest was dropped).
+    """
+    out = {
+        "header": None,
+        "end": None,
+        "steps": [],
+        "cues": [],
+        "faults": [],
+        "summaries": [],
+        "raw": [],
+        "frames": 0,
+        "good_bytes": 0,
+        "error": None,
+    }  # type: dict
+    if len(data) == 0:
+        out["error"] = "empty file"
+        return out
+    if len(data) < 4 or bytes(data[:4]) != MAGIC:
+        if bytes(data[:3]) == MAGIC[:3] and len(data) >= 4:
+            out["error"] = "format version %d is not supported (this reader: %d)" % (
+                data[3],
+                FORMAT_VERSION,
+            )
+        else:
+            out["error"] = "not a hipcue session log (bad magic)"
+        return out
+    mv = memoryview(data)
+    pos = 4
+    out["good_bytes"] = 4
+    clocks = [0, 0, 1]  # step clock, event clock, previous side
+    while pos < len(data):
+        if len(data) - pos < FRAME_OVERHEAD:
+            out["error"] = "torn frame at byte %d (%d bytes)" % (pos, len(data) - pos)
+            break
+        tag = data[pos]
+        n = data[pos + 1] | (data[pos + 2] << 8)
+        end = pos + 3 + n
+        if end + 4 > len(data):
+            out["error"] = "torn frame at byte %d (needs %d bytes, %d left)" % (
+                pos,
+                n + FRAME_OVERHEAD,
+                len(data) - pos,
+            )
+            break
+        want = struct.unpack_from("<I", data, end)[0]
+        if crc32(mv[pos:end]) & 0xFFFFFFFF != want:
+            out["error"] = "CRC error in frame at byte %d" % pos
+            break
+        payload = mv[pos + 3 : end]
+        if tag == F_HEADER:
+            if out["header"] is not None:
+                out["error"] = "second header at byte %d" % pos
+                break
+            out["header"] = json.loads(bytes(payload).decode())
+        elif out["header"] is None:
+            out["error"] = "frame at byte %d comes before the header" % pos
+            break
+        elif tag == F_BLOCK:
+            err = _records(payload, clocks, out)
+            if err:
+                out["error"] = "block at byte %d: %s" % (pos, err)
+                break
+        elif tag == F_END:
+            out["end"] = json.loads(bytes(payload).decode())
+        else:
+            out["error"] = "unknown frame type 0x%02x at byte %d" % (tag, pos)
+            break
+        pos = end + 4
+        out["frames"] += 1
+        out["good_bytes"] = pos
+    return out
+
+
+def _records(p, clocks, out):
+    # Parse one block's records, appending to out; on an error nothing is appended.
+    steps = []
+    cues = []
+    faults = []
+    sums = []
+    raw = []
+    sc, ec, side = clocks
+    i = 0
+    n = len(p)
+    while i < n:
+        b = p[i]
+        if b <= SHORT_DT_MAX:
+            if i + 2 > n:
+                return "short step record cut off"
+            sc += b
+            side = 1 - side
+            v = p[i + 1]
+            steps.append((sc, side, v & 0x7F, v >> 7))
+            i += 2
+        elif b == R_STEP:
+            if i + 4 > n:
+                return "step record cut off"
+            sc += p[i + 1]
+            v = p[i + 2] | (p[i + 3] << 8)
+            side = v >> 15
+            steps.append((sc, side, v & 0x3FFF, (v >> 14) & 1))
+            i += 4
+        elif b == R_TIME or b == R_ETIME or b == R_BACK:
+            if i + 3 > n:
+                return "time record cut off"
+            a = p[i + 1] | (p[i + 2] << 8)
+            if b == R_TIME:
+                sc += a
+            elif b == R_BACK:
+                sc -= a
+            else:
+                ec += a
+            i += 3
+        elif b == R_CUE or b == R_FAULT or b == R_SUMMARY:
+            k = 2 if b == R_CUE else (4 if b == R_FAULT else 12)
+            if i + k > n:
+                return "event record 0x%02x cut off" % b
+            ec += p[i + 1]
+            if b == R_CUE:
+                cues.append(ec)
+            elif b == R_FAULT:
+                faults.append((ec, p[i + 2] | (p[i + 3] << 8)))
+            else:
+                sums.append((ec,) + struct.unpack_from("<HHHHH", p, i + 2))
+            i += k
+        elif b == R_RAW:
+            if i + 6 > n:
+                return "raw record cut off"
+            n0 = struct.unpack_from("<I", p, i + 1)[0]
+            c = p[i + 5]
+            e = i + 6 + c * RAW_SAMPLE_BYTES
+            if c == 0 or e > n:
+                return "raw record cut off"
+            raw.append((n0, bytes(p[i + 6 : e])))
+            i = e
+        else:
+            return "unknown record type 0x%02x at offset %d" % (b, i)
+    clocks[0] = sc
+    clocks[1] = ec
+    clocks[2] = side
+    out["steps"].extend(steps)
+    out["cues"].extend(cues)
+    out["faults"].extend(faults)
+    out["summaries"].extend(sums)
+    out["raw"].extend(raw)
+    return None
