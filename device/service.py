@@ -17,9 +17,17 @@ A frame left unfinished for STALE_MS (the host went away mid-frame) is dropped.
 
 Files under data_dir: config.json (written as config.json.tmp, then renamed over: a power cut
 leaves the old or the new file, never half of one) and logs/ (served by logs.* commands).
+
+Session logs: `service.log` is the LogStore (device/logstore.py) writing into logs/, or None.
+`logs.start` / `logs.stop` drive it by command; `logs.delete` refuses its current session.
+`logs.list` gives each file's SHA-256, computed incrementally between requests (HASH_SLICE
+bytes per poll, cached by name and size), never in one poll: a file whose hash is not ready
+yet is listed with sha256 null (and counted in "hashing"); the session being written never
+gets one (it is still growing). The host lists again until the hashes it needs are there.
 """
 
 import binascii
+import hashlib
 import json
 import os
 import struct
@@ -36,7 +44,8 @@ FIRMWARE_VERSION = "0.1.0"
 MAX_IN = 128  # bytes read per poll
 MAX_OUT = 4096  # bytes written per poll
 STALE_MS = 1000  # an unfinished frame is dropped after this long without a byte
-LIST_MAX = 64  # log names per logs.list answer
+LIST_MAX = 32  # log names per logs.list answer (each with its 64-digit hash)
+HASH_SLICE = 1024  # bytes hashed per poll (SHA-256 of 1 KiB: ~4 us on x86, ~1 ms on RP2040)
 LIVE_LEASE_MS = 10000  # the live stream stops unless the host renews it within this time
 STEP_RING = 8  # step events waiting to be sent
 
@@ -197,7 +206,8 @@ class Service:
         self.board = board
         self.data_dir = data_dir
         self.log_dir = data_dir + "/logs"
-        self.active_log = None  # name of the log being written (not deletable)
+        self.active_log = None  # name of a log being written (not deletable), besides `log`'s
+        self.log = None  # the LogStore writing sessions into log_dir (device/logstore.py)
         self.info_hook = None  # callable returning extra info (the simulator's trace)
         self.config_note = ""
         self._ms = ticks_ms or time.ticks_ms
@@ -232,6 +242,17 @@ class Service:
         self._steps = bytearray(P.EVT_STEP_SIZE * STEP_RING)
         self._step_head = 0
         self._step_tail = 0
+        # SHA-256 of log files, computed a slice per poll: name -> (size, hex digest)
+        self._hashes = {}  # type: dict
+        self._hqueue = []  # type: list
+        self._hdirty = 1  # rescan the folder for files without a hash
+        self._hf = None  # file being hashed, its name, size, bytes done and hash object
+        self._hname = ""
+        self._hsize = 0
+        self._hdone = 0
+        self._hobj = hashlib.sha256()
+        self._hbuf = bytearray(HASH_SLICE)
+        self._seen_session = -2  # the log store's session last seen (its change: rescan)
         # counters (info)
         self.frames_ok = 0
         self.frames_bad = 0
@@ -249,8 +270,14 @@ class Service:
             "logs.list": self._c_logs_list,
             "logs.read": self._c_logs_read,
             "logs.delete": self._c_logs_delete,
+            "logs.start": self._c_logs_start,
+            "logs.stop": self._c_logs_stop,
             "clock.set": self._c_clock_set,
         }
+
+    def add_command(self, name, fn):
+        """An extra command (the simulator's): fn(request dict) returns the answer dict."""
+        self._cmds[name] = lambda seq, req: self._reply(seq, fn(req))
 
     # -- called by the sample loop (between samples, cheap) ----------------------------
     def sample(self, app):
@@ -327,6 +354,9 @@ class Service:
             self.live = 0
         if self._tx is None and not self._ready:
             self._next_event()
+        hashing = 0
+        if self._tx is None and not self._ready:
+            hashing = self._hash_work()
         out = MAX_OUT
         blocked = 0
         while self._tx is not None and out > 0:
@@ -342,7 +372,7 @@ class Service:
             return 1
         if blocked:
             return 0
-        if self._tx is not None:
+        if self._tx is not None or hashing:
             return 1
         return 1 if self.live and (self._sample_ready or self._step_tail != self._step_head) else 0
 
@@ -527,6 +557,8 @@ class Service:
             d["calibrated"] = app.calibrated
             d["faults"] = app.faults
             d["obliquity_mdeg"] = app.obliquity_mdeg
+        if self.log is not None:
+            d["log"] = self.log.info()
         if self.info_hook is not None:
             d.update(self.info_hook())
         self._reply(seq, d)
@@ -623,14 +655,23 @@ class Service:
             raise _Reject(P.E_NOT_FOUND, "%r is not a log file" % name)
         return st[6]
 
+    def _active_name(self):
+        """Name of the session being written (by the log store, or the runner's own)."""
+        log = self.log
+        if log is not None and log.active and log.current >= 0:
+            return "S%04d.hcl" % log.current  # device/logstore.py session_name()
+        return self.active_log
+
     def _c_logs_list(self, seq, req):
         start = _int_arg(req, "start", 0, 1 << 20, 0)
         try:
             names = sorted(os.listdir(self.log_dir))
         except OSError:
             names = []
+        active = self._active_name()
         out = []  # type: list
         total = 0
+        pending = 0
         for name in names:
             if P.check_log_name(name):
                 continue
@@ -642,8 +683,103 @@ class Service:
             except _Reject:
                 total -= 1
                 continue
-            out.append([name, size, 1 if name == self.active_log else 0])
-        self._reply(seq, {"logs": out, "start": start, "total": total})
+            sha = None
+            if name != active:
+                got = self._hashes.get(name)
+                if got is not None and got[0] == size:
+                    sha = got[1]
+                else:
+                    pending += 1
+            out.append([name, size, 1 if name == active else 0, sha])
+        if pending:
+            self._hdirty = 1
+        self._reply(seq, {"logs": out, "start": start, "total": total, "hashing": pending})
+
+    # -- SHA-256 of the log files, a slice per poll ------------------------------------
+    def _hash_work(self):
+        """One bounded slice of hashing; returns 1 while more is to do."""
+        log = self.log
+        if log is not None:
+            cur = log.current if log.active else -1
+            if cur != self._seen_session:
+                self._seen_session = cur
+                self._hdirty = 1  # a session closed (or started): its hash is due
+        if self._hf is None:
+            if not self._hqueue:
+                if not self._hdirty:
+                    return 0
+                self._hdirty = 0
+                self._scan_hashes()
+                return 1 if self._hqueue else 0
+            self._open_hash(self._hqueue.pop())
+            return 1
+        want = self._hsize - self._hdone
+        if want > HASH_SLICE:
+            want = HASH_SLICE
+        k = 0
+        if want > 0:
+            try:
+                k = self._hf.readinto(memoryview(self._hbuf)[:want]) or 0
+            except OSError:
+                self._close_hash()
+                return 1
+            self._hobj.update(memoryview(self._hbuf)[:k])
+            self._hdone += k
+        if k == 0 or self._hdone >= self._hsize:
+            if self._hdone == self._hsize:
+                digest = binascii.hexlify(self._hobj.digest()).decode()
+                self._hashes[self._hname] = (self._hsize, digest)
+            self._close_hash()
+        return 1
+
+    def _scan_hashes(self):
+        try:
+            names = os.listdir(self.log_dir)
+        except OSError:
+            names = []
+        active = self._active_name()
+        keep = {}
+        queue = []
+        for name in names:
+            if P.check_log_name(name) or name == active:
+                continue
+            try:
+                size = self._log_size(name)
+            except _Reject:
+                continue
+            got = self._hashes.get(name)
+            if got is not None and got[0] == size:
+                keep[name] = got
+            else:
+                queue.append(name)
+        self._hashes = keep  # forget deleted files
+        queue.sort()
+        queue.reverse()  # popped from the end: oldest first
+        self._hqueue = queue
+
+    def _open_hash(self, name):
+        if name == self._active_name():
+            return
+        try:
+            size = self._log_size(name)
+            self._hf = open(self.log_dir + "/" + name, "rb")
+        except (OSError, _Reject):
+            self._hf = None
+            return
+        self._hname = name
+        self._hsize = size
+        self._hdone = 0
+        self._hobj = hashlib.sha256()
+
+    def _close_hash(self):
+        f = self._hf
+        self._hf = None
+        self._hname = ""
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
 
     def _close_read(self):
         if self._rf is not None:
@@ -679,13 +815,50 @@ class Service:
 
     def _c_logs_delete(self, seq, req):
         name = self._name_arg(req)
-        if name == self.active_log:
-            raise _Reject(P.E_BUSY, "%r is being written" % name)
+        if name == self._active_name():
+            raise _Reject(P.E_BUSY, "%r is being written (logs.stop ends the session)" % name)
         size = self._log_size(name)
         if self._rf_name == name:
             self._close_read()
+        if self._hname == name:
+            self._close_hash()
         os.remove(self.log_dir + "/" + name)
+        if name in self._hashes:
+            del self._hashes[name]
         self._reply(seq, {"deleted": name, "size": size})
+
+    def _need_log(self):
+        if self.log is None:
+            raise _Reject(P.E_STATE, "no session log store on this device")
+        return self.log
+
+    def _auto_arg(self, req, log):
+        auto = req.get("auto")
+        if auto is not None:
+            log.auto = _int_arg(req, "auto", 0, 1)
+
+    def _c_logs_start(self, seq, req):
+        """Start a session now (raw=1: with every IMU sample); ends any running one."""
+        log = self._need_log()
+        app = self._need_app()
+        raw = _int_arg(req, "raw", 0, 1, 0)
+        self._auto_arg(req, log)
+        now = self._clock_now()
+        k = log.start(app, "command", raw=raw, start_unix=now or 0)
+        if k < 0:
+            raise _Reject(P.E_IO, "cannot open a session file (log faults %d)" % log.faults)
+        self._reply(seq, {"started": "S%04d.hcl" % k, "raw": raw, "auto": log.auto})
+
+    def _c_logs_stop(self, seq, req):
+        """End the running session (none running: stopped is null)."""
+        log = self._need_log()
+        app = self._need_app()
+        self._auto_arg(req, log)
+        name = self._active_name() if log.active else None
+        if name is not None:
+            log.stop(app, "command")
+        size = self._log_size(name) if name is not None else 0
+        self._reply(seq, {"stopped": name, "size": size, "auto": log.auto})
 
     def _clock_now(self):
         base = self._clock_base

@@ -3,9 +3,16 @@
     micropython -i -m device.unix_main JOB_DIR DATA_DIR      (started by `hipcue sim`)
 
 JOB_DIR (written by host/hipcue/sim.py) holds job.json (period_us, n, speed_pct, loop,
-calibrate, trace name), counts.bin (int16 ax ay az gx gy gz per sample) and dt.bin (int32 us
+calibrate, hold, trace name), counts.bin (int16 ax ay az gx gy gz per sample) and dt.bin (int32 us
 since the previous sample), as for device/simrun.py. DATA_DIR is the device's filesystem:
 config.json and logs/. stdin/stdout are the serial port (the pty), as on the board.
+
+Session logs: a LogStore (device/logstore.py) over DATA_DIR/logs, serviced once per sample
+right after tick(), as on the board: it takes the app's step ring itself (the live stream
+only peeks at the ring first), starts a session on walking, ends it after standing still,
+and the end of a trace played once ends the running session ("end": the wearer took the
+device off). `hold` in job.json: no sample is fed until the host sends `sim.start` (so the
+host can set the config before the walk starts).
 
 Samples are due on the trace's clock divided by the speed; between samples the command
 service is polled until the next one is due. A sample handled more than half a (wall-clock)
@@ -16,14 +23,14 @@ leaves the unix port at its REPL, as a board would be, so `mpremote resume` work
 """
 
 import json
-import os
 import sys
 import time
 from array import array
 
 from device.app import App
 from device.link import StdioLink
-from device.service import Service, load_config
+from device.logstore import LogStore
+from device.service import FIRMWARE_VERSION, Service, load_config
 from device.simboard import SimBoard
 
 GUARD_US = 500  # stop serving this long before a sample is due
@@ -37,36 +44,6 @@ def _read_array(path, typecode, count, size):
     if got != count * size:
         raise ValueError("%s: expected %d bytes, got %d" % (path, count * size, got))
     return a
-
-
-class SessionLog:
-    """Stand-in for the session log store (issue #4): one CSV line per step in logs/."""
-
-    def __init__(self, log_dir):
-        try:
-            os.mkdir(log_dir)
-        except OSError:
-            pass
-        k = 1
-        names = os.listdir(log_dir)
-        while "session-%03d.csv" % k in names:
-            k += 1
-        self.name = "session-%03d.csv" % k
-        self._f = open(log_dir + "/" + self.name, "w")
-        self._f.write("# hipcue session log (stand-in until issue #4)\n")
-        self._f.write("ic_n,end_n,stance,drop_mdeg,cued\n")
-        self._f.flush()
-
-    def step(self, ic_n, end_n, side, drop_mdeg, cued):
-        if self._f is None:
-            return
-        self._f.write("%d,%d,%s,%d,%d\n" % (ic_n, end_n, "R" if side else "L", drop_mdeg, cued))
-        self._f.flush()
-
-    def close(self):
-        if self._f is not None:
-            self._f.close()
-            self._f = None
 
 
 class Runner:
@@ -85,8 +62,16 @@ class Runner:
         self.service = Service(self.link, self.cfg, data_dir, app=self.app, board=self.board)
         self.service.config_note = note
         self.service.info_hook = self.info
-        self.log = SessionLog(data_dir + "/logs")
-        self.service.active_log = self.log.name
+        self.log = LogStore(
+            data_dir + "/logs",
+            period_us=job["period_us"],
+            fw=FIRMWARE_VERSION,
+            device=self.board.name,
+            buf_bytes=4096,  # a raw capture fills 1.2 kB a second at 100 Hz
+        )
+        self.service.log = self.log
+        self.held = 1 if job.get("hold") else 0
+        self.service.add_command("sim.start", self.sim_start)
         self.speed_pct = job["speed_pct"]
         self.loop = job["loop"]
         self.laps = 0
@@ -95,9 +80,16 @@ class Runner:
         self.resyncs = 0
         self.overruns = 0
 
+    def sim_start(self, req):
+        """`sim.start`: a held simulator starts feeding samples."""
+        was = self.held
+        self.held = 0
+        return {"started": 1 if was else 0, "sample": self.board.i}
+
     def info(self):
         return {
             "sim": {
+                "held": self.held,
                 "trace": self.job["trace"],
                 "speed": self.speed_pct / 100,
                 "sample": self.board.i,
@@ -115,8 +107,15 @@ class Runner:
         board = self.board
         service = self.service
         link = self.link
+        log = self.log
         speed = self.speed_pct
         half_us = app.period_us * 50 // speed  # half a period, wall clock
+        # Stop serving this long before a sample is due; at high speeds a sample period is
+        # short (500 us at 20x), so the guard shrinks with it and the port is still served.
+        guard_us = min(GUARD_US, app.period_us * 25 // speed)
+        while self.held:  # `hipcue sim --hold`: wait for sim.start
+            if not service.poll():
+                link.wait(20)
         due = time.ticks_us()
         while True:
             if not board.next_sample():
@@ -129,7 +128,7 @@ class Runner:
             # Between samples: serve the port until the sample is due.
             while True:
                 rem = time.ticks_diff(due, time.ticks_us())
-                if rem <= GUARD_US:
+                if rem <= guard_us:
                     break
                 if service.poll():
                     if time.ticks_diff(time.ticks_us(), due) > half_us:
@@ -140,7 +139,7 @@ class Runner:
                 if rem >= 2000:
                     link.wait((rem - 1000) // 1000)
                 else:
-                    time.sleep_us(min(rem - GUARD_US, 300))
+                    time.sleep_us(min(rem - guard_us, 300))
             while time.ticks_diff(due, time.ticks_us()) > 0:
                 pass
             lag = time.ticks_diff(time.ticks_us(), due)
@@ -152,22 +151,23 @@ class Runner:
                 self.resyncs += 1
             app.tick()
             service.sample(app)
-            while app.ring_tail != app.ring_head:
-                j = app.ring_tail & 31
-                args = (
-                    app.ring_ic[j],
-                    app.ring_end[j],
-                    app.ring_side[j],
-                    app.ring_drop[j],
-                    app.ring_cued[j],
-                )
-                self.log.step(*args)
-                service.step(*args)
-                app.ring_tail += 1
+            if service.live:
+                # The live stream peeks at new steps; the log store takes them off the ring.
+                k = app.ring_tail
+                while k != app.ring_head:
+                    j = k & 31
+                    service.step(
+                        app.ring_ic[j],
+                        app.ring_end[j],
+                        app.ring_side[j],
+                        app.ring_drop[j],
+                        app.ring_cued[j],
+                    )
+                    k += 1
+            log.service(app)
         # The trace is over: the wearer took the device off. Keep serving the port.
+        log.stop(app, "end")
         self.done = 1
-        self.log.close()
-        service.active_log = None
         while True:
             if not service.poll():
                 link.wait(20)
@@ -192,7 +192,7 @@ def main(argv):
         runner.run()
     finally:
         runner.link.restore_ctrl_c()
-        runner.log.close()
+        runner.log.stop(runner.app, "interrupted")  # no-op when no session is running
     return 0
 
 

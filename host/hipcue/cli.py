@@ -15,7 +15,11 @@ from hipcue.devcmd import COMMANDS as DEVICE_COMMANDS
 
 
 def _add_replay(p: argparse.ArgumentParser) -> None:
-    p.add_argument("trace", help="trace CSV (spec: ../shared/spec/trace-and-replay.md)")
+    p.add_argument(
+        "trace",
+        help="trace CSV (spec: ../shared/spec/trace-and-replay.md), or a raw session pulled "
+        "from the device (S0001.hcl, from `hipcue logs start --raw`)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--mount", help='e.g. "forward=-z left=+y up=+x" (overrides # mount:)')
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config value")
@@ -41,6 +45,13 @@ def _run_replay(args: argparse.Namespace) -> int:
     )
     if not args.quiet:
         print(f"{args.trace}: {summary['rate']['note']}", file=sys.stderr)
+        if "session" in summary:
+            ses = summary["session"]
+            print(
+                f"{args.trace}: replay {ses['note']}; the device logged {ses['device_steps']} "
+                f"steps, {ses['device_cues']} cues",
+                file=sys.stderr,
+            )
         print(_summary_line(summary))
     return 0
 

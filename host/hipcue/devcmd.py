@@ -16,16 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import struct
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hipcue import HipcueError
+from hipcue import HipcueError, logs
+from hipcue.library import Library
 from hipcue.link import Client, LinkError, connect, find_boards
+from hipcue.logs import RemoteFile
 from shared import protocol as P
 from shared.config import SCHEMA, ConfigError, validate
 
@@ -297,24 +301,146 @@ def add_logs(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     sub.required = True
     ls = sub.add_parser("list", help="logs on the device")
-    pull = sub.add_parser("pull", help="download logs")
+    pull = sub.add_parser(
+        "pull",
+        help="download new sessions into the library (resumes a cut download); "
+        "with NAMEs or --all: download those files to --out only",
+    )
     pull.add_argument("names", nargs="*", metavar="NAME")
-    pull.add_argument("--all", action="store_true", help="every log")
-    pull.add_argument("--out", default=".", metavar="DIR", help="folder to write into")
+    pull.add_argument("--all", action="store_true", help="every file, to --out (no library)")
+    pull.add_argument("--library", metavar="PATH", help="session library (default: user data)")
+    pull.add_argument("--out", metavar="DIR", help="also write the session files here")
     pull.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     rm = sub.add_parser("delete", help="delete logs from the device")
     rm.add_argument("names", nargs="+", metavar="NAME")
-    for q in (ls, pull, rm):
+    start = sub.add_parser("start", help="start a session now (ends a running one)")
+    start.add_argument("--raw", action="store_true", help="record every IMU sample (replayable)")
+    stop = sub.add_parser("stop", help="end the running session")
+    for q in (ls, pull, rm, start, stop):
         _common(q)
+    ex = sub.add_parser("export", help="a library session as CSV or JSON (no device needed)")
+    ex.add_argument("session", metavar="SESSION", help="id, name (S0003) or SHA-256 prefix")
+    fmt = ex.add_mutually_exclusive_group(required=True)
+    fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv")
+    fmt.add_argument("--json", dest="fmt", action="store_const", const="json")
+    ex.add_argument("--library", metavar="PATH", help="session library (default: user data)")
+    ex.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
+    ses = sub.add_parser("sessions", help="sessions in the library (no device needed)")
+    ses.add_argument("--library", metavar="PATH", help="session library (default: user data)")
+    ses.add_argument("--json", action="store_true", help="machine-readable output")
+    for q in (ex, ses):
+        q.epilog = EPILOG
 
 
-def list_logs(c: Client) -> list[tuple[str, int, bool]]:
-    out: list[tuple[str, int, bool]] = []
+@dataclass
+class LogEntry:
+    name: str
+    size: int
+    active: bool
+    sha256: str | None  # None: the device has not hashed it yet (or it is being written)
+
+
+def list_logs(c: Client) -> list[LogEntry]:
+    out: list[LogEntry] = []
     while True:
         r = c.request("logs.list", start=len(out))
-        out += [(n, s, bool(a)) for n, s, a in r["logs"]]
+        for e in r["logs"]:
+            out.append(LogEntry(e[0], e[1], bool(e[2]), e[3] if len(e) > 3 else None))
         if not r["logs"] or len(out) >= r["total"]:
             return out
+
+
+def is_session_name(name: str) -> bool:
+    return re.fullmatch(r"S\d{4,}\.hcl", name) is not None
+
+
+class DeviceLogs:
+    """`hipcue.logs.DeviceFiles` over the serial link: the device's finished sessions and
+    their hashes; reads one chunk per request (the link retries a lost one)."""
+
+    def __init__(self, c: Client, hash_wait_s: float = 60.0) -> None:
+        self.c = c
+        self.hash_wait_s = hash_wait_s
+        self.reads = 0
+
+    def list(self) -> list[RemoteFile]:
+        # The device hashes its files between samples, a slice at a time: ask again until
+        # every finished session has its hash.
+        deadline = time.monotonic() + self.hash_wait_s
+        while True:
+            logs = [e for e in list_logs(self.c) if is_session_name(e.name)]
+            if all(e.active or e.sha256 for e in logs):
+                return [RemoteFile(e.name, e.size, e.sha256 or "", e.active) for e in logs]
+            if time.monotonic() > deadline:
+                waiting = ", ".join(e.name for e in logs if not e.active and not e.sha256)
+                raise HipcueError(f"the device did not finish hashing {waiting} in time")
+            time.sleep(0.05)
+
+    def read(self, name: str, offset: int, n: int) -> bytes:
+        f = self.c.exchange({"cmd": "logs.read", "name": name, "off": offset, "len": n})
+        if f.type != P.T_DATA or len(f.payload) < P.DATA_HEADER:
+            raise LinkError(f"{name}: unexpected answer while reading")
+        at, _size = struct.unpack_from("<II", f.payload, 0)
+        if at != offset:
+            raise LinkError(f"{name}: device sent bytes at {at}, expected {offset}")
+        self.reads += 1
+        return f.payload[P.DATA_HEADER :]
+
+
+def device_id(info: dict[str, Any]) -> str:
+    return str(info.get("device_id") or info.get("board") or "device")
+
+
+def pull_sessions(
+    c: Client,
+    library: Library,
+    out_dir: Path | None = None,
+    progress: bool = False,
+    dev: DeviceLogs | None = None,
+) -> dict[str, Any]:
+    """`hipcue logs pull`: new finished sessions into the library (hash-checked, resumed from
+    a partial download), and every finished session of the device into out_dir if given."""
+    ident = device_id(c.request("info"))
+    dev = dev or DeviceLogs(c)
+    bars: dict[str, Progress] = {}
+
+    def bar(name: str, done: int, total: int) -> None:
+        if name not in bars:
+            bars[name] = Progress(name, total, progress)
+        bars[name](done)
+
+    partial = library.path.parent / "partial"
+    try:
+        rep = logs.pull(dev, library, ident, partial, progress=bar)
+    except LinkError as e:
+        raise LinkError(f"{e} (the partial download is kept: pull again to resume)") from None
+    written = []
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for rf in dev.list():
+            if rf.active:
+                continue
+            data = library.data_by_sha256(rf.sha256)
+            if data is None:
+                continue
+            target = out_dir / rf.name
+            if target.exists() and target.read_bytes() != data:
+                target = out_dir / f"{target.stem}-{rf.sha256[:8]}.hcl"
+            if not target.exists():
+                tmp = target.with_suffix(".hcl.tmp")
+                tmp.write_bytes(data)
+                os.replace(tmp, target)
+            written.append(str(target))
+    return {
+        "device": ident,
+        "library": str(library.path),
+        "added": rep.added,
+        "already": rep.already,
+        "recording": rep.skipped_active,
+        "resumed": rep.resumed,
+        "bytes_read": rep.bytes_read,
+        "files": written,
+    }
 
 
 class Progress:
@@ -363,34 +489,103 @@ def pull_log(c: Client, name: str, size: int, out_dir: Path, progress: bool) -> 
     return target
 
 
+def _pull_files(args: argparse.Namespace, c: Client) -> int:
+    sizes = {e.name: e.size for e in list_logs(c)}
+    names = list(sizes) if args.all else args.names
+    done = []
+    out = Path(args.out or ".")
+    for name in names:
+        if name not in sizes:
+            why = P.check_log_name(name)
+            raise HipcueError(why or f"no log named {name!r} on the device")
+        t0 = time.monotonic()
+        path = pull_log(c, name, sizes[name], out, not (args.json or args.quiet))
+        dt = time.monotonic() - t0
+        done.append({"name": name, "size": sizes[name], "path": str(path), "seconds": dt})
+    _out(args, done, "\n".join(f"{d['path']}: {d['size']} bytes" for d in done))
+    return 0
+
+
+def _pull_library(args: argparse.Namespace, c: Client) -> int:
+    with Library(args.library) as lib:
+        out = Path(args.out) if args.out else None
+        r = pull_sessions(c, lib, out, progress=not (args.json or args.quiet))
+        n = len(lib.sessions())
+    lines = [f"pulled {n}" + (" (resumed)" if n in r["resumed"] else "") for n in r["added"]]
+    if r["already"]:
+        lines.append(f"already in the library: {', '.join(r['already'])}")
+    if r["recording"]:
+        lines.append(f"being recorded, not pulled: {', '.join(r['recording'])}")
+    if r["files"]:
+        lines.append(f"files: {', '.join(r['files'])}")
+    lines.append(f"library: {r['library']} ({n} sessions; {len(r['added'])} new)")
+    _out(args, r, "\n".join(lines))
+    return 0
+
+
 def _logs(args: argparse.Namespace, c: Client) -> int:
     if args.action == "list":
         logs = list_logs(c)
-        text = "\n".join(f"{n}\t{s}\t{'(recording)' if a else ''}" for n, s, a in logs)
-        _out(args, [{"name": n, "size": s, "recording": a} for n, s, a in logs],
-             text or "no logs")  # fmt: skip
+        text = "\n".join(
+            f"{e.name}\t{e.size}\t{(e.sha256 or '')[:16]}\t{'(recording)' if e.active else ''}"
+            for e in logs
+        )
+        _out(args, [{"name": e.name, "size": e.size, "recording": e.active, "sha256": e.sha256}
+                    for e in logs], text or "no logs")  # fmt: skip
         return 0
     if args.action == "pull":
-        sizes = {n: s for n, s, _ in list_logs(c)}
-        names = list(sizes) if args.all else args.names
-        if not names:
-            raise HipcueError("name the logs to pull, or use --all")
-        done = []
-        for name in names:
-            if name not in sizes:
-                why = P.check_log_name(name)
-                raise HipcueError(why or f"no log named {name!r} on the device")
-            t0 = time.monotonic()
-            path = pull_log(c, name, sizes[name], Path(args.out), not (args.json or args.quiet))
-            dt = time.monotonic() - t0
-            done.append({"name": name, "size": sizes[name], "path": str(path), "seconds": dt})
-        _out(args, done, "\n".join(f"{d['path']}: {d['size']} bytes" for d in done))
+        if args.names or args.all:
+            return _pull_files(args, c)
+        return _pull_library(args, c)
+    if args.action == "start":
+        r = c.request("logs.start", raw=1 if args.raw else 0)
+        _out(args, r, f"recording {r['started']}{' (raw IMU samples)' if r['raw'] else ''}")
+        return 0
+    if args.action == "stop":
+        r = c.request("logs.stop")
+        stopped = r["stopped"]
+        _out(args, r, f"stopped {stopped} ({r['size']} bytes)" if stopped else "not recording")
         return 0
     deleted = []
     for name in args.names:
         deleted.append(c.request("logs.delete", name=name))
     _out(args, deleted, "\n".join(f"deleted {d['deleted']}" for d in deleted))
     return 0
+
+
+def _library_logs(args: argparse.Namespace) -> int:
+    with Library(args.library) as lib:
+        if args.action == "export":
+            text = lib.export(args.session, args.fmt)
+            if args.out:
+                Path(args.out).write_text(text)
+                print(f"{args.out}: {args.fmt.upper()}, {len(text)} bytes", file=sys.stderr)
+            else:
+                sys.stdout.write(text)
+            return 0
+        rows = lib.sessions()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"no sessions in {lib.path}")
+        return 0
+    print(f"{'id':>4}  {'name':<10} {'device':<12} {'steps':>6} {'cues':>5} {'min':>6} "
+          f"{'bytes':>8}  state     sha256")  # fmt: skip
+    for r in rows:
+        state = ("raw " if r["raw"] else "") + ("ok" if r["complete"] else "cut off")
+        mins = (r["duration_s"] or 0) / 60
+        print(
+            f"{r['id']:>4}  {r['name']:<10} {r['device'][:12]:<12} {r['n_steps']:>6} "
+            f"{r['n_cues']:>5} {mins:>6.1f} {r['size']:>8}  {state:<9} {r['sha256'][:12]}"
+        )
+    return 0
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    if args.action in ("export", "sessions"):
+        return _library_logs(args)
+    return _device(_logs)(args)
 
 
 # -- time ---------------------------------------------------------------------------------
@@ -428,7 +623,7 @@ COMMANDS: dict[str, tuple[str, Adder, Runner]] = {
     "config": ("get, set or reset the device config", add_config, _device(_config)),
     "calibrate": ("stand still: set the neutral posture", _common, _device(_calibrate)),
     "live": ("watch obliquity, tilt, cues and steps live", add_live, _device(_live)),
-    "logs": ("list, pull or delete the device's logs", add_logs, _device(_logs)),
+    "logs": ("sessions: list, pull, start, stop, delete; export", add_logs, run_logs),
     "time": ("sync the device clock", add_time, _device(_time)),
     "sim": ("run the virtual device on a pseudo-terminal", add_sim, run_sim),
 }

@@ -207,6 +207,11 @@ class Library:
             raise LibraryError(f"no session {sid} in {self.path}")
         return str(row[0]), bytes(row[1])
 
+    def data_by_sha256(self, sha: str) -> bytes | None:
+        """The stored file with this SHA-256, or None."""
+        row = self.db.execute("SELECT data FROM sessions WHERE sha256 = ?", (sha,)).fetchone()
+        return None if row is None else bytes(row[0])
+
     def session(self, ref: str | int) -> Session:
         name, data = self.session_bytes(self.resolve(ref))
         return read_session(data, name)

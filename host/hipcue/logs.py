@@ -130,6 +130,15 @@ def read_session_file(path: str | Path) -> Session:
     return read_session(data, p.name)
 
 
+def session_summary(s: Session) -> dict[str, Any]:
+    """The session's figures (steps, cues, median drop per side, ...) from its own records,
+    through hipcue.metrics.summarise (the one place that computes them)."""
+    from hipcue.metrics import Step, summarise
+
+    steps = [Step(st.t_s, st.stance, st.drop_deg, st.cued) for st in s.steps]
+    return summarise(steps, s.cues_s, s.duration_s)
+
+
 # -- export ------------------------------------------------------------------------------
 
 

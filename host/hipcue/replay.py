@@ -298,6 +298,61 @@ def replay(
     calibrate: bool = True,
     engine: str = "micropython",
 ) -> dict:
+    if str(trace_path).lower().endswith(".hcl"):
+        return _replay_session(trace_path, out_dir, mount, sets, calibrate, engine)
     trace = read_trace(trace_path)
     res = run_firmware(trace, mount=mount, sets=sets, calibrate=calibrate, engine=engine)
     return write_outputs(res, out_dir)
+
+
+def _replay_session(
+    path: str | Path,
+    out_dir: str | Path,
+    mount: str | None,
+    sets: list[str] | tuple[str, ...],
+    calibrate: bool,
+    engine: str,
+) -> dict:
+    """A pulled raw session (.hcl): its IMU samples as a trace, run with the device's config
+    (its header), mount and calibration choice; --mount/--set/--no-calibrate override them.
+    `summary["session"]["exact"]`: the replay reproduces the device's own run."""
+    from hipcue import logs
+
+    s = logs.read_session_file(path)
+    opts = logs.replay_options(s)
+    text = logs.raw_to_trace_csv(s)
+    with tempfile.TemporaryDirectory(prefix="hipcue-hcl-") as tmp:
+        trace_file = Path(tmp) / (Path(path).stem + ".trace.csv")
+        trace_file.write_text(text)
+        trace = read_trace(trace_file)
+        res = run_firmware(
+            trace,
+            mount=mount or opts["mount"],
+            sets=[*opts["sets"], *sets],
+            calibrate=calibrate and opts["calibrate"],
+            engine=engine,
+        )
+    exact = bool(opts["exact"]) and not mount and not sets and calibrate and s.error is None
+    if exact:
+        note = "exact: the raw capture starts at the device's first sample, same config"
+    elif not opts["exact"]:
+        note = (
+            "not exact: the capture started after the device's first sample (its "
+            "calibration and filter state are not in the log), replayed without calibration"
+        )
+    else:
+        note = "not exact: overridden by --mount/--set/--no-calibrate, or the log is cut off"
+    summary = write_outputs(res, out_dir)
+    summary["trace"] = str(path)
+    summary["session"] = {
+        "name": s.name,
+        "sha256": s.sha256,
+        "raw_samples": s.raw_samples,
+        "device_steps": len(s.steps),
+        "device_cues": len(s.cues_s),
+        "exact": exact,
+        "note": note,
+    }
+    out = Path(out_dir) / "summary.json"
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -1,6 +1,7 @@
 """`hipcue sim`: the virtual device, the firmware under the MicroPython unix port on a pty.
 
-    hipcue sim [--trace FILE] [--speed X] [--data DIR] [--once]
+    hipcue sim [--trace FILE] [--speed X] [--data DIR] [--once] [--hold]
+    hipcue sim --demo DIR [--speed X]      (the device demo: see demo())
 
 The firmware (device/unix_main.py) gets a pty's master end as its stdin/stdout, raw with no
 echo (set here on the slave before it starts: both ends share one termios); the host opens
@@ -9,7 +10,8 @@ This process keeps the host's pty open, so a host can close and reopen the port,
 firmware can be restarted on the same port (`Sim.restart()`, or when it exits, as after a
 soft reset) without the path changing.
 
-The trace (a weak-right-hip walk from `hipcue synth` by default) is fed at real time x speed.
+The trace (a weak-right-hip walk from `hipcue synth` by default) is fed at real time x speed;
+with --hold, only after the host sends `sim.start` (so the config can be set first).
 DATA_DIR is the device's filesystem (config.json, logs/); a temporary one unless --data.
 """
 
@@ -45,6 +47,7 @@ def prepare_job(
     loop: bool,
     calibrate: bool,
     duration_s: float = 60.0,
+    hold: bool = False,
 ) -> dict:
     """Quantise the trace for the firmware; give a new device a config that fits it."""
     if not 0.01 <= speed <= 1000:
@@ -84,6 +87,7 @@ def prepare_job(
         "speed_pct": max(1, round(speed * 100)),
         "loop": bool(loop),
         "calibrate": bool(calibrate),
+        "hold": bool(hold),
     }
     (job_dir / "job.json").write_text(json.dumps(job))
     return job
@@ -111,6 +115,7 @@ class Sim:
         loop: bool = True,
         calibrate: bool = True,
         duration_s: float = 60.0,
+        hold: bool = False,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="hipcue-sim-")
         self.job_dir = Path(self._tmp.name) / "job"
@@ -120,7 +125,7 @@ class Sim:
         (self.data_dir / "logs").mkdir(exist_ok=True)
         self.fw_log = Path(self._tmp.name) / "firmware.log"
         self.job = prepare_job(
-            self.job_dir, self.data_dir, trace, speed, loop, calibrate, duration_s
+            self.job_dir, self.data_dir, trace, speed, loop, calibrate, duration_s, hold
         )
         self.port = ""
         self.restarts = 0
@@ -274,10 +279,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="DIR", help="device filesystem (default: temporary)")
     p.add_argument("--once", action="store_true", help="play the trace once, do not repeat")
     p.add_argument("--no-calibrate", action="store_true", help="skip standing calibration")
+    p.add_argument(
+        "--hold", action="store_true", help="feed no samples until the host sends sim.start"
+    )
+    p.add_argument(
+        "--demo",
+        metavar="DIR",
+        help="run the device demo into DIR (held start, set threshold, walk, pull, export; "
+        "at 20x unless --speed is given)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    sim = Sim(args.trace, args.speed, args.data, not args.once, not args.no_calibrate)
+    if args.demo:
+        demo(args.demo, speed=args.speed if args.speed != 1.0 else 20.0)
+        return 0
+    sim = Sim(
+        args.trace, args.speed, args.data, not args.once, not args.no_calibrate, hold=args.hold
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -297,40 +316,79 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(out_dir: str | Path, speed: float = 10.0, threshold: str = "7.5") -> int:
-    """`make demo`'s device part: start the virtual device, set the threshold, let the wearer
-    walk, pull the session log, stop. Each step is the real CLI."""
+def demo(
+    out_dir: str | Path,
+    speed: float = 20.0,
+    threshold: str = "7.5",
+    duration_s: float = 60.0,
+    quiet: bool = False,
+) -> dict:
+    """The device part of `make demo`, each step the real CLI: start the virtual device held
+    (no samples yet), read its info, set the threshold, start the walk, wait for it to end
+    (the session closes), pull the session into a library, export it as CSV and print its
+    summary, computed from the pulled session by hipcue.metrics.summarise. Returns that
+    summary (with the session's name, library and CSV paths)."""
+    import contextlib
+    import io
+
     from hipcue.cli import main
+    from hipcue.library import Library
+    from hipcue.link import connect
+    from hipcue.logs import session_summary
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with Sim(speed=speed, loop=False) as sim:
+    library = out / "library.sqlite"
+    with Sim(speed=speed, loop=False, duration_s=duration_s, hold=True) as sim:
         port = sim.port
-        print(f"$ hipcue sim --speed {speed:g} --once     -> {port}")
+        say = (lambda text: None) if quiet else print
+        say(f"$ hipcue sim --speed {speed:g} --once --hold     -> {port}")
 
-        def step(*argv: str) -> None:
-            print("$ hipcue " + " ".join(argv))
-            rc = main([*argv, "--port", port])
+        def step(*argv: str, port_arg: bool = True) -> None:
+            say("$ hipcue " + " ".join(argv))
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                rc = main([*argv, "--port", port] if port_arg else list(argv))
+            if not quiet:
+                sys.stdout.write(buf.getvalue())
             if rc:
                 raise HipcueError(f"`hipcue {' '.join(argv)}` failed with exit code {rc}")
 
         step("info")
         step("config", "set", f"threshold_deg={threshold}")
-        from hipcue.link import connect
-
         with connect(port) as client:
-            print(f"... walking ({sim.job['n'] / 100 / speed:.0f} s at {speed:g}x)")
+            client.request("sim.start")
+            say(f"(sim.start) walking: {sim.job['n'] / 100:.0f} s of trace at {speed:g}x")
+            limit = time.monotonic() + sim.job["n"] / 100 / speed * 3 + 20
             while not client.request("info")["sim"]["done"]:
-                time.sleep(0.2)
-            logs = client.request("logs.list")["logs"]
-        step("logs", "list")
-        name = logs[-1][0]
-        step("logs", "pull", name, "--out", str(out))
-        text = (out / name).read_text().splitlines()
-        rows = [r.split(",") for r in text if r and r[0].isdigit()]
-        cued = sum(int(r[4]) for r in rows)
-        print(f"{out / name}: {len(rows)} steps, {cued} cued")
-    return 0
+                if time.monotonic() > limit:
+                    raise HipcueError("the virtual device did not finish the walk in time")
+                time.sleep(0.1)
+        step("logs", "pull", "--library", str(library), "--quiet")
+        with Library(library) as lib:
+            rows = lib.sessions()
+            if not rows:
+                raise HipcueError("no session was recorded")
+            name = rows[-1]["name"]
+            session = lib.session(rows[-1]["id"])
+        csv_path = out / f"{Path(name).stem}.csv"
+        step(
+            "logs", "export", name, "--csv", "--library", str(library), "--out", str(csv_path),
+            port_arg=False,
+        )  # fmt: skip
+    s = session_summary(session)
+
+    def deg(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f} deg"
+
+    say(
+        f"{name}: {s['steps']} steps (left stance {s['left_stance_steps']}, right stance "
+        f"{s['right_stance_steps']}), {s['cues']} cues at threshold {threshold} deg; median "
+        f"drop: left stance {deg(s['left_stance_drop_deg'])}, right stance "
+        f"{deg(s['right_stance_drop_deg'])}"
+    )
+    s.update({"session": name, "library": str(library), "csv": str(csv_path)})
+    return s
 
 
 def measure(client: Client, log_name: str, log_size: int, pings: int = 300) -> dict:
