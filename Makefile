@@ -28,8 +28,13 @@ $(STUBS_STAMP): $(STAMP)
 		micropython-rp2-rpi-pico-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 	touch $(STUBS_STAMP)
 
+# The whole story without a board: (1) a weak-right-hip walk through the firmware on the
+# MicroPython unix port (summary + plot); (2) the virtual device on a pseudo-terminal, driven by
+# the CLI: info, set the threshold, walk, pull the session into the library, summary.
 demo: venv
 	$(BIN)/hipcue demo --out out/demo
+	$(BIN)/hipcue sim --demo out/demo/device
+	$(BIN)/hipcue report out/demo/weak-right-walk.trace.csv --out out/demo/report
 
 test: venv lint typecheck pytest
 
