@@ -6,8 +6,10 @@ when the sample was read after its deadline. The app counts missed samples from 
 gaps, so sample indices stay on the true time grid.
 """
 
+import sys
 from array import array
 
+from shared import estimator
 from shared.calib import CAL_DONE, CAL_FAILED, Calibrator
 from shared.config import IMUS
 from shared.cue import CueDetector
@@ -15,6 +17,9 @@ from shared.estimator import Estimator
 from shared.mount import MountError, calibrated_frame_q14, mount_frame_q14, parse_mount
 from shared.mp import const, micropython
 from shared.steps import StepDetector
+
+if sys.implementation.name != "micropython":
+    from shared.cpython_shim import ptr32  # viper's pointer cast (a builtin there)
 
 ST_CALIBRATING = const(0)
 ST_RUNNING = const(1)
@@ -24,6 +29,43 @@ _RING_MASK = const(31)
 
 FAULT_CAL_FAILED = const(1)
 FAULT_STEP_OVERFLOW = const(2)
+
+# tick() is viper: its own per-sample state lives in the int32 array `_t`, and it reads the
+# estimator's outputs from the estimator's cells, both through ptr32 (one machine load each,
+# against hundreds of instructions per attribute lookup). Cells that may be negative are
+# sign-corrected as shared/estimator.py explains.
+_M30 = const(0x3FFFFFFF)
+_B29 = const(0x20000000)
+_T_N = const(0)  # index of the current sample on the time grid
+_T_PERIOD = const(1)
+_T_FIRST = const(2)  # 1 until the first tick
+_T_WALK_ONLY = const(3)  # cue only while walking
+_T_MOTOR = const(4)  # the motor state last sent to the board
+_T_NCELLS = const(5)
+# Estimator cells read per sample (viper indexes need this module's own constants).
+_E_INIT_LEFT = const(38)
+_E_OBL = const(39)
+_E_TILT = const(40)
+_E_UP = const(41)
+_E_LEFT = const(42)
+_E_FWD = const(43)
+_E_YAW = const(44)
+if (_E_INIT_LEFT, _E_OBL, _E_TILT, _E_UP, _E_LEFT, _E_FWD, _E_YAW) != (
+    estimator.CELL_INIT_LEFT,
+    estimator.CELL_OBL,
+    estimator.CELL_TILT,
+    estimator.CELL_UP,
+    estimator.CELL_LEFT,
+    estimator.CELL_FWD,
+    estimator.CELL_YAW,
+):
+    raise ImportError("device/app.py: the estimator's cells moved")
+
+# tick() calls these as functions: a method call makes MicroPython search the class dict
+# first, which costs about as much again as the call itself.
+_est_update = Estimator.update
+_steps_update = StepDetector.update
+_cue_update = CueDetector.update
 
 
 class App:
@@ -65,19 +107,22 @@ class App:
             still_mdps,
             cfg["still_mg"],
         )
-        self._walking_only = cfg["cue_walking_only"]
+        self._t = t = array("i", [0] * _T_NCELLS)
+        t[_T_N] = -1
+        t[_T_PERIOD] = period_us
+        t[_T_FIRST] = 1
+        t[_T_WALK_ONLY] = cfg["cue_walking_only"]
         self.calibrate = calibrate
         self.state = ST_CALIBRATING if calibrate else ST_RUNNING
         self.calibrated = 0
         self.cal_error = ""  # why calibration failed, when it did
         self.faults = 0
-        self.n = -1  # index of the current sample on the time grid
+        self.n = -1  # index of the current sample on the time grid (a copy of the cell)
         self.missed = 0
         self.late = 0
         self.motor_on = 0
         self.obliquity_mdeg = 0
         self.tilt_mdeg = 0
-        self._first = 1
         self._last_fire_n = -1
         self.ring_ic = array("i", [0] * _RING)
         self.ring_end = array("i", [0] * _RING)
@@ -148,53 +193,61 @@ class App:
             self.ring_tail += 1
 
     # -- per sample ------------------------------------------------------------------
-    @micropython.native
+    @micropython.viper
     def tick(self):
+        t = ptr32(self._t)
         b = self.board
-        s = b.imu
-        p = self.period_us
-        dt = b.dt_us
-        if dt > p + (p >> 1) and self.n >= 0:
+        p = t[_T_PERIOD]
+        dt = int(b.dt_us)
+        n = (t[_T_N] & _M30) - (t[_T_N] >> 1 & _B29) - (t[_T_N] >> 1 & _B29)
+        if dt > p + (p >> 1) and n >= 0:
             k = (dt + (p >> 1)) // p - 1
-            self.missed += k
-            self.n += k
-        self.n += 1
+            self.missed = int(self.missed) + k
+            n += k
+        n += 1
+        t[_T_N] = n
+        self.n = n
         if b.late:
-            self.late += 1
-        if self._first:
-            self._first = 0
+            self.late = int(self.late) + 1
+        s = b.imu
+        if t[_T_FIRST]:
+            t[_T_FIRST] = 0
             if not self.calibrate:
                 self._start_uncalibrated(s)
         est = self.est
-        est.update(s[0], s[1], s[2], s[3], s[4], s[5])
+        _est_update(est, s)
+        e = ptr32(est._s)
+        obl = (e[_E_OBL] & _M30) - (e[_E_OBL] >> 1 & _B29) - (e[_E_OBL] >> 1 & _B29)
         motor = 0
-        if self.state == ST_CALIBRATING:
-            r = self.cal.update(s)
-            if r == CAL_DONE:
+        if int(self.state) == ST_CALIBRATING:
+            r = int(self.cal.update(s))
+            if r == int(CAL_DONE):
                 self._finish_calibration()
-            elif r == CAL_FAILED:
+            elif r == int(CAL_FAILED):
                 self._fail_calibration()
         else:
             st = self.steps
-            if st.update(
-                self.n,
-                est.acc_up_mg,
-                est.acc_left_mg,
-                est.acc_fwd_mg,
-                est.yaw_cdps,
-                est.obliquity_mdeg,
+            if _steps_update(
+                st,
+                n,
+                (e[_E_UP] & _M30) - (e[_E_UP] >> 1 & _B29) - (e[_E_UP] >> 1 & _B29),
+                (e[_E_LEFT] & _M30) - (e[_E_LEFT] >> 1 & _B29) - (e[_E_LEFT] >> 1 & _B29),
+                (e[_E_FWD] & _M30) - (e[_E_FWD] >> 1 & _B29) - (e[_E_FWD] >> 1 & _B29),
+                (e[_E_YAW] & _M30) - (e[_E_YAW] >> 1 & _B29) - (e[_E_YAW] >> 1 & _B29),
+                obl,
             ):
                 self._push_step()
-            enabled = est.init_left == 0
-            if self._walking_only and not st.walking:
+            enabled = 1 if e[_E_INIT_LEFT] == 0 else 0
+            if t[_T_WALK_ONLY] and not st.walking:
                 enabled = 0
             cue = self.cue
-            motor = cue.update(est.obliquity_mdeg, enabled)
+            motor = int(_cue_update(cue, obl, enabled))
             if cue.fired:
-                self._last_fire_n = self.n
-        self.obliquity_mdeg = est.obliquity_mdeg
-        self.tilt_mdeg = est.tilt_mdeg
-        if motor != self.motor_on:
+                self._last_fire_n = n
+        self.obliquity_mdeg = obl
+        self.tilt_mdeg = (e[_E_TILT] & _M30) - (e[_E_TILT] >> 1 & _B29) - (e[_E_TILT] >> 1 & _B29)
+        if motor != t[_T_MOTOR]:
+            t[_T_MOTOR] = motor
             self.motor_on = motor
             b.motor(motor)
 

@@ -5,9 +5,13 @@ It has the same surface as the real board layer (imu, dt_us, late, motor()), so 
 cannot tell them apart.
 """
 
+import sys
 from array import array
 
 from shared.mp import micropython
+
+if sys.implementation.name != "micropython":
+    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
 
 
 class SimBoard:
@@ -16,7 +20,7 @@ class SimBoard:
 
     def __init__(self, counts, dt_us, max_motor_events=65536):
         self._counts = counts  # array('h'): ax ay az gx gy gz per sample, raw counts
-        self._dt = dt_us  # array('i'): microseconds since the previous sample
+        self._dt = dt_us  # array('i'): microseconds since the previous sample, >= 0
         self.n = len(dt_us)
         self.i = -1  # index of the current sample in the trace
         self.imu = array("h", [0] * 6)
@@ -28,23 +32,25 @@ class SimBoard:
         self.motor_events = 0
         self.motor_dropped = 0
 
-    @micropython.native
+    @micropython.viper
     def next_sample(self) -> int:
         """Load the next trace sample into `imu`; 0 at the end of the trace."""
-        i = self.i + 1
-        if i >= self.n:
+        # Viper: the counts are copied as raw 16-bit cells; dt_us cells are >= 0, so their
+        # (unsigned) ptr32 reads are exact.
+        i = int(self.i) + 1
+        if i >= int(self.n):
             return 0
         self.i = i
-        src = self._counts
+        src = ptr16(self._counts)
         j = i * 6
-        imu = self.imu
+        imu = ptr16(self.imu)
         imu[0] = src[j]
         imu[1] = src[j + 1]
         imu[2] = src[j + 2]
         imu[3] = src[j + 3]
         imu[4] = src[j + 4]
         imu[5] = src[j + 5]
-        self.dt_us = self._dt[i]
+        self.dt_us = ptr32(self._dt)[i]
         return 1
 
     @micropython.native

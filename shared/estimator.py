@@ -21,12 +21,26 @@ Fixed-point formats (all intermediates inside +-2**30, proven by tests/test_rang
   low part, so the rate keeps Q28 resolution while u enters as Q15 (two multiplies each);
 - 1/|a| from a 129-entry table (Q14) over |a|^2 in [0.25, 2.25] g^2, interpolated;
 - outputs: obliquity and tilt in millidegrees, body accel in mg, yaw rate in cdeg/s.
+
+Per sample, `update` is viper (machine-word locals, no runtime call per operation) and all
+set-up values, state and outputs live in one int32 array `_s`, read through ptr32: one machine
+load, where an attribute lookup costs MicroPython some hundreds of instructions. ptr32 reads
+are unsigned on 64-bit ports (-5 reads as 2**32 - 5) and signed on 32-bit ones. Every cell
+holds a value in [-2**30, 2**30), whose sign is bit 30, so a cell c that may be negative is
+read as
+    (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+which is exact on both and under CPython (where the array is indexed directly and reads are
+signed), with every intermediate inside +-2**30.
 """
 
+import sys
 from array import array
 
 from shared.fixedpoint import atan2_mdeg, hypot_q
 from shared.mp import const, micropython
+
+if sys.implementation.name != "micropython":
+    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
 
 _Q28 = const(268435456)
 _Q22 = const(4194304)
@@ -35,6 +49,44 @@ _INV_HI_Q22 = const(9437184)  # 2.25 g^2
 # 355/113: pi to 8.5e-8, keeps the set-up arithmetic in integers.
 _PI_NUM = const(355)
 _PI_DEN = const(113)
+_M30 = const(0x3FFFFFFF)  # for sign-correct ptr32 reads (module docstring)
+_B29 = const(0x20000000)
+
+# Cells of Estimator._s. Set-up (written by the set-up methods):
+_RA = const(0)  # 9: accel rows, raw counts -> Q12 g (after >> 14)
+_RG = const(9)  # 9: gyro rows, raw counts -> Q28 rad/sample (after >> _RG_SHIFT)
+_RG_SHIFT = const(18)
+_N2_LO = const(19)  # accel gate, |a|^2 in Q22 g^2
+_N2_HI = const(20)
+_K = const(21)  # gain, Q21 per sample
+_K_INIT = const(22)  # fast-convergence gain at a (re)start
+_INIT_N = const(23)
+_KI = const(24)  # integral gain, Q30
+_STILL_Q28 = const(25)
+_STILL_BAND = const(26)  # Q22 g^2
+_STILL_N = const(27)
+_BIAS_SHIFT = const(28)
+_YAW_K = const(29)
+_YAW_S = const(30)
+# State:
+_UX = const(31)  # up vector, Q28
+_UY = const(32)
+_UZ = const(33)
+_BX = const(34)  # gyro bias, body frame, Q28 rad/sample
+_BY = const(35)
+_BZ = const(36)
+_STILL_COUNT = const(37)
+# Public: the cells device/app.py reads per sample (its own constants mirror these).
+CELL_INIT_LEFT = const(38)  # samples left of the fast-convergence gain
+CELL_OBL = const(39)  # outputs of the last update: obliquity, mdeg
+CELL_TILT = const(40)  # mdeg
+CELL_UP = const(41)  # linear acceleration, mg: up, left, forward
+CELL_LEFT = const(42)
+CELL_FWD = const(43)
+CELL_YAW = const(44)  # yaw rate, cdeg/s
+_ACC_USED = const(45)
+_INVSQRT = const(46)  # 129: a copy of _INVSQRT_Q14 (read without a global lookup)
+_NCELLS = const(46 + 129)
 
 
 # 1/sqrt(x) for x = 0.25 + i/64 (i = 0..128), Q14: 1/|a| from |a|^2.
@@ -174,7 +226,30 @@ _INVSQRT_Q14 = array(
 )
 
 
+def _cell(k):
+    """A read-only attribute for one cell of `_s` (inspection; not used per sample)."""
+    return property(lambda self: self._s[k])
+
+
 class Estimator:
+    # State and outputs, read from the cells (see the layout above).
+    ux = _cell(_UX)
+    uy = _cell(_UY)
+    uz = _cell(_UZ)
+    bx = _cell(_BX)
+    by = _cell(_BY)
+    bz = _cell(_BZ)
+    still_count = _cell(_STILL_COUNT)
+    init_left = _cell(CELL_INIT_LEFT)
+    obliquity_mdeg = _cell(CELL_OBL)
+    tilt_mdeg = _cell(CELL_TILT)
+    acc_up_mg = _cell(CELL_UP)
+    acc_left_mg = _cell(CELL_LEFT)
+    acc_fwd_mg = _cell(CELL_FWD)
+    yaw_cdps = _cell(CELL_YAW)
+    acc_used = _cell(_ACC_USED)  # 1 when the last sample's accelerometer corrected u
+    _rg_shift = _cell(_RG_SHIFT)
+
     def __init__(
         self,
         period_us,
@@ -191,58 +266,46 @@ class Estimator:
         self.period_us = period_us
         self._acc_ug = acc_ug_per_lsb
         self._gyro_udps = gyro_udps_per_lsb
-        self._ra = array("i", [0] * 9)
-        self._rg = array("i", [0] * 9)
-        self._rg_shift = 0
+        self._s = s = array("i", [0] * _NCELLS)
+        cells = memoryview(s)
+        self._ra = cells[_RA : _RA + 9]  # views: the rows as set by set_frame_q14
+        self._rg = cells[_RG : _RG + 9]
         # Gains in Q21 of "fraction per sample", below 2**14 (1/128 per sample) so that k times a
         # Q14 difference of two unit vectors (|d| <= 2, 2**15) stays below 2**30.
-        self._k_q21 = max(1, min(16383, (2097152 * period_us) // (tau_ms * 1000)))
-        self._k_init_q21 = min(16383, self._k_q21 * 20)
-        self._init_n = (init_ms * 1000) // period_us
-        self._ki_q30 = (self._k_q21 * self._k_q21) >> 15
+        k = max(1, min(16383, (2097152 * period_us) // (tau_ms * 1000)))
+        s[_K] = k
+        s[_K_INIT] = min(16383, k * 20)
+        s[_INIT_N] = (init_ms * 1000) // period_us
+        s[_KI] = (k * k) >> 15
         # Accel gate: |a| within accel_band_mg of 1 g, as bounds on |a|^2 (Q22 g^2), inside
         # the 1/|a| table's domain [0.25, 2.25).
         lo = (1000 - accel_band_mg) * (1000 - accel_band_mg) * _Q22 // 1000000
         hi = (1000 + accel_band_mg) * (1000 + accel_band_mg) * _Q22 // 1000000
-        self._n2_lo = lo if lo > _INV_LO_Q22 else _INV_LO_Q22
-        self._n2_hi = hi if hi < _INV_HI_Q22 else _INV_HI_Q22 - 1
+        s[_N2_LO] = lo if lo > _INV_LO_Q22 else _INV_LO_Q22
+        s[_N2_HI] = hi if hi < _INV_HI_Q22 else _INV_HI_Q22 - 1
         # Still detection: rate threshold in Q28 rad/sample, |a|^2 band for still.
-        self._still_q28 = self.rate_to_q28(still_mdps)
-        self._still_band_q22 = (2 * still_mg * _Q22) // 1000
-        self._still_n = (still_ms * 1000) // period_us
+        s[_STILL_Q28] = self.rate_to_q28(still_mdps)
+        s[_STILL_BAND] = (2 * still_mg * _Q22) // 1000
+        s[_STILL_N] = (still_ms * 1000) // period_us
         bias_n = (bias_tau_ms * 1000) // period_us
-        s = 0
-        while (1 << (s + 1)) <= bias_n:
-            s += 1
-        self._bias_shift = s
-        # State (inspectable; read-only for the rest of the firmware).
-        self.ux = 0
-        self.uy = 0
-        self.uz = _Q28
-        self.bx = 0  # gyro bias, body frame, Q28 rad/sample
-        self.by = 0
-        self.bz = 0
-        self.still_count = 0
-        self.init_left = self._init_n
-        # Outputs of the last update.
-        self.obliquity_mdeg = 0
-        self.tilt_mdeg = 0
-        self.acc_up_mg = 0
-        self.acc_left_mg = 0
-        self.acc_fwd_mg = 0
-        self.yaw_cdps = 0
-        self.acc_used = 0  # 1 when the last sample's accelerometer corrected the estimate
+        sh = 0
+        while (1 << (sh + 1)) <= bias_n:
+            sh += 1
+        s[_BIAS_SHIFT] = sh
         self.saturated = 0
         # Yaw rate conversion: Q28 rad/sample -> cdeg/s = v * 18000e6 / (pi * period_us * 2**28).
-        # Applied as ((v >> 10) * _yaw_k) >> _yaw_s, with _yaw_k <= 1024 so that the product
+        # Applied as ((v >> 10) * _YAW_K) >> _YAW_S, with _YAW_K <= 1024 so that the product
         # of a full-scale rate (< 2**20 after the shift) stays below 2**30.
         num = 18000 * 1000000 * _PI_DEN * 1024
         den = _PI_NUM * period_us * _Q28
         ys = 0
         while (num << (ys + 1)) // den <= 1024:
             ys += 1
-        self._yaw_k = (num << ys) // den
-        self._yaw_s = ys
+        s[_YAW_K] = (num << ys) // den
+        s[_YAW_S] = ys
+        for i in range(129):
+            s[_INVSQRT + i] = _INVSQRT_Q14[i]
+        self.reset()
         self.set_frame_q14(array("i", [16384, 0, 0, 0, 16384, 0, 0, 0, 16384]))
 
     def rate_to_q28(self, mdps):
@@ -268,51 +331,67 @@ class Estimator:
         k = ((num << (28 + shift)) // den) // 1000000000000
         for i in range(9):
             self._rg[i] = (r[i] * k + 8192) >> 14
-        self._rg_shift = shift
+        self._s[_RG_SHIFT] = shift
 
     def reset(self, up_x=0, up_y=0, up_z=_Q28):
         """Restart from a known up vector (Q28) with the fast-convergence gain."""
-        self.ux = up_x
-        self.uy = up_y
-        self.uz = up_z
-        self.init_left = self._init_n
-        self.still_count = 0
+        s = self._s
+        s[_UX] = up_x
+        s[_UY] = up_y
+        s[_UZ] = up_z
+        s[CELL_INIT_LEFT] = s[_INIT_N]
+        s[_STILL_COUNT] = 0
 
     def set_bias_q28(self, bx, by, bz):
-        self.bx = bx
-        self.by = by
-        self.bz = bz
+        s = self._s
+        s[_BX] = bx
+        s[_BY] = by
+        s[_BZ] = bz
 
     @micropython.viper
-    def update(self, cx: int, cy: int, cz: int, gx: int, gy: int, gz: int):
-        """One sample of raw counts (sensor axes).
+    def update(self, imu):
+        """One sample: `imu` holds raw counts (sensor axes) ax ay az gx gy gz, int16.
 
         Viper: locals are machine words (every value is proven to stay inside +-2**30, so
-        32-bit words never wrap); attributes and array cells are read through int().
+        32-bit words never wrap); cells of `_s` are read through ptr32 (module docstring).
         """
-        ra = self._ra
-        rg = self._rg
-        sh = int(self._rg_shift)
-        # Body-frame accel, Q12 g.
-        ax = (int(ra[0]) * cx + int(ra[1]) * cy + int(ra[2]) * cz + 8192) >> 14
-        ay = (int(ra[3]) * cx + int(ra[4]) * cy + int(ra[5]) * cz + 8192) >> 14
-        az = (int(ra[6]) * cx + int(ra[7]) * cy + int(ra[8]) * cz + 8192) >> 14
+        s = ptr32(self._s)
+        m = ptr16(imu)  # int16 cells, read unsigned on MicroPython: bit 15 is the sign
+        cx = (m[0] & 0x7FFF) - (m[0] & 0x8000)
+        cy = (m[1] & 0x7FFF) - (m[1] & 0x8000)
+        cz = (m[2] & 0x7FFF) - (m[2] & 0x8000)
+        gx = (m[3] & 0x7FFF) - (m[3] & 0x8000)
+        gy = (m[4] & 0x7FFF) - (m[4] & 0x8000)
+        gz = (m[5] & 0x7FFF) - (m[5] & 0x8000)
+        # Matrix cells are read raw: on a 64-bit port a negative cell reads 2**32 too large,
+        # which only adds a multiple of 2**32 to a row's sum, and the sign correction of the
+        # sum (inside +-2**30) removes that too. Body-frame accel, Q12 g:
+        ax = s[_RA] * cx + s[_RA + 1] * cy + s[_RA + 2] * cz + 8192
+        ax = ((ax & _M30) - (ax >> 1 & _B29) - (ax >> 1 & _B29)) >> 14
+        ay = s[_RA + 3] * cx + s[_RA + 4] * cy + s[_RA + 5] * cz + 8192
+        ay = ((ay & _M30) - (ay >> 1 & _B29) - (ay >> 1 & _B29)) >> 14
+        az = s[_RA + 6] * cx + s[_RA + 7] * cy + s[_RA + 8] * cz + 8192
+        az = ((az & _M30) - (az >> 1 & _B29) - (az >> 1 & _B29)) >> 14
         # Body-frame rate, Q28 rad/sample, bias removed.
-        rx = (int(rg[0]) * gx + int(rg[1]) * gy + int(rg[2]) * gz) >> sh
-        ry = (int(rg[3]) * gx + int(rg[4]) * gy + int(rg[5]) * gz) >> sh
-        rz = (int(rg[6]) * gx + int(rg[7]) * gy + int(rg[8]) * gz) >> sh
-        bx = int(self.bx)
-        by = int(self.by)
-        bz = int(self.bz)
+        sh = s[_RG_SHIFT]
+        rx = s[_RG] * gx + s[_RG + 1] * gy + s[_RG + 2] * gz
+        rx = ((rx & _M30) - (rx >> 1 & _B29) - (rx >> 1 & _B29)) >> sh
+        ry = s[_RG + 3] * gx + s[_RG + 4] * gy + s[_RG + 5] * gz
+        ry = ((ry & _M30) - (ry >> 1 & _B29) - (ry >> 1 & _B29)) >> sh
+        rz = s[_RG + 6] * gx + s[_RG + 7] * gy + s[_RG + 8] * gz
+        rz = ((rz & _M30) - (rz >> 1 & _B29) - (rz >> 1 & _B29)) >> sh
+        bx = (s[_BX] & _M30) - (s[_BX] >> 1 & _B29) - (s[_BX] >> 1 & _B29)
+        by = (s[_BY] & _M30) - (s[_BY] >> 1 & _B29) - (s[_BY] >> 1 & _B29)
+        bz = (s[_BZ] & _M30) - (s[_BZ] >> 1 & _B29) - (s[_BZ] >> 1 & _B29)
         wx = rx - bx
         wy = ry - by
         wz = rz - bz
         # u x w in Q28: u enters as Q15, w is split into a high part (w >> 13) and a 13-bit
         # low part so the rate keeps its full Q28 resolution. |u| = 1 and |w| < 0.7 rad per
         # sample (3-axis full scale at >= 75 Hz) keep every product below 2**30.
-        ux = int(self.ux)
-        uy = int(self.uy)
-        uz = int(self.uz)
+        ux = (s[_UX] & _M30) - (s[_UX] >> 1 & _B29) - (s[_UX] >> 1 & _B29)
+        uy = (s[_UY] & _M30) - (s[_UY] >> 1 & _B29) - (s[_UY] >> 1 & _B29)
+        uz = (s[_UZ] & _M30) - (s[_UZ] >> 1 & _B29) - (s[_UZ] >> 1 & _B29)
         hx = (ux + 4096) >> 13
         hy = (uy + 4096) >> 13
         hz = (uz + 4096) >> 13
@@ -343,17 +422,17 @@ class Estimator:
         if dn < 0:
             dn = 0 - dn
         used = 0
-        if n2 > int(self._n2_lo) and n2 < int(self._n2_hi):
+        if n2 > s[_N2_LO] and n2 < s[_N2_HI]:
             used = 1
-            k = int(self._k_q21)
-            left = int(self.init_left)
+            k = s[_K]
+            left = s[CELL_INIT_LEFT]
             if left > 0:
-                k += ((int(self._k_init_q21) - k) * left) // int(self._init_n)
-                self.init_left = left - 1
+                k += ((s[_K_INIT] - k) * left) // s[_INIT_N]
+                s[CELL_INIT_LEFT] = left - 1
             t = n2 - _INV_LO_Q22
             i = t >> 16
-            t0 = int(_INVSQRT_Q14[i])
-            inv = t0 + (((int(_INVSQRT_Q14[i + 1]) - t0) * (t & 65535)) >> 16)  # 1/|a|, Q14
+            t0 = s[_INVSQRT + i]
+            inv = t0 + (((s[_INVSQRT + i + 1] - t0) * (t & 65535)) >> 16)  # 1/|a|, Q14
             # (Q12 a * Q14 inv) << 2 = unit a in Q28; the difference to u in Q14 times k
             # (Q21, < 2**14) is Q35, >> 7 -> Q28.
             ux += (((((ax * inv) << 2) - ux + 8192) >> 14) * k + 64) >> 7
@@ -362,7 +441,7 @@ class Estimator:
             # Integral term: the rotation the accelerometer asks for, a x u, is what a gyro
             # bias would leave over; over gait cycles linear acceleration averages out, so
             # a slow integral removes the bias while walking (Mahony). ki = k^2 / 8 (Q30).
-            ki = int(self._ki_q30)
+            ki = s[_KI]
             if ki:
                 ex = (ax * inv + 2048) >> 12  # unit a, Q14
                 ey = (ay * inv + 2048) >> 12
@@ -377,7 +456,7 @@ class Estimator:
                 by -= ((e >> 14) * ki + (((e & 16383) * ki) >> 14) + 32768) >> 16
                 e = ex * hy - ey * hx
                 bz -= ((e >> 14) * ki + (((e & 16383) * ki) >> 14) + 32768) >> 16
-        self.acc_used = used
+        s[_ACC_USED] = used
         # Renormalise: u *= (3 - |u|^2) / 2. c = (1 - |u|^2) / 2 in Q28, split like the rate
         # so u keeps its Q28 resolution even when fast rotation stretches it.
         hx = (ux + 8192) >> 14
@@ -389,42 +468,42 @@ class Estimator:
         ux += hx * ch + ((hx * cl) >> 14)
         uy += hy * ch + ((hy * cl) >> 14)
         uz += hz * ch + ((hz * cl) >> 14)
-        self.ux = ux
-        self.uy = uy
-        self.uz = uz
+        s[_UX] = ux
+        s[_UY] = uy
+        s[_UZ] = uz
         # Still: slow rates and |a| near 1 g for still_ms -> learn the gyro bias.
-        s = int(self._still_q28)
+        still = s[_STILL_Q28]
         if (
-            wx > 0 - s
-            and wx < s
-            and wy > 0 - s
-            and wy < s
-            and wz > 0 - s
-            and wz < s
-            and dn < int(self._still_band_q22)
+            wx > 0 - still
+            and wx < still
+            and wy > 0 - still
+            and wy < still
+            and wz > 0 - still
+            and wz < still
+            and dn < s[_STILL_BAND]
         ):
-            count = int(self.still_count)
-            if count < int(self._still_n):
-                self.still_count = count + 1
+            count = s[_STILL_COUNT]
+            if count < s[_STILL_N]:
+                s[_STILL_COUNT] = count + 1
             else:
-                bs = int(self._bias_shift)
+                bs = s[_BIAS_SHIFT]
                 bx += (rx - bx) >> bs
                 by += (ry - by) >> bs
                 bz += (rz - bz) >> bs
         else:
-            self.still_count = 0
-        self.bx = bx
-        self.by = by
-        self.bz = bz
+            s[_STILL_COUNT] = 0
+        s[_BX] = bx
+        s[_BY] = by
+        s[_BZ] = bz
         # Outputs.
         hx = (ux + 8192) >> 14
         hy = (uy + 8192) >> 14
         hz = (uz + 8192) >> 14
-        self.obliquity_mdeg = atan2_mdeg(hy, hz)
-        self.tilt_mdeg = atan2_mdeg(0 - hx, hypot_q(hy, hz))
+        s[CELL_OBL] = int(atan2_mdeg(hy, hz))
+        s[CELL_TILT] = int(atan2_mdeg(0 - hx, hypot_q(hy, hz)))
         # Linear acceleration (gravity removed), mg: a - u * 1 g.
-        self.acc_up_mg = ((((ax * hx + ay * hy + az * hz) >> 12) - 16384) * 1000) >> 14
-        self.acc_left_mg = ((ay - (hy >> 2)) * 1000) >> 12
-        self.acc_fwd_mg = ((ax - (hx >> 2)) * 1000) >> 12
+        s[CELL_UP] = ((((ax * hx + ay * hy + az * hz) >> 12) - 16384) * 1000) >> 14
+        s[CELL_LEFT] = ((ay - (hy >> 2)) * 1000) >> 12
+        s[CELL_FWD] = ((ax - (hx >> 2)) * 1000) >> 12
         yaw = ((wx >> 14) * hx + (wy >> 14) * hy + (wz >> 14) * hz) >> 10
-        self.yaw_cdps = (yaw * int(self._yaw_k)) >> int(self._yaw_s)
+        s[CELL_YAW] = (yaw * s[_YAW_K]) >> s[_YAW_S]

@@ -6,9 +6,13 @@ and CPython compute bit-identical angles. Every intermediate stays inside +-2**3
 inputs with |v| < 2**15 (Q14 unit vectors, with headroom).
 """
 
+import sys
 from array import array
 
 from shared.mp import const, micropython
+
+if sys.implementation.name != "micropython":
+    from shared.cpython_shim import ptr32  # viper's pointer cast (a builtin there)
 
 # atan(i/256) for i = 0..256, in 1/16 millidegree (45 deg = 720000).
 _ATAN_Q4MDEG = array(
@@ -542,42 +546,46 @@ _Q4_90DEG = const(1440000)
 _Q4_180DEG = const(2880000)
 
 
-@micropython.native
+# Viper (machine-word ints, tables read through ptr32; every table entry is >= 0, so its
+# unsigned read is exact): no runtime call per arithmetic operation.
+@micropython.viper
 def atan2_mdeg(y: int, x: int) -> int:
     """atan2(y, x) in millidegrees, for |x|, |y| < 2**15. atan2(0, 0) is 0."""
-    ay = y if y >= 0 else -y
-    ax = x if x >= 0 else -x
+    ay = y if y >= 0 else 0 - y
+    ax = x if x >= 0 else 0 - x
+    t = ptr32(_ATAN_Q4MDEG)
     if ay <= ax:
         if ax == 0:
             return 0
         r = (ay << 15) // ax  # Q15 ratio in [0, 1]
         i = r >> 7
-        t0 = _ATAN_Q4MDEG[i]
-        a = t0 if i == 256 else t0 + (((_ATAN_Q4MDEG[i + 1] - t0) * (r & 127)) >> 7)
+        t0 = t[i]
+        a = t0 if i == 256 else t0 + (((t[i + 1] - t0) * (r & 127)) >> 7)
     else:
         r = (ax << 15) // ay
         i = r >> 7
-        t0 = _ATAN_Q4MDEG[i]
-        a = _Q4_90DEG - (t0 + (((_ATAN_Q4MDEG[i + 1] - t0) * (r & 127)) >> 7))
+        t0 = t[i]
+        a = _Q4_90DEG - (t0 + (((t[i + 1] - t0) * (r & 127)) >> 7))
     if x < 0:
         a = _Q4_180DEG - a
     a = (a + 8) >> 4
-    return -a if y < 0 else a
+    return 0 - a if y < 0 else a
 
 
-@micropython.native
+@micropython.viper
 def hypot_q(y: int, x: int) -> int:
     """hypot(y, x) in the inputs' own scale, for |x|, |y| < 2**15 (relative error < 1e-4)."""
-    ay = y if y >= 0 else -y
-    ax = x if x >= 0 else -x
+    ay = y if y >= 0 else 0 - y
+    ax = x if x >= 0 else 0 - x
     if ay > ax:
         ax, ay = ay, ax
     if ax == 0:
         return 0
     r = (ay << 15) // ax
     i = r >> 7
-    s0 = _SEC_Q14[i]
-    s = s0 if i == 256 else s0 + (((_SEC_Q14[i + 1] - s0) * (r & 127)) >> 7)
+    t = ptr32(_SEC_Q14)
+    s0 = t[i]
+    s = s0 if i == 256 else s0 + (((t[i + 1] - s0) * (r & 127)) >> 7)
     return (ax * s + 8192) >> 14
 
 

@@ -33,6 +33,11 @@
 # Per-sample rules (tested in tests/test_steps.py): ints only, no heap allocation (state lives
 # in attributes and preallocated arrays), every intermediate within [-2**30, 2**30 - 1] for
 # inputs in range, durations converted to samples once in __init__.
+#
+# Cost: update() is native code (the source rules above), where every attribute access is a
+# hash lookup (~150 x86 instructions on the unix port) and every int operation a runtime call
+# (~50): so the common path touches few attributes - one state for the candidate window,
+# deadlines instead of differences (window end, chain timeout), a count of waiting records.
 
 from array import array
 
@@ -46,6 +51,10 @@ _RING = const(8)  # chain and record ring size (power of two)
 _RMASK = const(7)
 _BIG = const(1 << 28)  # saturation of the side evidence
 _LATCAP = const(1 << 23)  # saturation of a step's lateral sum
+_NEVER = const((1 << 30) - 1)  # a sample index no update reaches (the largest small int)
+_IC_WAIT = const(0)  # candidate window: closed, the jerk must fall below half the threshold
+_IC_ARMED = const(1)  # closed, opens when the jerk crosses the threshold
+_IC_OPEN = const(2)  # open
 
 
 def _lp_coef_q10(cutoff_hz, period_us):
@@ -132,6 +141,7 @@ class StepDetector:
         self._win_n = _ms_to_n(ic_win_ms, period_us)
         self._lag_n = (ic_lag_ms * 1000 + (period_us >> 1)) // period_us
         self._thr = ic_min_mg << _SH
+        self._rearm = self._thr >> 1  # the window re-arms when the jerk falls below this
         self._early = _q8(early_pct)
         self._weak = _q8(weak_pct)
         self._start = start_steps
@@ -160,14 +170,13 @@ class StepDetector:
         self._rp = 0
         self._y1 = 0
         self._y2 = 0
-        self._armed = 1  # a candidate window may open
-        self._win = 0  # 1 while a candidate window is open
-        self._win_n0 = 0
+        self._ic = _IC_ARMED  # candidate window state
+        self._win_last = 0  # last sample of the open window
         self._pk = 0
         self._pk_n = 0
         self._c_len = 0  # ICs in the chain
         self._c_head = 0
-        self._last_ic = 0  # sample of the chain's newest IC
+        self._timeout_n = _NEVER  # the chain ends after this sample (no IC for max_step)
         self._h_pk = 0  # jerk peak of the chain's newest IC
         self._env = 0  # running mean of the chain's jerk peaks
         self._int_n = 0  # last IC interval, samples
@@ -183,6 +192,7 @@ class StepDetector:
         self._last_side = -1
         self._q_r = 0
         self._q_w = 0
+        self._q_n = 0  # records waiting: (_q_w - _q_r) & _RMASK
         self.step_ic_n = 0
         self.step_side = 0
         self.step_drop_mdeg = 0
@@ -203,6 +213,7 @@ class StepDetector:
             self._q_drop[w] = self._c_pos[k]
         self._q_end[w] = end_n
         self._q_w = (w + 1) & _RMASK
+        self._q_n = (self._q_n + 1) & _RMASK
         self._last_side = side
         if self.walking:
             self.stance = 1 - side  # the next step's stance, by alternation
@@ -286,6 +297,14 @@ class StepDetector:
         return 0
 
     @micropython.native
+    def _set_timeout(self, ic):
+        # The chain's newest IC is at sample ic: it ends after ic + max_n samples without one.
+        t = _NEVER  # ic + max_n is beyond any sample index (and the small-int range)
+        if ic <= _NEVER - self._max_n:
+            t = ic + self._max_n
+        self._timeout_n = t
+
+    @micropython.native
     def _candidate(self, pk_n, pk):
         ic = pk_n - self._lag_n
         c_len = self._c_len
@@ -330,7 +349,7 @@ class StepDetector:
                     self._p_pos = 0
                     self._p_neg = 0
                     self._c_n[h] = ic
-                    self._last_ic = ic
+                    self._set_timeout(ic)
                     self._h_pk = pk
                     self._int_n = ic - self._c_n[k]
                     return
@@ -343,7 +362,7 @@ class StepDetector:
         h = (h + 1) & _RMASK
         self._c_head = h
         self._c_n[h] = ic
-        self._last_ic = ic
+        self._set_timeout(ic)
         if c_len < _RING:
             c_len += 1
         self._c_len = c_len
@@ -435,34 +454,39 @@ class StepDetector:
         y2 += (y1 - y2) * a >> _AQ
         self._y1 = y1
         self._y2 = y2
+        ring = self._ring
         p = self._rp
-        j = y2 - self._ring[p]
-        self._ring[p] = y2
-        p += 1
-        if p >= self._nd:
-            p = 0
+        j = y2 - ring[p]
+        ring[p] = y2
+        p -= 1  # walked downwards, so the wrap is a test against 0: every cell comes back
+        if p < 0:  # after nd samples
+            p = self._nd - 1
         self._rp = p
-        # current step: lateral sum and obliquity extremes
+        # current step: lateral sum and obliquity extremes (_pos and _neg are >= 0)
         lat = self._lat + acc_left_mg
         if -_LATCAP < lat < _LATCAP:
             self._lat = lat
-        if obl_mdeg > self._pos:
-            self._pos = obl_mdeg
-        if 0 - obl_mdeg > self._neg:
+        if obl_mdeg > 0:
+            if obl_mdeg > self._pos:
+                self._pos = obl_mdeg
+        elif 0 - obl_mdeg > self._neg:
             self._neg = 0 - obl_mdeg
         # candidate: the largest j within win_n samples of crossing the threshold
-        if self._win:
+        state = self._ic
+        if state == _IC_OPEN:
             if j > self._pk:
                 self._pk = j
                 self._pk_n = n
-            if n - self._win_n0 >= self._win_n:
-                self._win = 0
-                self._armed = 0
+            if n > self._win_last:
+                self._ic = _IC_WAIT
                 self._candidate(self._pk_n, self._pk)
-        elif self._armed:
+        elif state == _IC_ARMED:
             if j > self._thr:
-                self._win = 1
-                self._win_n0 = n
+                self._ic = _IC_OPEN
+                last = _NEVER  # n + win_n - 1 is beyond any sample index
+                if n <= _NEVER - self._win_n:
+                    last = n + self._win_n - 1
+                self._win_last = last
                 self._pk = j
                 self._pk_n = n
                 # a possible IC: from here on, accumulate for the next step
@@ -472,23 +496,25 @@ class StepDetector:
                 self._lat = 0
                 self._pos = 0
                 self._neg = 0
-        elif j < (self._thr >> 1):
-            self._armed = 1
+        elif j < self._rearm:
+            self._ic = _IC_ARMED
         # no IC for max_step: the walk (or the chain) ends
-        if self._c_len > 0 and n - self._last_ic > self._max_n:
+        if n > self._timeout_n:
             if self.walking:
                 self._end_now()
                 self._walk_step(self._c_head, n)
                 self.walking = 0
                 self.stance = -1
             self._c_len = 0
+            self._timeout_n = _NEVER
         # hand out one queued record
-        r = self._q_r
-        if r != self._q_w:
+        if self._q_n:
+            r = self._q_r
             self.step_ic_n = self._q_ic[r]
             self.step_side = self._q_side[r]
             self.step_drop_mdeg = self._q_drop[r]
             self.step_end_n = self._q_end[r]
             self._q_r = (r + 1) & _RMASK
+            self._q_n -= 1
             return 1
         return 0
