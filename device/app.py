@@ -26,6 +26,8 @@ ST_RUNNING = const(1)
 
 _RING = const(32)  # completed steps held until the between-sample work takes them
 _RING_MASK = const(31)
+_FIRES = const(8)  # recent cues kept to tell which step each belongs to
+_FIRE_MASK = const(7)
 
 FAULT_CAL_FAILED = const(1)
 FAULT_STEP_OVERFLOW = const(2)
@@ -124,6 +126,9 @@ class App:
         self.obliquity_mdeg = 0
         self.tilt_mdeg = 0
         self._last_fire_n = -1
+        self._fire_n = array("i", [0] * _FIRES)
+        self._fire_side = array("i", [0] * _FIRES)
+        self._fire_head = 0
         self.ring_ic = array("i", [0] * _RING)
         self.ring_end = array("i", [0] * _RING)
         self.ring_side = array("i", [0] * _RING)
@@ -243,13 +248,22 @@ class App:
             cue = self.cue
             motor = int(_cue_update(cue, obl, enabled))
             if cue.fired:
-                self._last_fire_n = n
+                self._note_fire(n)
         self.obliquity_mdeg = obl
         self.tilt_mdeg = (e[_E_TILT] & _M30) - (e[_E_TILT] >> 1 & _B29) - (e[_E_TILT] >> 1 & _B29)
         if motor != t[_T_MOTOR]:
             t[_T_MOTOR] = motor
             self.motor_on = motor
             b.motor(motor)
+
+    @micropython.native
+    def _note_fire(self, n: int):
+        """Remember a cue (sample index, side that dropped) until its step is reported."""
+        self._last_fire_n = n
+        k = self._fire_head & _FIRE_MASK
+        self._fire_n[k] = n
+        self._fire_side[k] = self.cue.side
+        self._fire_head += 1
 
     @micropython.native
     def _push_step(self):
@@ -263,6 +277,21 @@ class App:
         self.ring_end[i] = st.step_end_n
         self.ring_side[i] = st.step_side
         self.ring_drop[i] = st.step_drop_mdeg
-        f = self._last_fire_n
-        self.ring_cued[i] = 1 if (f >= st.step_ic_n and f <= st.step_end_n) else 0
+        # Cued: a cue fired during this stance for the swing side's drop. The side matters:
+        # a cue for the next stance's drop can fire before that stance's initial contact is
+        # detected, inside this step's window.
+        swing = 1 - st.step_side  # 1: right side swings (left stance), as cue.side
+        cued = 0
+        k = self._fire_head
+        j = 0
+        while j < _FIRES and k > 0:
+            k -= 1
+            m = k & _FIRE_MASK
+            f = self._fire_n[m]
+            if f < st.step_ic_n:
+                break
+            if f <= st.step_end_n and self._fire_side[m] == swing:
+                cued = 1
+            j += 1
+        self.ring_cued[i] = cued
         self.ring_head += 1

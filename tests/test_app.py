@@ -88,3 +88,17 @@ def test_calibration_failure_is_a_fault_not_a_stop():
     _run(app, board)
     assert app.faults & FAULT_CAL_FAILED and "forward axis" in app.cal_error
     assert app.n == 299  # every sample was still processed
+
+
+def test_cued_steps_are_the_steps_whose_drop_was_cued(tmp_path):
+    # Weak right hip: the left side drops past 6 deg during right stance only. A cue for that
+    # drop can fire before the right-stance initial contact is detected, inside the previous
+    # (left-stance) step's window; it must still be credited to the right-stance step.
+    tr = synth.generate(synth.PRESETS["weak-right"](40.0), seed=4)
+    p = tmp_path / "w.csv"
+    synth.write_trace_csv(tr, p)
+    res = run_firmware(read_trace(p), engine="cpython")
+    cued = [s for s in res.steps if s.cued]
+    assert cued and all(s.stance == "R" for s in cued)
+    assert all(s.drop_deg >= 6.0 for s in cued)
+    assert len(cued) >= 0.9 * res.summary["cues"]
