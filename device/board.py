@@ -99,6 +99,9 @@ class _Missing:
     def fifo_read_into(self, out):
         raise OSError(19)
 
+    def fifo_level(self):
+        raise OSError(19)
+
 
 _MISSING = _Missing()
 
@@ -341,6 +344,19 @@ class Board:
         """Cue drive from the app: kick-start, hold, brake (drivers/haptic.py). Ignored
         while the fault pattern plays."""
         self.haptic.cue(on, self._clock.ticks_ms())
+
+    def data_ready(self):
+        """1 when the next sample is waiting (data-ready high, or the FIFO holds one): the
+        loop stops serving the host then. A faulted sensor reports ready so the loop goes on
+        to the fault handling in next_sample()."""
+        if self.fault & FAULT_IMU:
+            return 1
+        if self.fifo:
+            try:
+                return 1 if self.sensor.fifo_level() else 0
+            except OSError:
+                return 1
+        return 1 if self._drdy.value() else 0
 
     def take_button(self):
         """The last button event (button.SHORT / button.LONG), once; 0 if none."""

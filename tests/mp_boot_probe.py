@@ -26,7 +26,7 @@ def main(argv):
     s[0], s[1], s[2], s[3], s[4], s[5] = 4098, 12, -20, 3, -2, 1
     SIM.inputs[6] = dev.wait_int
     SIM.adc[29] = 24000
-    app, board = fw.boot(clock=SIM.clock, max_samples=n)
+    app, board = fw.boot(clock=SIM.clock, max_samples=n, serve=False)
     print(
         json.dumps(
             {

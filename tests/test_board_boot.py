@@ -50,7 +50,7 @@ def test_boot_runs_the_app(hw):
     still_imu()
     import device.main as fw
 
-    app, board = fw.boot(clock=SIM.clock, max_samples=400)
+    app, board = fw.boot(clock=SIM.clock, max_samples=400, serve=False)
     assert board.name == "rp2-pico" and board.imu_name == "LSM6DSOX"
     assert SIM.i2c_init[0] == (4, 5, 400000)
     assert board.samples == 400 and app.n == 399 and app.missed == 0
@@ -183,7 +183,7 @@ def test_safe_boot_does_not_start_the_app(hw):
     SIM.inputs[14] = 0  # button held
     import device.main as fw
 
-    assert fw.boot(clock=SIM.clock, max_samples=10) is None
+    assert fw.boot(clock=SIM.clock, max_samples=10, serve=False) is None
     assert SIM.wdt_timeout_ms == 0  # no watchdog: mpremote can repair
 
 
