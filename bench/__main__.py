@@ -8,6 +8,8 @@ targets, printed one per line and written to bench/latest.json.
   5  mobgap HA_001: reference ICs matched, stance side, false steps
   6  BROAD 07: tilt / obliquity / up-vector error vs optical truth, ours and imufusion 1.3.3
   7  fixed point vs the float64 reference (tests/floatref.py)
+  8  serial link on the virtual device: round trip, log download throughput, late samples
+  9  session logs: hours per MB (per-step and raw), flash bytes per hour, flush duration
 """
 
 from __future__ import annotations
@@ -343,6 +345,91 @@ def main() -> int:
             " deg",
         )
     detail["fixed_vs_float"] = rows
+
+    # 8 -----------------------------------------------------------------------------------
+    # Run alone, after the pool: it measures timing on the virtual device in real time.
+    r.section("8 serial link, virtual device on a pty (1 MiB log download, real time)")
+    try:
+        from hipcue.sim import bench as link_bench
+
+        v = link_bench()
+        detail["link"] = v
+        r.fig("round trip median", v["latency_ms_median"], None, None, "{:.2f}", " ms")
+        r.fig("round trip p99", v["latency_ms_p99"], None, None, "{:.2f}", " ms")
+        r.fig(
+            "log download throughput",
+            v["throughput_kB_s"],
+            ">= 500 kB/s",
+            v["throughput_kB_s"] >= 500,
+            "{:.0f}",
+            " kB/s",
+        )
+        r.fig(
+            "late samples during the download",
+            v["late_during_download"],
+            "0",
+            v["late_during_download"] == 0,
+            "{:d}",
+        )
+        r.note(
+            f"{v['samples_during_download']} samples during the download; service overruns "
+            f"{v.get('service_overruns', 0)} (late samples the service itself caused)"
+        )
+    except Exception as e:  # noqa: BLE001
+        r.error("serial link", {"error": f"{type(e).__name__}: {e}"})
+
+    # 9 -----------------------------------------------------------------------------------
+    r.section("9 session logs (LittleFS on simulated NOR flash, MicroPython unix port)")
+    try:
+        from tests.test_logformat import run_script
+
+        v = run_script("micropython", "bench")
+        detail["logs"] = v
+        w, raw = v["steps_walk"], v["raw"]
+        r.fig(
+            "per-step log: hours of walking per MB",
+            w["hours_per_MB"],
+            ">= 40 h/MB",
+            w["hours_per_MB"] >= 40,
+            "{:.1f}",
+            " h",
+        )
+        r.fig(
+            "  with a cue every other step",
+            v["steps_cues"]["hours_per_MB"],
+            None,
+            None,
+            "{:.1f}",
+            " h",
+        )
+        r.fig(
+            "raw capture: bytes per minute (100 Hz)",
+            raw["bytes_per_min"],
+            None,
+            None,
+            "{:.0f}",
+            " B",
+        )
+        r.fig("raw capture: hours per MB", raw["hours_per_MB"], None, None, "{:.2f}", " h")
+        r.fig(
+            "flash programmed per hour (per-step)",
+            w["prog_bytes_per_hour"] / 1e6,
+            None,
+            None,
+            "{:.2f}",
+            " MB",
+        )
+        r.fig("  erases per hour (4 kB blocks)", w["erases_per_hour"], None, None, "{:.0f}")
+        r.fig("flush duration mean / max", f"{w['flush_mean_us']}/{w['flush_max_us']} us")
+        r.fig(
+            "late samples while logging",
+            w["late_samples"] + raw["late_samples"],
+            "0",
+            w["late_samples"] + raw["late_samples"] == 0,
+            "{:d}",
+        )
+    except Exception as e:  # noqa: BLE001
+        r.error("session logs", {"error": f"{type(e).__name__}: {e}"})
 
     elapsed = time.time() - t_start
     r.lines.append(
