@@ -41,13 +41,13 @@ def test_synthetic_within_005_deg(preset, tmp_path):
 
 
 def test_synthetic_mixed_activities(tmp_path):
-    # NOT yet within 0.05 deg: walking with a 180 deg turn right after calibration drifts
-    # apart to 0.095 deg, then re-converges. Pinned at the measured figure (see notes).
+    # NOT yet within 0.05 deg: walking into a 180 deg turn right after calibration drifts
+    # apart to 0.072 deg, then re-converges. Pinned near the measured figure (see notes).
     tr = synth.generate(synth.PRESETS["mixed"](40.0), seed=5)
     p = tmp_path / "t.csv"
     synth.write_trace_csv(tr, p)
     dmax, _, ang, dtilt = _compare(read_trace(p), True)
-    assert dmax <= 0.1 and dtilt <= 0.1 and ang <= 0.1
+    assert dmax <= 0.08 and dtilt <= 0.08 and ang <= 0.08
 
 
 @pytest.mark.parametrize(
@@ -65,9 +65,10 @@ def test_real_within_005_deg(name, calibrate, mount, data_dir):
 
 
 def test_broad_fast_rotation(data_dir):
-    # Hand-moved fast rotations (not gait), 285.7 Hz: the target 0.05 deg is NOT met here yet;
-    # measured 0.078 deg up-vector angle, 0.11 deg obliquity where |tilt| < 60 deg. This pins
-    # the current figure so a regression shows.
+    # Hand-moved fast rotations (not gait), 285.7 Hz. Obliquity where |tilt| < 60 deg meets
+    # 0.05 deg (0.045 measured); the up-vector angle is 0.052 deg, just over; the plain
+    # obliquity maximum (0.13 deg) sits at |tilt| > 80 deg, where atan2(uy, uz) is
+    # ill-conditioned for any arithmetic.
     trace = read_trace(data_dir / "broad_07_fast_rotation.trace.csv")
     _, d_upright, ang, dtilt = _compare(trace, True, "forward=+x left=+y up=+z")
-    assert ang <= 0.1 and dtilt <= 0.1 and d_upright <= 0.15
+    assert d_upright <= 0.05 and ang <= 0.06 and dtilt <= 0.06
