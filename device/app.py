@@ -9,17 +9,19 @@ gaps, so sample indices stay on the true time grid.
 import sys
 from array import array
 
+from shared import cue as _cue_mod
 from shared import estimator
 from shared.calib import CAL_DONE, CAL_FAILED, Calibrator
 from shared.config import IMUS
 from shared.cue import CueDetector
 from shared.estimator import Estimator
+from shared.feedback import configure_cue
 from shared.mount import MountError, calibrated_frame_q14, mount_frame_q14, parse_mount
 from shared.mp import const, micropython
 from shared.steps import StepDetector
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr32  # viper's pointer cast (a builtin there)
+    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
 
 ST_CALIBRATING = const(0)
 ST_RUNNING = const(1)
@@ -43,7 +45,32 @@ _T_PERIOD = const(1)
 _T_FIRST = const(2)  # 1 until the first tick
 _T_WALK_ONLY = const(3)  # cue only while walking
 _T_MOTOR = const(4)  # the motor state last sent to the board
-_T_NCELLS = const(5)
+# Data-quality gates (issue #7): a limit or a length in samples (0: off) and a countdown.
+_T_TURN_CDPS = const(5)  # |yaw rate| limit, cdeg/s
+_T_TURN_HOLD = const(6)
+_T_TURN_LEFT = const(7)
+_T_SAT_N = const(8)
+_T_SAT_LEFT = const(9)
+_T_GAP_N = const(10)  # missed samples that make a long gap
+_T_SETTLE_N = const(11)
+_T_GAP_LEFT = const(12)
+_T_NCELLS = const(13)
+# Gate reasons (shared/cue.py GATE_*) and the cue's gate cell.
+_G_INIT = const(1)
+_G_WALK = const(2)
+_G_TURN = const(4)
+_G_SAT = const(8)
+_G_GAP = const(16)
+_C_GATE = const(14)
+if (_G_INIT, _G_WALK, _G_TURN, _G_SAT, _G_GAP, _C_GATE) != (
+    _cue_mod.GATE_INIT,
+    _cue_mod.GATE_WALK,
+    _cue_mod.GATE_TURN,
+    _cue_mod.GATE_SAT,
+    _cue_mod.GATE_GAP,
+    _cue_mod.CELL_GATE,
+):
+    raise ImportError("device/app.py: the cue detector's gate cells moved")
 # Estimator cells read per sample (viper indexes need this module's own constants).
 _E_INIT_LEFT = const(38)
 _E_OBL = const(39)
@@ -68,6 +95,7 @@ if (_E_INIT_LEFT, _E_OBL, _E_TILT, _E_UP, _E_LEFT, _E_FWD, _E_YAW) != (
 _est_update = Estimator.update
 _steps_update = StepDetector.update
 _cue_update = CueDetector.update
+_cue_note_step = CueDetector.note_step
 
 
 class App:
@@ -100,6 +128,8 @@ class App:
             cfg["refractory_ms"],
             cfg["cue_ms"],
         )
+        configure_cue(self.cue, cfg)
+        self._cue_configured = self.cue
         self.cal = Calibrator(
             period_us,
             acc_ug,
@@ -114,6 +144,12 @@ class App:
         t[_T_PERIOD] = period_us
         t[_T_FIRST] = 1
         t[_T_WALK_ONLY] = cfg["cue_walking_only"]
+        t[_T_TURN_CDPS] = cfg["turn_gate_dps"] // 10  # mdeg/s -> cdeg/s
+        t[_T_TURN_HOLD] = self._ms_to_n(cfg["turn_hold_ms"])
+        t[_T_SAT_N] = self._ms_to_n(cfg["sat_gate_ms"])
+        gap_ms = cfg["gap_gate_ms"]
+        t[_T_GAP_N] = max(1, self._ms_to_n(gap_ms)) if gap_ms > 0 else 0
+        t[_T_SETTLE_N] = self._ms_to_n(cfg["gap_settle_ms"])
         self.calibrate = calibrate
         self.state = ST_CALIBRATING if calibrate else ST_RUNNING
         self.calibrated = 0
@@ -134,11 +170,23 @@ class App:
         self.ring_side = array("i", [0] * _RING)
         self.ring_drop = array("i", [0] * _RING)
         self.ring_cued = array("i", [0] * _RING)
+        self.ring_probe = array("i", [0] * _RING)  # 1: the step was in a feedback-off probe
         self.ring_head = 0  # steps written
         self.ring_tail = 0  # steps taken
         self.steps_lost = 0
 
     # -- one-off transitions (not per sample) ------------------------------------------
+    def _ms_to_n(self, ms):
+        return (ms * 1000 + self.period_us // 2) // self.period_us
+
+    def feedback_counters(self):
+        """Suppressed and withheld cues and probe steps: {name: count} (shared/cue.py)."""
+        values = self.cue.counters()
+        out = {}
+        for k in range(len(values)):
+            out[_cue_mod.COUNTER_NAMES[k]] = values[k]
+        return out
+
     def _start_uncalibrated(self, s):
         """--no-calibrate: start from the first accelerometer reading (fast convergence)."""
         est = self.est
@@ -196,6 +244,14 @@ class App:
         """Between-sample work, bounded: hand completed steps on (logging comes later)."""
         while self.ring_tail != self.ring_head:
             self.ring_tail += 1
+        self.check_cue()
+
+    def check_cue(self):
+        """A cue detector rebuilt elsewhere (device/service.py on a live config change) gets
+        the feedback rules too. Cheap: one identity test when nothing changed."""
+        if self.cue is not self._cue_configured:
+            configure_cue(self.cue, self.cfg)
+            self._cue_configured = self.cue
 
     # -- per sample ------------------------------------------------------------------
     @micropython.viper
@@ -209,6 +265,8 @@ class App:
             k = (dt + (p >> 1)) // p - 1
             self.missed = int(self.missed) + k
             n += k
+            if t[_T_GAP_N] > 0 and k >= t[_T_GAP_N]:
+                t[_T_GAP_LEFT] = t[_T_SETTLE_N] + 1
         n += 1
         t[_T_N] = n
         self.n = n
@@ -232,21 +290,47 @@ class App:
                 self._fail_calibration()
         else:
             st = self.steps
+            yaw = (e[_E_YAW] & _M30) - (e[_E_YAW] >> 1 & _B29) - (e[_E_YAW] >> 1 & _B29)
             if _steps_update(
                 st,
                 n,
                 (e[_E_UP] & _M30) - (e[_E_UP] >> 1 & _B29) - (e[_E_UP] >> 1 & _B29),
                 (e[_E_LEFT] & _M30) - (e[_E_LEFT] >> 1 & _B29) - (e[_E_LEFT] >> 1 & _B29),
                 (e[_E_FWD] & _M30) - (e[_E_FWD] >> 1 & _B29) - (e[_E_FWD] >> 1 & _B29),
-                (e[_E_YAW] & _M30) - (e[_E_YAW] >> 1 & _B29) - (e[_E_YAW] >> 1 & _B29),
+                yaw,
                 obl,
             ):
                 self._push_step()
-            enabled = 1 if e[_E_INIT_LEFT] == 0 else 0
+            # Data-quality gates: the reasons a cue may not fire on this sample.
+            gate = 0
+            if e[_E_INIT_LEFT] != 0:
+                gate = _G_INIT
             if t[_T_WALK_ONLY] and not st.walking:
-                enabled = 0
+                gate |= _G_WALK
+            lim = t[_T_TURN_CDPS]
+            if lim > 0 and (yaw > lim or yaw < 0 - lim):
+                t[_T_TURN_LEFT] = t[_T_TURN_HOLD] + 1
+            if t[_T_TURN_LEFT] > 0:
+                t[_T_TURN_LEFT] -= 1
+                gate |= _G_TURN
+            if t[_T_SAT_N] > 0:
+                # ptr16 reads are unsigned on MicroPython (-32768 reads 32768), signed here
+                q = ptr16(s)
+                j = 0
+                while j < 6:
+                    v = q[j]
+                    if v == 32767 or v == 32768 or v == -32768:
+                        t[_T_SAT_LEFT] = t[_T_SAT_N] + 1
+                    j += 1
+                if t[_T_SAT_LEFT] > 0:
+                    t[_T_SAT_LEFT] -= 1
+                    gate |= _G_SAT
+            if t[_T_GAP_LEFT] > 0:
+                t[_T_GAP_LEFT] -= 1
+                gate |= _G_GAP
             cue = self.cue
-            motor = int(_cue_update(cue, obl, enabled))
+            ptr32(cue._s)[_C_GATE] = gate
+            motor = int(_cue_update(cue, obl, 1 if gate == 0 else 0))
             if cue.fired:
                 self._note_fire(n)
         self.obliquity_mdeg = obl
@@ -294,4 +378,5 @@ class App:
                 cued = 1
             j += 1
         self.ring_cued[i] = cued
+        self.ring_probe[i] = _cue_note_step(self.cue, swing, st.step_drop_mdeg)
         self.ring_head += 1

@@ -19,6 +19,7 @@ a session on the first step (walking) and ends it after `still_ms` without steps
 import os
 
 from shared import logformat as lf
+from shared.config import FEEDBACK_KEYS, SCHEMA
 
 LOG_FULL = 1  # no space even after rotation: records are being dropped
 LOG_IO = 2  # a filesystem error other than "full"
@@ -71,6 +72,15 @@ def file_sha256(path, chunk=1024):
                 break
             h.update(memoryview(buf)[:k])
     return hexlify(h.digest()).decode()
+
+
+def _header_config(cfg):
+    """The config for a session header: the feedback keys only when not at their defaults."""
+    d = cfg.as_dict()
+    for key in FEEDBACK_KEYS:
+        if cfg[key] == SCHEMA[key][1]:
+            del d[key]
+    return d
 
 
 def calibration_of(app):
@@ -182,7 +192,7 @@ class LogStore:
             "rate_hz": app.cfg["rate_hz"],
             "raw": raw,
             "reason": reason,
-            "config": app.cfg.as_dict(),
+            "config": _header_config(app.cfg),
             "calibration": calibration_of(app),
             "faults": app.faults | (self.faults << 8),
         }

@@ -55,7 +55,118 @@ SCHEMA = {
     "cal_window_ms": ("int", 10000, 1000, 60000, "ms", "calibrate within this time from start"),
     "min_step_ms": ("int", 250, 150, 1000, "ms", "shortest step"),
     "max_step_ms": ("int", 1500, 500, 4000, "ms", "longest step; walking ends after it"),
+    # -- feedback rules (issue #7): the defaults keep the behaviour above ----------------------
+    "threshold_left_deg": (
+        "dec",
+        0,
+        0,
+        20000,
+        "deg",
+        "left-side drop that triggers a cue (0: threshold_deg; else at least 1)",
+    ),
+    "threshold_right_deg": (
+        "dec",
+        0,
+        0,
+        20000,
+        "deg",
+        "right-side drop that triggers a cue (0: threshold_deg; else at least 1)",
+    ),
+    "stride_n": ("int", 1, 1, 8, "", "cue when stride_n of the last stride_m stances of a side"),
+    "stride_m": ("int", 1, 1, 8, "", "... are past the threshold (stride_n above stride_m: M)"),
+    "refractory_strides": ("int", 0, 0, 100, "", "no new cue until this many strides passed"),
+    "hysteresis_strides": (
+        "int",
+        0,
+        0,
+        100,
+        "",
+        "a side cues again only after this many of its stances below threshold - hysteresis",
+    ),
+    "feedback": (
+        "choice",
+        "continuous",
+        0,
+        0,
+        "",
+        "schedule: continuous, bandwidth (cue only past the threshold: as continuous), faded",
+    ),
+    "fade_start_pct": ("int", 100, 0, 100, "%", "faded: share of qualifying cues, session 0"),
+    "fade_end_pct": ("int", 0, 0, 100, "%", "faded: share from session fade_sessions on"),
+    "fade_sessions": ("int", 3, 1, 1000, "", "faded: sessions from start to end share"),
+    "session_index": ("int", 0, 0, 65535, "", "sessions of feedback so far (faded schedule)"),
+    "probe_every_steps": ("int", 0, 0, 10000, "", "feedback-off probe block every N steps"),
+    "probe_len_steps": ("int", 0, 0, 10000, "", "steps per probe block (no cues, logged)"),
+    "cue_side_pattern": ("int", 0, 0, 1, "", "1: one pulse for a left drop, two for a right"),
+    "cue_gap_ms": ("int", 150, 20, 2000, "ms", "gap between the pulses of a pattern"),
+    "cue_ms_per_deg": (
+        "int",
+        0,
+        0,
+        1000,
+        "ms",
+        "pulse grows by this much per degree the drop went past the threshold",
+    ),
+    "cue_max_ms": ("int", 600, 20, 4000, "ms", "longest pulse (with cue_ms_per_deg)"),
+    "turn_gate_dps": (
+        "dec",
+        0,
+        0,
+        2000000,
+        "deg/s",
+        "no cues while |yaw rate| is above this (0: off)",
+    ),
+    "turn_hold_ms": ("int", 500, 0, 10000, "ms", "the turn gate holds this long after a turn"),
+    "sat_gate_ms": (
+        "int",
+        500,
+        0,
+        10000,
+        "ms",
+        "no cues this long after a raw axis saturated (0: off)",
+    ),
+    "gap_gate_ms": (
+        "int",
+        250,
+        0,
+        60000,
+        "ms",
+        "a gap in the samples this long (0: off) stops cues for gap_settle_ms",
+    ),
+    "gap_settle_ms": ("int", 1000, 0, 60000, "ms", "re-convergence time after a long gap"),
 }
+
+# The keys of issue #7's feedback rules: a session header records them only when they differ
+# from their defaults (device/logstore.py), so default headers stay as they were; a reader
+# takes an absent key as its default.
+FEEDBACK_KEYS = (
+    "threshold_left_deg",
+    "threshold_right_deg",
+    "stride_n",
+    "stride_m",
+    "refractory_strides",
+    "hysteresis_strides",
+    "feedback",
+    "fade_start_pct",
+    "fade_end_pct",
+    "fade_sessions",
+    "session_index",
+    "probe_every_steps",
+    "probe_len_steps",
+    "cue_side_pattern",
+    "cue_gap_ms",
+    "cue_ms_per_deg",
+    "cue_max_ms",
+    "turn_gate_dps",
+    "turn_hold_ms",
+    "sat_gate_ms",
+    "gap_gate_ms",
+    "gap_settle_ms",
+)
+
+CHOICES = {"feedback": ("continuous", "bandwidth", "faded")}
+# Decimal keys whose 0 means "use another key"; any other value must be at least this.
+ZERO_OR_AT_LEAST = {"threshold_left_deg": 1000, "threshold_right_deg": 1000}
 
 IMUS = {
     # name: (accel ug/LSB, gyro udps/LSB): the full-scale ranges the drivers set,
@@ -154,6 +265,8 @@ def validate(key, text):
         v = text.strip().lower()
         if key == "imu" and v not in IMUS:
             raise ConfigError("imu: %r is not one of %s" % (text, ", ".join(sorted(IMUS))))
+        if key in CHOICES and v not in CHOICES[key]:
+            raise ConfigError("%s: %r is not one of %s" % (key, text, ", ".join(CHOICES[key])))
         return v
     try:
         if kind == "dec":
@@ -171,4 +284,10 @@ def validate(key, text):
         else:
             rng = "%d..%d" % (lo, hi)
         raise ConfigError("%s: %s is out of range %s %s" % (key, text.strip(), rng, unit))
+    least = ZERO_OR_AT_LEAST.get(key, 0)
+    if v != 0 and v < least:
+        raise ConfigError(
+            "%s: %s is below %s %s (0: use the common value)"
+            % (key, text.strip(), format_milli(least), unit)
+        )
     return v

@@ -62,8 +62,8 @@ _K = const(21)  # gain, Q21 per sample
 _K_INIT = const(22)  # fast-convergence gain at a (re)start
 _INIT_N = const(23)
 _KI = const(24)  # integral gain, Q30
-_STILL_Q28 = const(25)
-_STILL_BAND = const(26)  # Q22 g^2
+_STILL_G = const(25)  # still: every raw gyro axis within this many counts of zero
+_STILL_A_LO = const(26)  # still: raw |a|^2 (counts/2 squared) inside [lo, hi]
 _STILL_N = const(27)
 _BIAS_SHIFT = const(28)
 _YAW_K = const(29)
@@ -86,7 +86,8 @@ CELL_FWD = const(43)
 CELL_YAW = const(44)  # yaw rate, cdeg/s
 _ACC_USED = const(45)
 _INVSQRT = const(46)  # 129: a copy of _INVSQRT_Q14 (read without a global lookup)
-_NCELLS = const(46 + 129)
+_STILL_A_HI = const(175)
+_NCELLS = const(176)
 
 
 # 1/sqrt(x) for x = 0.25 + i/64 (i = 0..128), Q14: 1/|a| from |a|^2.
@@ -283,9 +284,16 @@ class Estimator:
         hi = (1000 + accel_band_mg) * (1000 + accel_band_mg) * _Q22 // 1000000
         s[_N2_LO] = lo if lo > _INV_LO_Q22 else _INV_LO_Q22
         s[_N2_HI] = hi if hi < _INV_HI_Q22 else _INV_HI_Q22 - 1
-        # Still detection: rate threshold in Q28 rad/sample, |a|^2 band for still.
-        s[_STILL_Q28] = self.rate_to_q28(still_mdps)
-        s[_STILL_BAND] = (2 * still_mg * _Q22) // 1000
+        # Still detection on the raw counts, so that every implementation of this algorithm
+        # (the float64 reference included) makes the same decision on the same data: a
+        # decision that flips at its threshold changes the learnt bias by a step, and
+        # that step, not arithmetic, dominated fixed-vs-float differences.
+        s[_STILL_G] = (still_mdps * 1000) // gyro_udps_per_lsb
+        g_half = 500000 // acc_ug_per_lsb  # 1 g in counts, halved (keeps squares < 2**30)
+        lo = g_half - (g_half * still_mg) // 1000
+        hi = g_half + (g_half * still_mg) // 1000
+        s[_STILL_A_LO] = lo * lo
+        s[_STILL_A_HI] = hi * hi
         s[_STILL_N] = (still_ms * 1000) // period_us
         bias_n = (bias_tau_ms * 1000) // period_us
         sh = 0
@@ -418,9 +426,6 @@ class Estimator:
         n2 = ((ax + 1) >> 1) * ((ax + 1) >> 1)
         n2 += ((ay + 1) >> 1) * ((ay + 1) >> 1)
         n2 += ((az + 1) >> 1) * ((az + 1) >> 1)  # |a|^2, Q22
-        dn = n2 - _Q22
-        if dn < 0:
-            dn = 0 - dn
         used = 0
         if n2 > s[_N2_LO] and n2 < s[_N2_HI]:
             used = 1
@@ -472,15 +477,19 @@ class Estimator:
         s[_UY] = uy
         s[_UZ] = uz
         # Still: slow rates and |a| near 1 g for still_ms -> learn the gyro bias.
-        still = s[_STILL_Q28]
+        still = s[_STILL_G]
+        na = ((cx + 1) >> 1) * ((cx + 1) >> 1)
+        na += ((cy + 1) >> 1) * ((cy + 1) >> 1)
+        na += ((cz + 1) >> 1) * ((cz + 1) >> 1)
         if (
-            wx > 0 - still
-            and wx < still
-            and wy > 0 - still
-            and wy < still
-            and wz > 0 - still
-            and wz < still
-            and dn < s[_STILL_BAND]
+            gx > 0 - still
+            and gx < still
+            and gy > 0 - still
+            and gy < still
+            and gz > 0 - still
+            and gz < still
+            and na >= s[_STILL_A_LO]
+            and na <= s[_STILL_A_HI]
         ):
             count = s[_STILL_COUNT]
             if count < s[_STILL_N]:

@@ -42,8 +42,12 @@ class FloatEstimator:
         b = cfg["accel_band_mg"] / 1000.0
         self.n2_lo = max((1 - b) ** 2, 0.25)
         self.n2_hi = min((1 + b) ** 2, 2.25)
-        self.still_rate = math.radians(cfg["still_dps"] / 1000.0) * self.dt
-        self.still_band = 2 * cfg["still_mg"] / 1000.0
+        # the still decision is made on raw counts, exactly as the firmware makes it
+        self.still_g = (cfg["still_dps"] * 1000) // gyro_udps
+        g_half = 500000 // acc_ug
+        lo = g_half - (g_half * cfg["still_mg"]) // 1000
+        hi = g_half + (g_half * cfg["still_mg"]) // 1000
+        self.still_a = (lo * lo, hi * hi)
         self.still_n = 1000000 // period_us
         bias_n = (1500 * 1000) // period_us
         self.bias_a = 1.0 / 2 ** math.floor(math.log2(bias_n))
@@ -65,7 +69,6 @@ class FloatEstimator:
         w = r - self.b
         u = self.u + np.cross(self.u, w) + 0.5 * ((w @ self.u) * w - (w @ w) * self.u)
         n2 = float(a @ a)
-        dn = abs(n2 - 1.0)
         if self.n2_lo < n2 < self.n2_hi:
             k = self.k
             if self.init_left > 0:
@@ -76,7 +79,10 @@ class FloatEstimator:
             self.b -= np.cross(ah, u) * self.ki
         u = u * (3.0 - float(u @ u)) / 2.0
         self.u = u
-        if np.all(np.abs(w) < self.still_rate) and dn < self.still_band:
+        ci = [int(v) for v in counts]
+        na = sum(((v + 1) >> 1) ** 2 for v in ci[0:3])
+        g_still = all(-self.still_g < v < self.still_g for v in ci[3:6])
+        if g_still and self.still_a[0] <= na <= self.still_a[1]:
             if self.still_count < self.still_n:
                 self.still_count += 1
             else:
