@@ -78,6 +78,7 @@ def run(job_dir):
         "steps_lost": app.steps_lost,
         "motor_events_dropped": board.motor_dropped,
         "faults": app.faults,
+        "feedback": app.feedback_counters(),
     }
     with open(job_dir + "/result.json", "w") as f:
         json.dump(result, f)

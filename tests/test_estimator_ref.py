@@ -31,23 +31,13 @@ def _compare(trace, calibrate, mount=None):
     return d.max(), d[upright].max(), ang.max(), np.abs(tilt - ref[:, 1]).max()
 
 
-@pytest.mark.parametrize("preset", ["weak-right", "weak-left", "healthy", "run"])
+@pytest.mark.parametrize("preset", ["weak-right", "weak-left", "healthy", "run", "mixed"])
 def test_synthetic_within_005_deg(preset, tmp_path):
     tr = synth.generate(synth.PRESETS[preset](40.0), seed=5)
     p = tmp_path / "t.csv"
     synth.write_trace_csv(tr, p)
     dmax, _, ang, dtilt = _compare(read_trace(p), True)
     assert dmax <= 0.05 and dtilt <= 0.05 and ang <= 0.05
-
-
-def test_synthetic_mixed_activities(tmp_path):
-    # NOT yet within 0.05 deg: walking into a 180 deg turn right after calibration drifts
-    # apart to 0.072 deg, then re-converges. Pinned near the measured figure (see notes).
-    tr = synth.generate(synth.PRESETS["mixed"](40.0), seed=5)
-    p = tmp_path / "t.csv"
-    synth.write_trace_csv(tr, p)
-    dmax, _, ang, dtilt = _compare(read_trace(p), True)
-    assert dmax <= 0.08 and dtilt <= 0.08 and ang <= 0.08
 
 
 @pytest.mark.parametrize(

@@ -503,3 +503,21 @@ def test_every_new_key_is_in_the_schema_and_validated():
             cfg.set(key, bad)
     cfg.set("feedback", "Faded")
     assert cfg["feedback"] == "faded"
+
+
+def test_replay_summary_reports_withheld_cues(tmp_path):
+    """The feedback counters reach summary.json: standing with a hitched hip is counted as
+    'not walking', not silently dropped."""
+    import json
+
+    from hipcue import synth
+    from hipcue.cli import main
+
+    tr = synth.generate([synth.Segment("stand", 20.0)], seed=1)
+    p = tmp_path / "stand.csv"
+    synth.write_trace_csv(tr, p)
+    out = tmp_path / "out"
+    assert main(["replay", str(p), "--out", str(out), "-q", "--set", "threshold_deg=1"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["cues"] == 0
+    assert isinstance(s["feedback"], dict) and s["feedback"]

@@ -269,6 +269,8 @@ def write_outputs(res: ReplayResult, out_dir: str | Path) -> dict:
             "late_samples": res.firmware["late"],
             "saturated_samples": res.saturated_samples,
             "steps_lost": res.firmware["steps_lost"],
+            # cues the feedback rules withheld, by reason (gating, schedules, probe steps)
+            "feedback": res.firmware.get("feedback", {}),
         }
     )
     text = json.dumps(summary, indent=2) + "\n"
