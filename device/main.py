@@ -20,6 +20,7 @@ from shared.config import Config
 
 DATA_DIR = ""  # LittleFS is mounted at / on the rp2 port: config.json and logs/ live there
 FAULT_IMU = 4  # App.faults bit: the IMU is missing or failing (see device/board.py)
+BUTTON_LONG = 2  # device/drivers/button.py LONG
 
 
 def run(app, board, n=-1, log=None, service=None):
@@ -39,12 +40,30 @@ def run(app, board, n=-1, log=None, service=None):
             log.service(app)  # takes the step ring and logs cues/faults; flushes on schedule
         else:
             app.idle()
+        take = getattr(board, "take_button", None)
+        if take is not None:
+            press = take()
+            if press:
+                on_button(app, press, log)
         if service is not None:
             ready = getattr(board, "data_ready", None)
             while service.poll() and ready is not None and not ready():
                 pass
         if n > 0:
             n -= 1
+
+
+def on_button(app, press, log):
+    """Short press: start or stop a session; long press: stand still and recalibrate."""
+    if press == BUTTON_LONG:
+        from device.service import start_calibration
+
+        start_calibration(app)
+    elif log is not None:
+        if log.active:
+            log.stop(app, "button")
+        else:
+            log.start(app, "button")
 
 
 def boot(clock=None, max_samples=-1, watchdog=True, serve=True):

@@ -84,3 +84,30 @@ def test_loop_logs_sessions_serves_the_host_and_flags_imu_faults(fw, tmp_path):
 
     sess = read_session((tmp_path / "logs" / names[0]).read_bytes())
     assert len(sess.steps) > 20
+
+
+class _Log:
+    def __init__(self):
+        self.active = 0
+        self.calls = []
+
+    def start(self, app, reason):
+        self.active = 1
+        self.calls.append(("start", reason))
+
+    def stop(self, app, reason):
+        self.active = 0
+        self.calls.append(("stop", reason))
+
+
+def test_button_starts_stops_sessions_and_recalibrates(fw):
+    cfg = Config()
+    board = SimBoard(array("h", [0, 0, 4098, 0, 0, 0] * 10), array("i", [10000] * 10))
+    app = App(board, cfg, calibrate=False, period_us=10000)
+    log = _Log()
+    fw.on_button(app, 1, log)
+    fw.on_button(app, 1, log)
+    assert log.calls == [("start", "button"), ("stop", "button")]
+    old_cal = app.cal
+    fw.on_button(app, fw.BUTTON_LONG, log)
+    assert app.cal is not old_cal and app.cal.status == 0  # looking for a still period
