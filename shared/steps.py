@@ -11,12 +11,24 @@
 # - Rhythm: candidates closer than min_step_ms to the previous IC are dropped; so is one that
 #   comes sooner than early_pct % of the last interval, unless it is stronger (before walking:
 #   it then replaces the previous IC) or, while walking, at least weak_pct % of the usual peak.
+# - Beat window: while walking, the next IC is expected one interval after the last (within
+#   beat_pct %); there a jerk above beat_min_mg opens the candidate window too, so a walk that
+#   slows down keeps its fading steps (mobgap Test11, 31.28 s: 16 mg at 0.4 m/s). Such a weak
+#   candidate (peak below ic_min_mg) is an IC only if its peak is at least beat_rel_pct % of the
+#   previous IC's (a fading walk, not a bump after a firm last step) and the step it ends swayed
+#   opposite to the one before; otherwise it is dropped. A weak IC is tentative: its window
+#   re-arms at once, and a firm candidate that follows sooner than the rhythm allows replaces
+#   it (the step before keeps the weak IC as its end). Without this, a small bump just before
+#   the heel strike took the IC and hid the real one (float signals at 50/400 Hz).
 # - Walking: ICs closer than max_step_ms form a chain. Walking starts when the last start_steps
 #   steps of the chain are regular (each interval within start_ratio_pct % of the next) and
 #   their lateral sway alternates; those steps, and up to back_steps earlier ones that fit the
 #   rhythm, are then reported (one record per update call, so a few samples late). While
 #   walking, a step that neither alternates nor keeps the rhythm ends the walk (not reported);
 #   so does max_step_ms without an IC (the last step is then reported, ending at the timeout).
+#   Each chain entry is reported at most once (_c_rep): when a walk that stopped restarts at the
+#   next ICs, its back-fill stops at the first step already reported, so records come out in
+#   strictly increasing IC order.
 # - Stance side: the pelvis accelerates toward the swing side during single stance (to the
 #   right in left stance), so a step's sum of acc_left is lower in left stance than in the
 #   right steps around it. A walking step's left evidence is (previous sum - this sum) minus
@@ -97,6 +109,10 @@ class StepDetector:
         interval is within back_ratio_pct % of the next one (default 2 / 50 %).
     stop_ratio_pct: while walking, a step that does not alternate and whose interval differs from
         the previous one by more than this % of its own ends the walk (default 40 %; 0 = never).
+    beat_pct / beat_min_mg / beat_rel_pct: while walking, within beat_pct % of one interval after
+        the last IC, a jerk above beat_min_mg (capped at ic_min_mg) opens a candidate window too;
+        such a weak candidate must reach beat_rel_pct % of the previous IC's peak and end a step
+        that sways opposite to the previous one (default 20 % / 12 mg / 25 %).
     gyro_up_cdps is accepted by update() for the interface but not used (see the module comment).
     """
 
@@ -118,6 +134,9 @@ class StepDetector:
         back_steps=2,
         back_ratio_pct=50,
         stop_ratio_pct=40,
+        beat_pct=20,
+        beat_min_mg=12,
+        beat_rel_pct=25,
     ):
         if period_us < 1000 or period_us > 50000:
             raise ValueError("period_us out of range")
@@ -127,9 +146,21 @@ class StepDetector:
             raise ValueError("start_steps/back_steps out of range")
         if ic_lp_hz < 1 or ic_lp_hz > 50 or ic_min_mg < 1 or ic_min_mg > 4000:
             raise ValueError("ic_lp_hz/ic_min_mg out of range")
-        for pct in (early_pct, weak_pct, start_ratio_pct, back_ratio_pct, stop_ratio_pct):
+        for pct in (
+            early_pct,
+            weak_pct,
+            start_ratio_pct,
+            back_ratio_pct,
+            stop_ratio_pct,
+            beat_pct,
+            beat_rel_pct,
+        ):
             if pct < 0 or pct > 200:
                 raise ValueError("percentages must be 0 .. 200")
+        if beat_min_mg < 1:
+            raise ValueError("beat_min_mg out of range")
+        if beat_min_mg > ic_min_mg:
+            beat_min_mg = ic_min_mg
         if ic_diff_ms < 1 or ic_win_ms < 1 or ic_lag_ms < 0 or ic_lag_ms > 1000:
             raise ValueError("ic_diff_ms/ic_win_ms/ic_lag_ms out of range")
         self.period_us = period_us
@@ -150,12 +181,16 @@ class StepDetector:
         self._back = back_steps
         self._bratio = _q8(back_ratio_pct)
         self._stop = _q8(stop_ratio_pct)
+        self._beat = _q8(beat_pct)
+        self._lothr = beat_min_mg << _SH
+        self._brel = _q8(beat_rel_pct)
         # chain of recent ICs (ring, newest at _c_head): IC sample index, and for the step that
         # starts there: lateral sum, max(obl), max(-obl)
         self._c_n = array("i", [0] * _RING)
         self._c_lat = array("i", [0] * _RING)
         self._c_pos = array("i", [0] * _RING)
         self._c_neg = array("i", [0] * _RING)
+        self._c_rep = array("i", [0] * _RING)  # 1 once the entry's step has been queued
         # completed records waiting to be handed out (ring)
         self._q_ic = array("i", [0] * _RING)
         self._q_side = array("i", [0] * _RING)
@@ -167,6 +202,8 @@ class StepDetector:
         """Forget everything: filters, chain, walking state, queued records, step count."""
         for i in range(self._nd):
             self._ring[i] = 0
+        for i in range(_RING):
+            self._c_rep[i] = 0
         self._rp = 0
         self._y1 = 0
         self._y2 = 0
@@ -177,6 +214,9 @@ class StepDetector:
         self._c_len = 0  # ICs in the chain
         self._c_head = 0
         self._timeout_n = _NEVER  # the chain ends after this sample (no IC for max_step)
+        self._beat_from = _NEVER  # while walking: the next IC is expected from here ...
+        self._beat_to = 0  # ... to here, where the lower threshold opens a window too
+        self._athr = self._thr  # the lower of the two thresholds in force
         self._h_pk = 0  # jerk peak of the chain's newest IC
         self._env = 0  # running mean of the chain's jerk peaks
         self._int_n = 0  # last IC interval, samples
@@ -205,6 +245,7 @@ class StepDetector:
     def _queue(self, k, side, end_n):
         # Queue the record of the step that starts at chain entry k.
         w = self._q_w
+        self._c_rep[k] = 1
         self._q_ic[w] = self._c_n[k]
         self._q_side[w] = side
         if side:
@@ -305,6 +346,40 @@ class StepDetector:
         self._timeout_n = t
 
     @micropython.native
+    def _replace(self, k, h, ic, pk):
+        # The candidate at sample ic replaces the chain's newest IC (entry h, previous k).
+        lat = self._c_lat[k] + self._p_lat
+        if lat > _LATCAP:
+            lat = _LATCAP
+        elif lat < -_LATCAP:
+            lat = -_LATCAP
+        self._c_lat[k] = lat
+        if self._p_pos > self._c_pos[k]:
+            self._c_pos[k] = self._p_pos
+        if self._p_neg > self._c_neg[k]:
+            self._c_neg[k] = self._p_neg
+        self._p_lat = 0
+        self._p_pos = 0
+        self._p_neg = 0
+        self._c_n[h] = ic
+        self._set_timeout(ic)
+        self._h_pk = pk
+        self._int_n = ic - self._c_n[k]
+
+    @micropython.native
+    def _expect(self, ic):
+        # Walking, newest IC at sample ic: the next one is expected one interval later.
+        w = self._int_n * self._beat >> 8
+        f = _NEVER
+        t = 0
+        if ic <= _NEVER - self._max_n - self._max_n:
+            f = ic + self._int_n - w
+            t = ic + self._int_n + w
+        self._beat_from = f
+        self._beat_to = t
+        self._athr = self._lothr
+
+    @micropython.native
     def _candidate(self, pk_n, pk):
         ic = pk_n - self._lag_n
         c_len = self._c_len
@@ -312,6 +387,16 @@ class StepDetector:
         dt = 0
         if c_len > 0:
             dt = ic - self._c_n[h]
+            if (
+                self._h_pk <= self._thr < pk
+                and self.walking
+                and (dt < self._min_n or dt * 256 < self._early * self._int_n)
+            ):
+                # the newest IC was weak (beat window) and a firm candidate follows it soon:
+                # the firm one is the IC (the previous step's record keeps the weak IC as end)
+                k = (h - 1) & _RMASK
+                self._replace(k, h, ic, pk)
+                return
             if dt < self._min_n:
                 self._merge()
                 return
@@ -334,25 +419,23 @@ class StepDetector:
                         self._merge()
                         return
                     # stronger: it replaces the chain's newest IC
-                    k = (h - 1) & _RMASK
-                    lat = self._c_lat[k] + self._p_lat
-                    if lat > _LATCAP:
-                        lat = _LATCAP
-                    elif lat < -_LATCAP:
-                        lat = -_LATCAP
-                    self._c_lat[k] = lat
-                    if self._p_pos > self._c_pos[k]:
-                        self._c_pos[k] = self._p_pos
-                    if self._p_neg > self._c_neg[k]:
-                        self._c_neg[k] = self._p_neg
-                    self._p_lat = 0
-                    self._p_pos = 0
-                    self._p_neg = 0
-                    self._c_n[h] = ic
-                    self._set_timeout(ic)
-                    self._h_pk = pk
-                    self._int_n = ic - self._c_n[k]
+                    self._replace((h - 1) & _RMASK, h, ic, pk)
                     return
+        if pk <= self._thr:
+            # weak (only the beat window opens for it): at least beat_rel_pct of the previous
+            # IC's peak (a walk that fades, not a bump after a firm step), and the step it
+            # ends sways opposite to the previous one (_p_lat: that step's lateral sum so far)
+            q = self._c_lat[(h - 1) & _RMASK]
+            if (
+                not self.walking
+                or pk * 256 < self._brel * self._h_pk
+                or (q >= 0 and self._p_lat >= 0)
+                or (q <= 0 and self._p_lat <= 0)
+            ):
+                self._merge()
+                return
+        self._beat_from = _NEVER  # a new IC: the beat window closes (walking sets it again)
+        self._athr = self._thr
         if c_len > 0:
             self._close()
         else:
@@ -362,6 +445,7 @@ class StepDetector:
         h = (h + 1) & _RMASK
         self._c_head = h
         self._c_n[h] = ic
+        self._c_rep[h] = 0
         self._set_timeout(ic)
         if c_len < _RING:
             c_len += 1
@@ -379,15 +463,19 @@ class StepDetector:
                 self.stance = -1
                 return
             self._walk_step(k, ic)
+            self._expect(ic)
             return
         s = self._start
         if c_len <= s:
             return
-        # the last s steps (entries h-s .. h-1) must be regular and sway alternately
+        # the last s steps (entries h-s .. h-1) must be regular, sway alternately and not have
+        # been reported (a walk that stopped at its newest step restarts right after it)
+        if self._c_rep[(h - s) & _RMASK]:
+            return
         i = 1
         while i < s:
             e = (h - s + i) & _RMASK
-            if self._irregular(e, self._sratio):
+            if self._c_rep[e] or self._irregular(e, self._sratio):
                 return
             if self._alt and self._same_sway(e):
                 return
@@ -396,7 +484,7 @@ class StepDetector:
         first = (h - s) & _RMASK
         m = s
         while m < self._back + s and m < c_len - 1:
-            if self._irregular(first, self._bratio):
+            if self._c_rep[(first - 1) & _RMASK] or self._irregular(first, self._bratio):
                 break
             first = (first - 1) & _RMASK
             m += 1
@@ -433,6 +521,7 @@ class StepDetector:
         if self._last_side:
             ev = 0 - ev
         self._ev = ev
+        self._expect(ic)
 
     @micropython.native
     def update(self, n, acc_up_mg, acc_left_mg, acc_fwd_mg, gyro_up_cdps, obl_mdeg):
@@ -479,9 +568,13 @@ class StepDetector:
                 self._pk_n = n
             if n > self._win_last:
                 self._ic = _IC_WAIT
+                if self._pk <= self._thr:
+                    self._ic = _IC_ARMED  # weak (beat window): a firm rise may still follow
                 self._candidate(self._pk_n, self._pk)
         elif state == _IC_ARMED:
-            if j > self._thr:
+            if j > self._athr and (
+                j > self._thr or (self._beat_from <= n <= self._beat_to and self.walking)
+            ):
                 self._ic = _IC_OPEN
                 last = _NEVER  # n + win_n - 1 is beyond any sample index
                 if n <= _NEVER - self._win_n:
@@ -507,6 +600,7 @@ class StepDetector:
                 self.stance = -1
             self._c_len = 0
             self._timeout_n = _NEVER
+            self._athr = self._thr
         # hand out one queued record
         if self._q_n:
             r = self._q_r

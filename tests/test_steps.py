@@ -30,13 +30,14 @@ SRC = ROOT / "shared" / "steps.py"
 # ---------------------------------------------------------------- hand-made inputs
 
 
-def synth_walk(rate_hz, n_steps=12, step_ms=550, drop_l=6000, drop_r=9000, first_side=0):
+def synth_walk(rate_hz, n_steps=12, step_ms=550, drop_l=6000, drop_r=9000, first_side=0, push=None):
     """A straight walk between two standing periods, integer inputs.
 
     Every step: a vertical push (and forward braking) in the first 150 ms after the IC, the
     pelvis accelerating away from the stance foot, and obliquity with a flat top of drop_l
-    (left stance: the right side drops, obl > 0) or -drop_r (right stance). Returns
-    (inputs dict, IC sample indices, stance sides)."""
+    (left stance: the right side drops, obl > 0) or -drop_r (right stance). push: optional
+    per-step scale of the vertical (and forward) acceleration. Returns (inputs dict, IC sample
+    indices, stance sides)."""
     stand0, stand1 = 2.0, 3.0
     step_s = step_ms / 1000.0
     n = int((stand0 + n_steps * step_s + stand1) * rate_hz)
@@ -55,6 +56,8 @@ def synth_walk(rate_hz, n_steps=12, step_ms=550, drop_l=6000, drop_r=9000, first
         if 0 <= k < n_steps:
             u = t - stand0 - k * step_s
             up = 250.0 * math.sin(math.pi * u / 0.15) if u < 0.15 else -60.0
+            if push is not None:
+                up *= push[k]
             sway = math.sin(math.pi * u / step_s)
             f = min(1.0, 2.0 * sway)
             if sides[k] == 0:
@@ -113,6 +116,25 @@ def test_side_and_drop_on_a_hand_made_walk(rate_hz):
         assert a[3] == b[0]
     assert recs[-1][3] - recs[-1][0] == round(1.5 * rate_hz) + 1
     assert d.steps == len(ics) and d.walking == 0 and d.stance == -1
+
+
+@pytest.mark.parametrize("rate_hz", [50, 100, 200, 400])
+def test_a_fading_walk_keeps_its_weak_steps(rate_hz):
+    # A walk that slows to a stop: the vertical push falls by 30 % a step after six firm ones.
+    # The beat window (lower threshold where the rhythm expects the next IC) keeps steps the
+    # fixed threshold alone loses; every record is still a true IC with the right side.
+    push = [1.0] * 6 + [0.7**i for i in range(1, 9)]
+    cols, ics, sides = synth_walk(rate_hz, n_steps=len(push), push=push)
+    tol = round(0.08 * rate_hz)
+    got = {}
+    for name, kw in (("beat", {}), ("fixed", {"beat_min_mg": 35})):
+        recs, _ = feed(StepDetector(1000000 // rate_hz, **kw), cols)
+        for ic_n, side, _drop, _end in recs:
+            k = min(range(len(ics)), key=lambda i: abs(ics[i] - ic_n))
+            assert abs(ics[k] - ic_n) <= tol and side == sides[k], (name, ic_n, side)
+        got[name] = len(recs)
+    assert got["fixed"] == 10
+    assert got["beat"] >= 12
 
 
 def test_right_first_and_live_state():
@@ -245,6 +267,31 @@ def test_false_steps_in_the_daily_activity_circuit(mobgap):
     u = mobgap["Test11_Trial1"][2]["union"]
     assert u["outside"] <= 22, u
     assert u["unmatched"] <= 36, u
+
+
+def test_reported_steps_strictly_increase_through_the_firmware(data_dir):
+    # A walk that stops at an irregular step and restarts at the next IC used to report the
+    # steps before the stop again with the restart's back-fill (Test11: the App received the
+    # steps at samples 4226 and 4346 twice, the second time after a later step).
+    from hipcue.replay import run_firmware
+    from hipcue.trace import read_trace
+
+    tr = read_trace(data_dir / "mobgap_HA_001_Test11_Trial1.trace.csv")
+    res = run_firmware(tr, calibrate=False)
+    t = np.array([s.t_s for s in res.steps])
+    assert len(t) > 50
+    assert np.all(np.diff(t) > 0), t[:-1][np.diff(t) <= 0]
+
+
+def test_walk_restart_reports_no_step_twice(mobgap):
+    # The same on the detector's own inputs (all trials, and a restart forced by a long
+    # stop ratio of 0: never stops, and 1: stops at every non-alternating step)
+    for trial, (sig, det, _) in mobgap.items():
+        ics = [r[0] for r in det]
+        assert all(b > a for a, b in zip(ics, ics[1:], strict=False)), trial
+        for stop in (1, 10, 100):
+            ics = [r[0] for r in stepsig.run_detector(sig, stop_ratio_pct=stop)]
+            assert all(b > a for a, b in zip(ics, ics[1:], strict=False)), (trial, stop)
 
 
 @pytest.mark.parametrize("rate_hz", [50, 200])
