@@ -205,3 +205,50 @@ def test_headless_chromium_screenshot(tmp_path):
     ]
     subprocess.run(cmd, timeout=60, capture_output=True, env=dict(os.environ, HOME=str(tmp_path)))
     _check_png(shot, min_w=1280, min_h=2000)
+
+
+def test_report_from_the_session_library(tmp_path):
+    """Sessions pulled into the library report with trends: per-step logs as their step
+    peaks, a raw capture replayed through the firmware."""
+    from array import array
+
+    from device.app import App
+    from device.logstore import LogStore
+    from device.simboard import SimBoard
+    from hipcue import synth
+    from hipcue.library import Library
+    from hipcue.replay import quantise
+    from hipcue.report import build_report
+    from hipcue.session import load_sessions
+    from hipcue.trace import read_trace
+    from shared.config import Config
+
+    tr = synth.generate(synth.PRESETS["weak-right"](30.0), seed=6)
+    p = tmp_path / "w.csv"
+    synth.write_trace_csv(tr, p)
+    trace = read_trace(p)
+    cfg = Config()
+    counts, _ = quantise(trace, cfg["imu"])
+    lib_path = tmp_path / "library.sqlite"
+    with Library(lib_path) as lib:
+        for raw in (0, 1):
+            board = SimBoard(array("h", counts.reshape(-1).tolist()), array("i", [10000] * trace.n))
+            app = App(board, cfg, calibrate=True, period_us=10000)
+            logs = tmp_path / f"logs{raw}"
+            log = LogStore(str(logs), period_us=10000, fw="test", device="sim")
+            log.start(app, "command", raw=raw)
+            while board.next_sample():
+                app.tick()
+                log.service(app)
+            log.stop(app, "end")
+            for f in sorted(logs.iterdir()):
+                lib.add_session(f.read_bytes(), "sim", f"R{raw}-{f.name}")
+    sessions = load_sessions([str(lib_path)])
+    assert len(sessions) == 2
+    kinds = sorted(s.kind for s in sessions)
+    assert kinds == ["log", "trace"]
+    for s in sessions:
+        assert s.summary["right_stance_drop_deg"] > s.summary["left_stance_drop_deg"] + 3
+    out = tmp_path / "rep"
+    build_report(sessions, out)
+    assert (out / "img" / "trends.png").exists()

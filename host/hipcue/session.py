@@ -7,10 +7,12 @@ configuration it ran with, its date and the session numbers. The numbers always 
 Loaders, tried in the order of `LOADERS` (the first whose `matches` accepts the path wins):
 
 - a replay output folder (`samples.csv`, `steps.csv`, `summary.json`, as `hipcue replay` writes);
-- a trace CSV (spec section 2): a raw capture, replayed here through the firmware's own loop.
-
-A loader for sessions pulled from the device (and the session library) plugs in by adding a
-`Loader` to `LOADERS`; nothing else has to change.
+- a trace CSV (spec section 2): a raw capture, replayed here through the firmware's own loop;
+- a session pulled from the device (`S0001.hcl`): a raw capture is replayed through the
+  firmware exactly as the device ran it; a per-step log gives its steps and cues (no
+  per-sample curve);
+- a session library (`library.sqlite`, as `hipcue logs pull` fills it): every session in it,
+  or `library.sqlite#REF` for one (REF: id, name or SHA-256 prefix), for trends over dates.
 """
 
 from __future__ import annotations
@@ -91,9 +93,102 @@ def load_session(path: str | Path, options: LoadOptions | None = None) -> Sessio
 
 
 def load_sessions(paths: list[str], options: LoadOptions | None = None) -> list[Session]:
-    sessions = [load_session(p, options) for p in paths]
+    sessions: list[Session] = []
+    for p in paths:
+        base, _, ref = str(p).partition("#")
+        if base.endswith(".sqlite"):
+            sessions += load_library(Path(base), ref or None, options or LoadOptions())
+        else:
+            sessions.append(load_session(p, options))
     _unique_names(sessions)
     return sessions
+
+
+def load_library(path: Path, ref: str | None, options: LoadOptions) -> list[Session]:
+    """Sessions of a session library (all, or the one `ref` names), oldest first."""
+    from hipcue.library import Library
+
+    if not path.exists():
+        raise HipcueError(f"{path}: no such session library")
+    with Library(path) as lib:
+        ids = [lib.resolve(ref)] if ref else [int(r["id"]) for r in lib.sessions()]
+        out = []
+        for sid in ids:
+            name, data = lib.session_bytes(sid)
+            out.append(session_from_log(data, name, path, options))
+    if not out:
+        raise HipcueError(f"{path}: the library holds no sessions (pull some first)")
+    return sorted(out, key=lambda x: x.start)
+
+
+def session_from_log(data: bytes, name: str, source: Path, options: LoadOptions) -> Session:
+    """A session pulled from the device: replayed when it holds a raw capture, else its
+    logged steps and cues (the device's own figures, through metrics.summarise)."""
+    import tempfile
+
+    from hipcue.logs import (
+        LogError,
+        raw_to_trace_csv,
+        read_session,
+        replay_options,
+        session_summary,
+    )
+
+    try:
+        log = read_session(data, name)
+    except LogError as e:
+        raise HipcueError(str(e)) from None
+    start_unix = int(log.header.get("start_unix") or 0)
+    if start_unix > 0:
+        start, date_from = datetime.fromtimestamp(start_unix, UTC), "metadata"
+    else:
+        start, date_from = _file_time(source), "file time"
+    stem = name[:-4] if name.endswith(".hcl") else name
+    if log.raw:
+        opts = replay_options(log)
+        with tempfile.TemporaryDirectory(prefix="hipcue-session-") as tmp:
+            tp = Path(tmp) / f"{stem}.trace.csv"
+            tp.write_text(raw_to_trace_csv(log), encoding="utf-8")
+            trace = read_trace(tp)
+            res = run_firmware(
+                trace,
+                mount=options.mount or opts["mount"],
+                sets=tuple(opts["sets"]) + tuple(options.sets),
+                calibrate=opts["calibrate"] and options.calibrate,
+                engine=options.engine,
+            )
+            sess = session_from_result(res, stem)
+        sess.source, sess.start, sess.date_from = source, start, date_from
+        return sess
+    steps = [Step(st.t_s, st.stance, st.drop_deg, st.cued) for st in log.steps]
+    if len(steps) < 2:
+        raise HipcueError(f"{source}#{name}: fewer than two steps logged, nothing to report")
+    cfg = {k: str(v) for k, v in log.header.get("config", {}).items()}
+    cfg.setdefault("threshold_deg", "6.0")
+    # A per-step log has no per-sample curve: the curve is each step's peak, signed as
+    # obliquity (right stance: the left side sinks, negative), and the cue marks are the
+    # cued steps. Plots of it are labelled as such by the session's name.
+    return Session(
+        name=stem + " (per-step log: peaks)",
+        source=source,
+        kind="log",
+        start=start,
+        date_from=date_from,
+        t_s=np.array([st.t_s for st in steps]),
+        obliquity_deg=np.array([-st.drop_deg if st.stance == "R" else st.drop_deg for st in steps]),
+        cue=np.array([st.cued for st in steps], dtype=np.uint8),
+        steps=steps,
+        config=cfg,
+        summary=session_summary(log),
+    )
+
+
+def _is_hcl(p: Path) -> bool:
+    return p.is_file() and p.suffix == ".hcl"
+
+
+def load_hcl(p: Path, options: LoadOptions) -> Session:
+    return session_from_log(p.read_bytes(), p.name, p, options)
 
 
 def _unique_names(sessions: list[Session]) -> None:
@@ -273,6 +368,7 @@ def load_trace(p: Path, options: LoadOptions) -> Session:
 
 LOADERS: list[Loader] = [
     Loader("replay output folder", _is_replay_dir, load_replay_dir),
+    Loader("pulled device session", _is_hcl, load_hcl),
     Loader("trace CSV", _is_trace, load_trace),
 ]
 
