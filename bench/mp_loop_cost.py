@@ -34,33 +34,17 @@ from array import array
 import micropython
 
 from bench.madgwick import Madgwick, MadgwickNative
-from device.app import App
 from device.simboard import SimBoard
-from shared.config import Config
-
-
-def _read_array(path, typecode, count, size):
-    a = array(typecode, bytearray(count * size))
-    with open(path, "rb") as f:
-        f.readinto(a)
-    return a
-
+from device.simrun import load_job
 
 job_dir = sys.argv[1]
 mode = sys.argv[2]
 WARMUP = int(sys.argv[3])
 N = int(sys.argv[4])
 
-with open(job_dir + "/job.json") as f:
-    job = json.load(f)
-cfg = Config()
-for key in job["config"]:
-    cfg.set(key, job["config"][key])
-n_all = job["n"]
-counts = _read_array(job_dir + "/counts.bin", "h", n_all * 6, 2)
-dt = _read_array(job_dir + "/dt.bin", "i", n_all, 4)
-board = SimBoard(counts, dt)
-app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+job, board, app = load_job(job_dir)
+counts = board._counts
+dt = board._dt
 CAP = 1024
 s_ic = array("i", [0] * CAP)
 s_side = array("i", [0] * CAP)

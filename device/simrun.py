@@ -28,7 +28,9 @@ def _read_array(path, typecode, count, size):
     return a
 
 
-def run(job_dir):
+def load_job(job_dir):
+    """The prepared trace of JOB_DIR on a simulated board, and the app over it:
+    (job dict, SimBoard, App). Also used by the allocation probe and the cost benchmark."""
     with open(job_dir + "/job.json") as f:
         job = json.load(f)
     cfg = Config()
@@ -39,6 +41,12 @@ def run(job_dir):
     dt = _read_array(job_dir + "/dt.bin", "i", n, 4)
     board = SimBoard(counts, dt)
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    return job, board, app
+
+
+def run(job_dir):
+    job, board, app = load_job(job_dir)
+    n = job["n"]
     obl = array("i", bytearray(4 * n))
     tilt = array("i", bytearray(4 * n))
     cue = bytearray(n)

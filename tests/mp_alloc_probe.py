@@ -23,20 +23,9 @@ from array import array
 import micropython
 from micropython import const
 
-from device.app import App
-from device.simboard import SimBoard
-from shared.config import Config
+from device.simrun import load_job
 
 _RING_MASK = const(31)  # device/app.py _RING_MASK
-
-
-def read_array(path, typecode, count, size):
-    a = array(typecode, bytearray(count * size))
-    with open(path, "rb") as f:
-        got = f.readinto(a)
-    if got != count * size:
-        raise ValueError("%s: expected %d bytes, got %d" % (path, count * size, got))
-    return a
 
 
 @micropython.native
@@ -100,16 +89,7 @@ def measure(fn, app, board, n, rec):
 
 def main(argv):
     job_dir, mode, warmup, count = argv[1], argv[2], int(argv[3]), int(argv[4])
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
-    cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    counts = read_array(job_dir + "/counts.bin", "h", n * 6, 2)
-    dt = read_array(job_dir + "/dt.bin", "i", n, 4)
-    board = SimBoard(counts, dt)
-    app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    _job, board, app = load_job(job_dir)
     rec = array("i", [0] * (64 * 5))
     fn = {"loop": drive, "planted": drive, "float": float_loop, "tuple": tuple_loop}.get(mode)
     fn = fn or {"bigint": bigint_loop}[mode]
