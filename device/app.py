@@ -18,6 +18,7 @@ from shared.estimator import Estimator
 from shared.feedback import configure_cue
 from shared.mount import MountError, calibrated_frame_q14, mount_frame_q14, parse_mount
 from shared.mp import const, micropython
+from shared.slstest import SlsTest
 from shared.steps import StepDetector
 
 if sys.implementation.name != "micropython":
@@ -54,7 +55,8 @@ _T_SAT_LEFT = const(9)
 _T_GAP_N = const(10)  # missed samples that make a long gap
 _T_SETTLE_N = const(11)
 _T_GAP_LEFT = const(12)
-_T_NCELLS = const(13)
+_T_SLS = const(13)  # 1: a single-leg stance test (self.sls) drives the motor
+_T_NCELLS = const(14)
 # Gate reasons (shared/cue.py GATE_*) and the cue's gate cell.
 _G_INIT = const(1)
 _G_WALK = const(2)
@@ -96,6 +98,7 @@ _est_update = Estimator.update
 _steps_update = StepDetector.update
 _cue_update = CueDetector.update
 _cue_note_step = CueDetector.note_step
+_sls_update = SlsTest.update
 
 
 class App:
@@ -174,6 +177,7 @@ class App:
         self.ring_head = 0  # steps written
         self.ring_tail = 0  # steps taken
         self.steps_lost = 0
+        self.sls = None  # a running single-leg stance test (shared/slstest.py): drives the motor
 
     # -- one-off transitions (not per sample) ------------------------------------------
     def _ms_to_n(self, ms):
@@ -186,6 +190,23 @@ class App:
         for k in range(len(values)):
             out[_cue_mod.COUNTER_NAMES[k]] = values[k]
         return out
+
+    def start_sls(self, side_s=30, rest_s=10, impact_mg=250):
+        """Start a guided single-leg stance test: from the next sample the motor follows the
+        test's signals (cues are not felt until it ends); returns the SlsTest."""
+        t = self.sls
+        if t is None:
+            t = SlsTest(self.period_us, side_s, rest_s, impact_mg)
+        else:
+            t.configure(side_s, rest_s, impact_mg)
+        t.start()
+        self.sls = t
+        self._t[_T_SLS] = 1
+        return t
+
+    def stop_sls(self):
+        """Give the motor back to the cues (the test's results stay in self.sls)."""
+        self._t[_T_SLS] = 0
 
     def _start_uncalibrated(self, s):
         """--no-calibrate: start from the first accelerometer reading (fast convergence)."""
@@ -333,6 +354,14 @@ class App:
             motor = int(_cue_update(cue, obl, 1 if gate == 0 else 0))
             if cue.fired:
                 self._note_fire(n)
+        if t[_T_SLS]:
+            motor = int(
+                _sls_update(
+                    self.sls,  # type: ignore[arg-type]  # set whenever _T_SLS is
+                    obl,
+                    (e[_E_UP] & _M30) - (e[_E_UP] >> 1 & _B29) - (e[_E_UP] >> 1 & _B29),
+                )
+            )
         self.obliquity_mdeg = obl
         self.tilt_mdeg = (e[_E_TILT] & _M30) - (e[_E_TILT] >> 1 & _B29) - (e[_E_TILT] >> 1 & _B29)
         if motor != t[_T_MOTOR]:

@@ -11,15 +11,21 @@ Never raises into the sample loop: a full or failing filesystem sets a fault bit
 When free space falls below `reserve` bytes, whole sessions are deleted, oldest first, never
 the current one.
 
+Feedback counters (issue #7): the CueDetector's suppression counters go into the log as
+R_FEEDBACK records (their growth since the last one) with each summary, and the probe flag of
+each step (App.ring_probe, when the app has one) as R_PROBE records where it changes.
+
 `service(app)` is the between-sample hook for App.idle(): it drains the app's step ring into
 the log, notes cue fires, fault changes, raw samples (raw capture), periodic summaries, starts
 a session on the first step (walking) and ends it after `still_ms` without steps.
 """
 
 import os
+from array import array
 
 from shared import logformat as lf
 from shared.config import FEEDBACK_KEYS, SCHEMA
+from shared.cue import COUNTER_CELL0, COUNTER_NAMES
 
 LOG_FULL = 1  # no space even after rotation: records are being dropped
 LOG_IO = 2  # a filesystem error other than "full"
@@ -143,6 +149,12 @@ class LogStore:
         self._sum_dropped = 0
         self._late0 = 0
         self._missed0 = 0
+        self._fb_base = array("i", [0] * len(COUNTER_NAMES))  # counters at the last record
+        self._fb_delta = array("i", [0] * len(COUNTER_NAMES))
+        self._fb_cue = None
+        # on_session(app, k): called when session k has started (its header written); the
+        # service advances and saves the config's session_index there (device/service.py)
+        self.on_session = None
         self._next = 1
         try:
             os.mkdir(root)
@@ -153,8 +165,9 @@ class LogStore:
             self._next = have[-1] + 1
 
     # -- sessions ----------------------------------------------------------------------
-    def start(self, app, reason="command", raw=0, start_unix=0, header_extra=None):
-        """Open a new session at the app's current sample. Returns its number (-1: failed)."""
+    def start(self, app, reason="command", raw=0, start_unix=0, header_extra=None, count=1):
+        """Open a new session at the app's current sample. Returns its number (-1: failed).
+        count=0: not a feedback session (a test): on_session is not called."""
         if self.active:
             self.stop(app, "restart")
         k = self._next
@@ -179,6 +192,7 @@ class LogStore:
         self._sum_steps = self._sum_cues = self._sum_dropped = 0
         self._late0 = app.late
         self._missed0 = app.missed
+        self._fb_snapshot(app)
         self.rec.restart(n)
         self.dropped = 0
         info = {
@@ -207,10 +221,15 @@ class LogStore:
         except Exception as e:
             self._fail(e)
             self._close_quietly()
+        if self.file is not None and self.on_session is not None and count:
+            try:
+                self.on_session(app, k)
+            except Exception:
+                self.faults |= LOG_IO
         return k if self.file is not None else -1
 
-    def stop(self, app, reason="command"):
-        """End the session: flush, write the end frame, close the file."""
+    def stop(self, app, reason="command", end_extra=None):
+        """End the session: flush, write the end frame (plus end_extra's keys), close."""
         if not self.active:
             return
         self._summary(app)
@@ -224,6 +243,9 @@ class LogStore:
                 "dropped": self.dropped,
                 "faults": self._faults_seen | (self.faults << 8),
             }
+            if end_extra:
+                for key in end_extra:
+                    info[key] = end_extra[key]
             try:
                 self._write(lf.end_frame(info))
                 self.file.close()
@@ -240,9 +262,12 @@ class LogStore:
         if app.ring_tail != app.ring_head and not self.active and self.auto:
             self.start(app, "walking")
         rec = self.rec
+        probes = getattr(app, "ring_probe", None)
         while app.ring_tail != app.ring_head:
             if self.active:
                 j = app.ring_tail & _RING_MASK
+                if probes is not None and not rec.probe_flag(probes[j]):
+                    self._drop()
                 if rec.step(app.ring_ic[j], app.ring_side[j], app.ring_drop[j], app.ring_cued[j]):
                     self._steps += 1
                     self._sum_steps += 1
@@ -291,6 +316,44 @@ class LogStore:
             self._drop()
         self._sum_steps = self._sum_cues = self._sum_dropped = 0
         self._last_summary_n = app.n
+        self._feedback(app)
+
+    def _fb_cells(self, app):
+        cue = getattr(app, "cue", None)
+        return cue, getattr(cue, "_s", None)
+
+    def _fb_snapshot(self, app):
+        cue, s = self._fb_cells(app)
+        self._fb_cue = cue
+        base = self._fb_base
+        for k in range(len(base)):
+            base[k] = s[COUNTER_CELL0 + k] if s is not None else 0
+
+    def _feedback(self, app):
+        """An R_FEEDBACK record of the counters' growth since the last one (none: no growth)."""
+        cue, s = self._fb_cells(app)
+        if s is None:
+            return
+        base = self._fb_base
+        if cue is not self._fb_cue:  # rebuilt on a live config change: counting from 0
+            self._fb_cue = cue
+            for k in range(len(base)):
+                base[k] = 0
+        d = self._fb_delta
+        any_ = 0
+        for k in range(len(base)):
+            v = s[COUNTER_CELL0 + k]
+            x = v - base[k] if v >= base[k] else v
+            d[k] = x
+            if x:
+                any_ = 1
+        if not any_:
+            return
+        if self.rec.feedback(app.n, d):
+            for k in range(len(base)):
+                base[k] = s[COUNTER_CELL0 + k]
+        else:
+            self._drop()
 
     # -- file work (only here) ---------------------------------------------------------
     def flush(self):

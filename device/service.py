@@ -37,7 +37,9 @@ from shared import protocol as P
 from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING, Calibrator
 from shared.config import IMUS, SCHEMA, Config, ConfigError
 from shared.cue import CueDetector
+from shared.feedback import session_fade_pct
 from shared.fixedpoint import isqrt
+from shared.slstest import PHASE_NAMES
 
 FIRMWARE_VERSION = "0.1.0"
 
@@ -207,7 +209,8 @@ class Service:
         self.data_dir = data_dir
         self.log_dir = data_dir + "/logs"
         self.active_log = None  # name of a log being written (not deletable), besides `log`'s
-        self.log = None  # the LogStore writing sessions into log_dir (device/logstore.py)
+        self._log = None  # the LogStore writing sessions into log_dir (device/logstore.py)
+        self.sessions_counted = 0  # session_index advances made (info)
         self.info_hook = None  # callable returning extra info (the simulator's trace)
         self.config_note = ""
         self._ms = ticks_ms or time.ticks_ms
@@ -273,7 +276,46 @@ class Service:
             "logs.start": self._c_logs_start,
             "logs.stop": self._c_logs_stop,
             "clock.set": self._c_clock_set,
+            "test.sls": self._c_test_sls,
+            "test.status": self._c_test_status,
         }
+        # the single-leg stance test (shared/slstest.py): its session and the last results
+        self._sls_running = 0
+        self._sls_session = None
+        self._sls_auto = 1
+        self.sls_last = None
+
+    @property
+    def log(self):
+        return self._log
+
+    @log.setter
+    def log(self, store):
+        """Attach the log store; each session it starts advances session_index."""
+        self._log = store
+        if store is not None:
+            store.on_session = self._session_started
+
+    def _session_started(self, app, k):
+        """A new session (its header records the index it runs with): its faded-schedule
+        share goes to the cue detector, and `session_index` advances by one for the next
+        session, saved with the config (atomically, save_config). A failed save keeps the
+        advance in RAM only (the next save stores it)."""
+        cfg = self.cfg
+        idx = cfg["session_index"]
+        if app is not None and app.cue is not None:
+            app.cue.set_fade_pct(session_fade_pct(cfg))
+        if idx < SCHEMA["session_index"][3]:
+            new = Config()
+            for key in cfg.values:
+                new.values[key] = cfg.values[key]
+            new.values["session_index"] = idx + 1
+            try:
+                save_config(self.data_dir, new)
+            except OSError:
+                pass
+            cfg.values["session_index"] = idx + 1
+            self.sessions_counted += 1
 
     def add_command(self, name, fn):
         """An extra command (the simulator's): fn(request dict) returns the answer dict."""
@@ -329,6 +371,8 @@ class Service:
     # -- the bounded poll ----------------------------------------------------------------
     def poll(self):
         """One bounded slice of work; returns 1 if more is ready to do at once."""
+        if self._sls_running:
+            self._sls_check()
         now = self._ms()
         self.uptime_ms += self._diff(now, self._t_ms)
         self._t_ms = now
@@ -859,6 +903,72 @@ class Service:
             log.stop(app, "command")
         size = self._log_size(name) if name is not None else 0
         self._reply(seq, {"stopped": name, "size": size, "auto": log.auto})
+
+    # -- single-leg stance test ---------------------------------------------------------
+    def _c_test_sls(self, seq, req):
+        """Start the guided single-leg stance test (left leg, rest, right leg). Its results
+        go into a test session log (header "test": "sls"; end frame "sls": results) that
+        does not count as a feedback session, and to `test.status`."""
+        app = self._need_app()
+        if self._sls_running:
+            raise _Reject(P.E_STATE, "a single-leg stance test is running")
+        cfg = self.cfg
+        lim = SCHEMA["sls_side_s"]
+        side_s = _int_arg(req, "side_s", lim[2], lim[3], cfg["sls_side_s"])
+        lim = SCHEMA["sls_rest_s"]
+        rest_s = _int_arg(req, "rest_s", lim[2], lim[3], cfg["sls_rest_s"])
+        impact = cfg["sls_impact_mg"]
+        t = app.start_sls(side_s, rest_s, impact)
+        log = self.log
+        self._sls_session = None
+        if log is not None:
+            self._sls_auto = log.auto
+            log.auto = 0  # standing still must not end it, walking must not start another
+            extra = {"test": "sls", "sls_side_s": side_s, "sls_rest_s": rest_s}
+            extra["sls_impact_mg"] = impact
+            now = self._clock_now()
+            k = log.start(app, "test", start_unix=now or 0, header_extra=extra, count=0)
+            if k >= 0:
+                self._sls_session = "S%04d.hcl" % k
+        self._sls_running = 1
+        self.sls_last = None
+        self._reply(
+            seq,
+            {
+                "started": "sls",
+                "side_s": side_s,
+                "rest_s": rest_s,
+                "total_s": t.total_n() * app.period_us // 1000000,
+                "session": self._sls_session,
+            },
+        )
+
+    def _sls_check(self):
+        app = self.app
+        t = app.sls if app is not None else None
+        if t is None or not t.done or app.motor_on:
+            return
+        app.stop_sls()
+        self._sls_running = 0
+        res = t.results()
+        res["session"] = self._sls_session
+        self.sls_last = res
+        log = self.log
+        if log is not None:
+            if self._sls_session is not None and log.active:
+                log.stop(app, "test", end_extra={"sls": t.results()})
+                self._hdirty = 1
+            log.auto = self._sls_auto
+
+    def _c_test_status(self, seq, req):
+        app = self.app
+        t = app.sls if app is not None else None
+        d = {"running": self._sls_running, "results": self.sls_last}
+        if t is not None and self._sls_running:
+            d["phase"] = PHASE_NAMES[t.phase]
+            d["side"] = "L" if t.side == 0 else "R"
+            d["session"] = self._sls_session
+        self._reply(seq, d)
 
     def _clock_now(self):
         base = self._clock_base

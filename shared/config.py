@@ -134,6 +134,17 @@ SCHEMA = {
         "a gap in the samples this long (0: off) stops cues for gap_settle_ms",
     ),
     "gap_settle_ms": ("int", 1000, 0, 60000, "ms", "re-convergence time after a long gap"),
+    # -- single-leg stance test (issue #7; shared/slstest.py) ----------------------------------
+    "sls_side_s": ("int", 30, 5, 120, "s", "single-leg stance test: time on each leg"),
+    "sls_rest_s": ("int", 10, 0, 120, "s", "single-leg stance test: rest between the legs"),
+    "sls_impact_mg": (
+        "int",
+        250,
+        50,
+        4000,
+        "mg",
+        "single-leg stance test: vertical jolt taken as the lifted foot coming down",
+    ),
 }
 
 # The keys of issue #7's feedback rules: a session header records them only when they differ

@@ -119,6 +119,7 @@ COUNTER_NAMES = (
     "probe_steps",
 )
 _C_FIRST = const(42)
+COUNTER_CELL0 = 42  # cell of the first counter in CueDetector._s (device/logstore.py)
 
 
 def _cell(k):
@@ -227,6 +228,10 @@ class CueDetector:
         """The suppression counters, in COUNTER_NAMES order (a new list: not per sample)."""
         s = self._s
         return [s[_C_FIRST + k] for k in range(len(COUNTER_NAMES))]
+
+    def set_fade_pct(self, pct):
+        """The faded schedule's share of cues (%), e.g. for a new session."""
+        self._s[_FADE_PCT] = min(max(pct, 0), 100)
 
     def set_gate(self, bits):
         """The gate reasons for the next update() (the app writes the cell directly)."""

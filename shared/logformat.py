@@ -28,8 +28,21 @@ the time since the previous record on its clock; the clocks continue from block 
     R_SUMMARY   0xE4 dt u8, u16 steps, cues, late, missed, dropped since the last: 12 bytes
     R_ETIME     0xE5 u16 advance of the event clock (a gap longer than 2.55 s): 3 bytes
     R_BACK      0xE6 u16 step clock set back (a step reported after a later one): 3 bytes
+    R_FEEDBACK  0xE7 dt u8, count u8, count x u16: the feedback counters (shared/cue.py
+                COUNTER_NAMES order: gated, ..., withheld_probe, probe_steps) accumulated since
+                the previous R_FEEDBACK of the session (or its start), each saturating at 65535;
+                written with a summary (each minute and at the end) when any is non-zero
+    R_PROBE     0xE8 u8 flag: the steps after this record (this session) were (1) / were not
+                (0) in a feedback-off probe block; written when the flag changes (from 0)
+    0xE9..0xEF  extension records: tag, u8 length, payload[length]; a reader skips the ones it
+                does not know (so later additions keep this reader working)
     R_RAW       0xF0 u32 n0, u8 count, count x (int16 ax ay az gx gy gz raw counts): samples
                 n0, n0 + 1, ... on the firmware's time grid (raw capture only)
+
+R_FEEDBACK and R_PROBE (issue #7) are written only when the feedback rules suppress or
+withhold something or probe blocks are on: a session with the default rules is byte-for-byte
+what it was before them. A reader from before them stops at the first block holding one
+("unknown record type"; everything before that block is kept).
 
 Size: a walking step is 2 bytes (4 when its side repeats or its drop is over 12.7 deg), a cue
 2 bytes, a flush 7 bytes, a summary 15 bytes a minute: about 45 hours per MB at 110 steps a
@@ -56,6 +69,10 @@ R_FAULT = 0xE3
 R_SUMMARY = 0xE4
 R_ETIME = 0xE5
 R_BACK = 0xE6
+R_FEEDBACK = 0xE7
+R_PROBE = 0xE8
+R_EXT_FIRST = 0xE9  # ..0xEF: tag, u8 length, payload (skipped when unknown)
+R_EXT_LAST = 0xEF
 R_RAW = 0xF0
 
 SHORT_DT_MAX = 0xDF
@@ -122,6 +139,7 @@ class RecordBuffer:
         self.raw_at = 0  # position of the open raw chunk's count byte (0: none)
         self.raw_next = -1
         self.records = 0
+        self.probe = 0  # the probe flag of the steps written (R_PROBE)
 
     def clear(self):
         """After a flush: empty, clocks kept."""
@@ -256,6 +274,40 @@ class RecordBuffer:
             self.pos = p + 10
         return 1 if p else 0
 
+    def feedback(self, n, counts):
+        """The feedback counters accumulated since the last call (a sequence of ints)."""
+        k = len(counts)
+        p = self._event(n, R_FEEDBACK, 1 + 2 * k)
+        if p:
+            b = self.buf
+            b[p] = k
+            p += 1
+            for i in range(k):
+                v = _u16(counts[i])
+                if v < 0:
+                    v = 0
+                b[p] = v & 0xFF
+                b[p + 1] = v >> 8
+                p += 2
+            self.pos = p
+        return 1 if p else 0
+
+    def probe_flag(self, flag):
+        """Mark the steps written after this as in (1) / out of (0) a probe block."""
+        if flag == self.probe:
+            return 1
+        if not self.room(2):
+            self.dropped += 1
+            return 0
+        b = self.buf
+        b[self.pos] = R_PROBE
+        b[self.pos + 1] = 1 if flag else 0
+        self.pos += 2
+        self.probe = 1 if flag else 0
+        self.records += 1
+        self.raw_at = 0
+        return 1
+
     def raw(self, n, s):
         """One IMU sample (array of 6 raw int16 counts) at grid index n."""
         b = self.buf
@@ -311,6 +363,7 @@ def parse(data):
 
     header (dict or None), end (dict or None), steps [(t_cs, side, drop_ds, cued)],
     cues [t_cs], faults [(t_cs, bits)], summaries [(t_cs, steps, cues, late, missed, dropped)],
+    feedback [(t_cs, [counts])] (R_FEEDBACK), probe [0/1 per step, in step order] (R_PROBE),
     raw [(n0, bytes)] (runs of 12-byte samples), frames (count of good frames),
     good_bytes (length of the intact part), error (None, or why the rest was dropped).
     """
@@ -321,6 +374,8 @@ def parse(data):
         "cues": [],
         "faults": [],
         "summaries": [],
+        "feedback": [],
+        "probe": [],
         "raw": [],
         "frames": 0,
         "good_bytes": 0,
@@ -341,7 +396,7 @@ def parse(data):
     mv = memoryview(data)
     pos = 4
     out["good_bytes"] = 4
-    clocks = [0, 0, 1]  # step clock, event clock, previous side
+    clocks = [0, 0, 1, 0]  # step clock, event clock, previous side, probe flag
     while pos < len(data):
         if len(data) - pos < FRAME_OVERHEAD:
             out["error"] = "torn frame at byte %d (%d bytes)" % (pos, len(data) - pos)
@@ -391,8 +446,10 @@ def _records(p, clocks, out):
     cues = []
     faults = []
     sums = []
+    fb = []
+    probes = []
     raw = []
-    sc, ec, side = clocks
+    sc, ec, side, probe = clocks
     i = 0
     n = len(p)
     while i < n:
@@ -404,6 +461,7 @@ def _records(p, clocks, out):
             side = 1 - side
             v = p[i + 1]
             steps.append((sc, side, v & 0x7F, v >> 7))
+            probes.append(probe)
             i += 2
         elif b == R_STEP:
             if i + 4 > n:
@@ -412,6 +470,7 @@ def _records(p, clocks, out):
             v = p[i + 2] | (p[i + 3] << 8)
             side = v >> 15
             steps.append((sc, side, v & 0x3FFF, (v >> 14) & 1))
+            probes.append(probe)
             i += 4
         elif b == R_TIME or b == R_ETIME or b == R_BACK:
             if i + 3 > n:
@@ -436,6 +495,24 @@ def _records(p, clocks, out):
             else:
                 sums.append((ec,) + struct.unpack_from("<HHHHH", p, i + 2))
             i += k
+        elif b == R_FEEDBACK:
+            if i + 3 > n:
+                return "feedback record cut off"
+            k = p[i + 2]
+            if i + 3 + 2 * k > n:
+                return "feedback record cut off"
+            ec += p[i + 1]
+            fb.append((ec, [p[i + 3 + 2 * j] | (p[i + 4 + 2 * j] << 8) for j in range(k)]))
+            i += 3 + 2 * k
+        elif b == R_PROBE:
+            if i + 2 > n:
+                return "probe record cut off"
+            probe = 1 if p[i + 1] else 0
+            i += 2
+        elif R_EXT_FIRST <= b <= R_EXT_LAST:
+            if i + 2 > n or i + 2 + p[i + 1] > n:
+                return "extension record 0x%02x cut off" % b
+            i += 2 + p[i + 1]
         elif b == R_RAW:
             if i + 6 > n:
                 return "raw record cut off"
@@ -451,7 +528,10 @@ def _records(p, clocks, out):
     clocks[0] = sc
     clocks[1] = ec
     clocks[2] = side
+    clocks[3] = probe
     out["steps"].extend(steps)
+    out["feedback"].extend(fb)
+    out["probe"].extend(probes)
     out["cues"].extend(cues)
     out["faults"].extend(faults)
     out["summaries"].extend(sums)

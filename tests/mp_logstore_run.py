@@ -448,6 +448,7 @@ def mode_app(job_dir, out_dir, raw):
     if raw:
         store.start(app, "command", raw=1)
     rows = []
+    probes = []
     while board.next_sample():
         app.tick()
         j = app.ring_head
@@ -455,15 +456,17 @@ def mode_app(job_dir, out_dir, raw):
         while k != j:
             i = k & 31
             rows.append((app.ring_ic[i], app.ring_side[i], app.ring_drop[i], app.ring_cued[i]))
+            probes.append(app.ring_probe[i])
             k += 1
         store.service(app)
     store.stop(app, "end")
     with open(out_dir + "/steps.csv", "w") as f:
         for r in rows:
             f.write("%d,%d,%d,%d\n" % r)
-    print(
-        json.dumps({"steps": len(rows), "cues": app.cue.cues, "sessions": list_sessions(out_dir)})
-    )
+    out = {"steps": len(rows), "cues": app.cue.cues, "sessions": list_sessions(out_dir)}
+    out["probe"] = probes
+    out["counters"] = app.feedback_counters()
+    print(json.dumps(out))
 
 
 def main(argv):

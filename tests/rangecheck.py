@@ -45,6 +45,7 @@ MODULES = (
     "shared.cue",
     "shared.estimator",
     "shared.steps",
+    "shared.slstest",
     "device.simboard",
     "device.app",
 )

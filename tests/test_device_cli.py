@@ -411,3 +411,39 @@ def test_mpremote_resume_exec(capsys):
         # The app was stopped by mpremote's Ctrl-C: the CLI says so instead of timing out.
         assert main(["info", "--port", sim.port, "--timeout", "0.3"]) == 3
         assert "at the MicroPython REPL" in capsys.readouterr().err
+
+
+# -- issue #7: the single-leg stance test and the session counter, on the virtual device --------
+
+
+@needs_sim
+def test_single_leg_stance_test_command(tmp_path, capsys):
+    """`hipcue test sls` on the virtual device: the test runs (signals on the motor), its
+    results come back and are stored as a test session, which does not advance session_index
+    (walking sessions do: tests/test_session_index.py)."""
+    with Sim(speed=4.0, duration_s=30.0) as sim:
+        d = Dev(sim.port, sim)
+        with d.client() as c:
+            before = c.request("config.get")["values"]["session_index"]
+            # a walking session may be running (auto start): the test session replaces it
+        rc, out, err = d.cli(capsys, "test", "sls", "--side-s", "5", "--rest-s", "0", "--json")
+        assert rc == 0, err
+        res = json.loads(out)
+        assert res["done"] == 1 and res["side_s"] == 5 and res["session"]
+        for key in ("left_stance", "right_stance"):
+            assert res[key]["samples"] > 0
+        with d.client() as c:
+            st = c.request("test.status")
+            assert st["running"] == 0 and st["results"]["session"] == res["session"]
+            after = c.request("config.get")["values"]["session_index"]
+            with pytest.raises(L.DeviceError):
+                c.request("test.sls", side_s=1)  # below sls_side_s's range
+        assert int(after) >= int(before)
+        from hipcue.logs import read_session_file
+
+        s = read_session_file(sim.data_dir / "logs" / res["session"])
+        assert s.header["test"] == "sls" and s.header["reason"] == "test"
+        assert s.end is not None and s.end["sls"]["left_stance"] == res["left_stance"]
+        # the text output
+        rc, out, _err = d.cli(capsys, "test", "sls", "--side-s", "5", "--rest-s", "0")
+        assert rc == 0 and "max drop" in out and "stored on the device as S" in out

@@ -5,6 +5,7 @@ pulling with resume, and pulling into the library twice."""
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
@@ -191,3 +192,60 @@ def test_default_library_path(monkeypatch, tmp_path):
     assert default_library_path() == Path(tmp_path) / "hipcue" / "library.sqlite"
     monkeypatch.delenv("XDG_DATA_HOME")
     assert default_library_path().parts[-3:] == ("share", "hipcue", "library.sqlite")
+
+
+def test_feedback_counters_and_probe_steps_round_trip(tmp_path):
+    """Issue #7: suppression counters (R_FEEDBACK) and probe steps (R_PROBE), written by the
+    device's store under MicroPython in the real firmware loop, read back on the host."""
+    from hipcue.logs import export_csv, export_json
+    from tests.test_alloc import prepare_job
+
+    job = tmp_path / "job"
+    trace = DATA / "mobgap_HA_001_Test11_Trial1.trace.csv"
+    sets = (
+        ("threshold_deg", "3"),
+        ("stride_n", "2"),
+        ("stride_m", "3"),
+        ("probe_every_steps", "10"),
+        ("probe_len_steps", "3"),
+        ("turn_gate_dps", "60"),
+    )
+    prepare_job(job, trace, False, sets)
+    out = tmp_path / "logs"
+    out.mkdir()
+    r = run_script("micropython", "app", str(job), str(out), "1")
+    (k,) = r["sessions"]
+    s = read_session_file(out / f"S{k:04d}.hcl")
+    print(f"\n[feedback log] counters {r['counters']} probe steps {sum(r['probe'])}")
+    assert s.complete and len(s.steps) == r["steps"] > 0
+    # every step's probe flag as the app's ring had it
+    assert [st.probe for st in s.steps] == r["probe"] and sum(r["probe"]) > 0
+    # the session started with the app, so the logged counters add up to the app's own
+    assert s.feedback_totals == r["counters"]
+    assert r["counters"]["probe_steps"] > 0 and r["counters"]["withheld_stride"] > 0
+    assert r["counters"]["gated"] > 0
+    d = json.loads(export_json(s))
+    assert d["feedback_totals"] == r["counters"] and len(d["probe_steps"]) == sum(r["probe"])
+    csv_text = export_csv(s)
+    assert csv_text.count(",probe\n") == sum(r["probe"]) and ",feedback," in csv_text
+
+
+def test_feedback_records_and_unknown_extensions_parse():
+    """The new records on their own, and an extension record a reader does not know."""
+    from shared import logformat as lf
+
+    rec = lf.RecordBuffer(256, 10000)
+    rec.restart(0)
+    rec.step(10, 0, 3000, 0)
+    rec.probe_flag(1)
+    rec.step(60, 1, 4000, 0)
+    rec.feedback(70, [1, 2, 0, 70000])
+    rec.probe_flag(0)
+    rec.step(110, 0, 5000, 1)
+    k = rec.seal()
+    body = bytes(rec.buf[3 : k - 4]) + bytes([0xE9, 2, 7, 7])  # unknown extension record
+    head = lf.header_frame({"format": 1, "period_us": 10000})
+    p = lf.parse(head + lf.frame(lf.F_BLOCK, body))
+    assert p["error"] is None
+    assert p["probe"] == [0, 1, 0] and len(p["steps"]) == 3
+    assert p["feedback"] == [(70, [1, 2, 0, 65535])]

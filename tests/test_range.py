@@ -43,6 +43,9 @@ REQUIRED = {
     "shared.fixedpoint.atan2_mdeg",
     "shared.fixedpoint.hypot_q",
 }
+# Per-sample functions that only run in a test mode (not on walking traces): each has its own
+# case below, and must be instrumented.
+TEST_MODE = {"shared.slstest.SlsTest.update"}
 # Native functions that need the hardware (`machine`) to load: checked elsewhere or by hand.
 # Board methods need `machine`; they only count (retries, errors) and call the drivers, whose
 # arithmetic is checked below (test_all_imu_drivers_in_range).
@@ -291,7 +294,7 @@ def test_every_native_function_is_instrumented(checked):
     instrumented = set()
     for mod in mods.values():
         instrumented.update(mod.__instrumented__)
-    assert REQUIRED <= instrumented
+    assert REQUIRED | TEST_MODE <= instrumented
     native = _native_functions_in_source()
     drivers = {n for n in native if n.startswith("device.drivers.")}
     missing = native - instrumented - HARDWARE_ONLY - drivers
@@ -622,4 +625,50 @@ def test_synthetic_walk_stays_in_range(fresh, tmp_path):
     run, _rate = _trace_case(fresh, path, True, None)
     assert run.calibrated == 1 and run.steps > 20 and run.cues > 0, run
     assert run.checks > 100 * run.n
+    assert_no_violations(checker)
+
+
+@pytest.mark.parametrize("rate", [MIN_RATE, 1000])
+def test_single_leg_stance_test_stays_in_range(fresh, tmp_path, rate):
+    """The single-leg stance test (shared/slstest.py) driven by App.tick over a synthetic
+    test (both sides, a foot coming down), at the lowest and the highest rate (the longest
+    side at 1000 Hz: the mean's sum is largest), plus its extremes fed directly."""
+    from hipcue.replay import plan_rate, quantise
+    from tests.test_sls import _segments
+
+    try:
+        from hipcue.synth import generate, write_trace_csv
+    except ImportError as e:
+        pytest.skip(f"hipcue.synth does not import: {e}")
+    checker, mods = fresh
+    path = tmp_path / "sls.trace.csv"
+    write_trace_csv(generate(_segments(), rate_hz=float(rate), seed=5), path)
+    tr = read_trace(path)
+    cfg = Config()
+    cfg.set("rate_hz", str(rate))
+    cfg.set("mount", mount_from_meta(tr.meta))
+    plan = plan_rate(tr, cfg, False)
+    counts, _sat = quantise(tr, cfg["imu"])
+    dt = np.zeros(tr.n, dtype="<i4")
+    dt[1:] = np.rint(np.diff(tr.t_s) * 1e6).clip(0, 2**31 - 1)
+    dt[0] = plan.period_us
+    board = mods["device.simboard"].SimBoard(
+        array("h", np.ascontiguousarray(counts, dtype="<i2").tobytes()), array("i", dt.tobytes())
+    )
+    app = mods["device.app"].App(board, cfg, calibrate=True, period_us=plan.period_us)
+    before = _per_function(checker).get("shared.slstest.SlsTest.update", 0)
+    while board.next_sample():
+        app.tick()
+        app.idle()
+        if app.sls is None and app.n >= 5 * rate:
+            app.start_sls(10, 3, 250)
+    res = app.sls.results()
+    assert res["done"] == 1 and res["right_stance"]["loss_ms"] is not None, res
+    assert _per_function(checker)["shared.slstest.SlsTest.update"] > before
+    # extremes: 120 s sides at 1000 Hz with the largest obliquity on every sample
+    t = mods["shared.slstest"].SlsTest(1000, side_s=120, rest_s=120, impact_mg=4000)
+    t.start()
+    for i in range(t.total_n()):
+        t.update(180000 if i & 1 else -180000, 0 if i < 300000 else -32000)
+    assert t.done
     assert_no_violations(checker)

@@ -604,6 +604,67 @@ def _time(args: argparse.Namespace, c: Client) -> int:
     return 0
 
 
+# -- test ---------------------------------------------------------------------------------
+def add_test(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="test", metavar="TEST")
+    sub.required = True
+    sls = sub.add_parser(
+        "sls",
+        help="guided single-leg stance (Trendelenburg) test: left leg, rest, right leg",
+        description="The device buzzes once (long): lift the other foot; twice: put it down. "
+        "Left leg first, then a rest, then the right leg. The results are stored on the device "
+        "as a test session (pull it with `hipcue logs pull`) and shown here.",
+    )
+    sls.add_argument("--side-s", type=int, help="seconds on each leg (default: sls_side_s)")
+    sls.add_argument("--rest-s", type=int, help="rest between the legs (default: sls_rest_s)")
+    sls.add_argument("--no-wait", action="store_true", help="start it and return")
+    _common(sls)
+
+
+def format_sls(res: dict[str, Any]) -> str:
+    """The single-leg stance test's figures as a small table."""
+    lines = [f"single-leg stance test ({res['side_s']} s a leg)"]
+    lines.append("stance  swing  max drop  mean drop  balance lost")
+    for key in ("left_stance", "right_stance"):
+        r = res[key]
+        lost = "held" if r["loss_ms"] is None else f"at {r['loss_ms'] / 1000:.1f} s"
+        lines.append(
+            f"{r['stance']:<7} {r['swing']:<6} {r['max_drop_mdeg'] / 1000:6.1f} deg"
+            f" {r['mean_drop_mdeg'] / 1000:6.1f} deg   {lost}"
+        )
+    lines.append(
+        f"right - left stance: max {res['diff_max_mdeg'] / 1000:+.1f} deg, "
+        f"mean {res['diff_mean_mdeg'] / 1000:+.1f} deg"
+    )
+    if res.get("session"):
+        lines.append(f"stored on the device as {res['session']}")
+    return "\n".join(lines)
+
+
+def _test(args: argparse.Namespace, c: Client, sleep: Callable[[float], None] = time.sleep) -> int:
+    req: dict[str, Any] = {}
+    if args.side_s is not None:
+        req["side_s"] = args.side_s
+    if args.rest_s is not None:
+        req["rest_s"] = args.rest_s
+    r = c.request("test.sls", **req)
+    if args.no_wait:
+        _out(args, r, f"single-leg stance test started ({r['total_s']} s)")
+        return 0
+    if not args.json:
+        print(f"single-leg stance test: {r['total_s']} s; left leg first", file=sys.stderr)
+    deadline = time.monotonic() + r["total_s"] + 30.0
+    while True:
+        st = c.request("test.status")
+        if not st["running"] and st["results"] is not None:
+            _out(args, st["results"], format_sls(st["results"]))
+            return 0
+        if not st["running"] or time.monotonic() > deadline:
+            print("hipcue: error: the test did not finish", file=sys.stderr)
+            return 1
+        sleep(0.25)
+
+
 # -- sim ----------------------------------------------------------------------------------
 def add_sim(p: argparse.ArgumentParser) -> None:
     from hipcue import sim
@@ -625,5 +686,6 @@ COMMANDS: dict[str, tuple[str, Adder, Runner]] = {
     "live": ("watch obliquity, tilt, cues and steps live", add_live, _device(_live)),
     "logs": ("sessions: list, pull, start, stop, delete; export", add_logs, run_logs),
     "time": ("sync the device clock", add_time, _device(_time)),
+    "test": ("guided tests: sls (single-leg stance)", add_test, _device(_test)),
     "sim": ("run the virtual device on a pseudo-terminal", add_sim, run_sim),
 }

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hipcue import HipcueError
 from shared import logformat as lf
 from shared.config import IMUS
+from shared.cue import COUNTER_NAMES
 
 if TYPE_CHECKING:
     from hipcue.library import Library
@@ -37,6 +38,15 @@ class LogStep:
     stance: str  # "L" or "R"
     drop_deg: float
     cued: int
+    probe: int = 0  # 1: in a feedback-off probe block (R_PROBE)
+
+
+@dataclass
+class FeedbackCounts:
+    """An R_FEEDBACK record: counter growth since the previous one (COUNTER_NAMES keys)."""
+
+    t_s: float
+    counts: dict[str, int]
 
 
 @dataclass
@@ -64,6 +74,20 @@ class Session:
     error: str | None  # why the tail was dropped (torn frame, CRC), None when intact
     good_bytes: int
     notes: list[str] = field(default_factory=list)
+    feedback: list[FeedbackCounts] = field(default_factory=list)
+
+    @property
+    def feedback_totals(self) -> dict[str, int]:
+        """The feedback counters over the whole session (all zero: nothing suppressed)."""
+        tot = dict.fromkeys(COUNTER_NAMES, 0)
+        for f in self.feedback:
+            for k, v in f.counts.items():
+                tot[k] = tot.get(k, 0) + v
+        return tot
+
+    @property
+    def probe_steps(self) -> int:
+        return sum(st.probe for st in self.steps)
 
     @property
     def complete(self) -> bool:
@@ -95,9 +119,17 @@ def read_session(data: bytes, name: str = "") -> Session:
     p = lf.parse(data)
     if p["header"] is None:
         raise LogError(f"{name or 'session'}: {p['error'] or 'no header'}")
+    probe = p["probe"]
     steps = [
-        LogStep(t / 100.0, "R" if side else "L", ds / 10.0, cued)
-        for t, side, ds, cued in p["steps"]
+        LogStep(t / 100.0, "R" if side else "L", ds / 10.0, cued, probe[i] if i < len(probe) else 0)
+        for i, (t, side, ds, cued) in enumerate(p["steps"])
+    ]
+    feedback = [
+        FeedbackCounts(
+            t / 100.0,
+            {(COUNTER_NAMES[j] if j < len(COUNTER_NAMES) else f"c{j}"): v for j, v in enumerate(c)},
+        )
+        for t, c in p["feedback"]
     ]
     sums = [Summary(t / 100.0, *rest) for t, *rest in p["summaries"]]
     s = Session(
@@ -113,6 +145,7 @@ def read_session(data: bytes, name: str = "") -> Session:
         raw=p["raw"],
         error=p["error"],
         good_bytes=p["good_bytes"],
+        feedback=feedback,
     )
     if s.error:
         s.notes.append(f"tail dropped after byte {s.good_bytes} of {s.size}: {s.error}")
@@ -157,6 +190,9 @@ def session_dict(s: Session) -> dict[str, Any]:
         "faults": [[t, bits] for t, bits in s.faults],
         "summaries": [[x.t_s, x.steps, x.cues, x.late, x.missed, x.dropped] for x in s.summaries],
         "raw_samples": s.raw_samples,
+        "feedback": [[f.t_s, f.counts] for f in s.feedback],
+        "feedback_totals": s.feedback_totals,
+        "probe_steps": [i for i, st in enumerate(s.steps) if st.probe],
     }
 
 
@@ -165,10 +201,12 @@ def export_json(s: Session) -> str:
 
 
 def export_csv(s: Session) -> str:
-    """One row per record, in time order: t_s,kind,stance,drop_deg,cued,value."""
+    """One row per record, in time order: t_s,kind,stance,drop_deg,cued,value (a step in a
+    feedback-off probe block has value "probe"; a feedback row lists its non-zero counters)."""
     rows: list[tuple[float, int, list[str]]] = []
     for st in s.steps:
-        rows.append((st.t_s, 0, ["step", st.stance, f"{st.drop_deg:.1f}", str(st.cued), ""]))
+        pv = "probe" if st.probe else ""
+        rows.append((st.t_s, 0, ["step", st.stance, f"{st.drop_deg:.1f}", str(st.cued), pv]))
     for t in s.cues_s:
         rows.append((t, 1, ["cue", "", "", "", ""]))
     for t, bits in s.faults:
@@ -176,6 +214,9 @@ def export_csv(s: Session) -> str:
     for x in s.summaries:
         v = f"steps={x.steps};cues={x.cues};late={x.late};missed={x.missed};dropped={x.dropped}"
         rows.append((x.t_s, 3, ["summary", "", "", "", v]))
+    for f in s.feedback:
+        v = ";".join(f"{k}={c}" for k, c in f.counts.items() if c)
+        rows.append((f.t_s, 4, ["feedback", "", "", "", v]))
     rows.sort(key=lambda r: (r[0], r[1]))
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")

@@ -59,7 +59,12 @@ FloatArray = npt.NDArray[np.float64]
 G_MS2 = 9.80665  # standard gravity; the accelerometer's "g"
 
 DEFAULT_MOUNT = "forward=-z left=+y up=+x"
-KINDS = ("stand", "walk", "run", "turn", "sit")
+KINDS = ("stand", "walk", "run", "turn", "sit", "sls_left", "sls_right")
+SLS_KINDS = frozenset({"sls_left", "sls_right"})  # single-leg stance (Trendelenburg test)
+SLS_RAMP_S = 0.3  # lifting the foot: the drop builds up over this; putting it down: falls
+SLS_SWAY_HZ = 0.4  # the drop sways +/- sway_deg at this rate while on one leg
+SLS_IMPACT_G = 0.8  # the lifted foot coming down: a vertical Ricker transient
+SLS_IMPACT_W_S = 0.03
 GAIT_KINDS = frozenset({"walk", "run", "turn"})
 
 GAIT_RAMP_S = 1.0  # gait bouts ramp up over their first and down over their last second
@@ -227,6 +232,12 @@ class Segment:
     drop_left_stance_deg: float = 4.0
     drop_right_stance_deg: float = 4.0
     turn_deg: float = 0.0
+    # sls_left / sls_right: standing on that leg for the whole segment (the foot is lifted at
+    # its start); the swing side drops drop_left_stance_deg (sls_left: the right side) or
+    # drop_right_stance_deg (sls_right: the left side), +/- sway_deg; foot_down_s: the lifted
+    # foot comes down (impact, level pelvis) this long after the segment's start (None: held)
+    sway_deg: float = 0.0
+    foot_down_s: float | None = None
 
 
 @dataclass
@@ -483,6 +494,21 @@ class _Plan:
     sway_m: FloatArray  # (3 axes: x, y, z) x 2 components x (amp, f_hz, phase)
     gait_tilt_scale: float
     gait_yaw_scale: float
+    # single-leg stances: t0, end of the stance (foot down or segment end), obliquity sign
+    # (+1: standing on the left leg, the right side drops), drop_deg, sway_deg, foot down?
+    sls: list[tuple[float, float, float, float, float, bool]] = field(default_factory=list)
+
+
+def sls_truth(seg: Segment) -> dict[str, Any]:
+    """What a single-leg stance segment asks for: the stance, the swing side's drop and sway,
+    and the foot-down time (s from the segment start, None: held to the end)."""
+    left = seg.kind == "sls_left"
+    return {
+        "stance": "L" if left else "R",
+        "drop_deg": seg.drop_left_stance_deg if left else seg.drop_right_stance_deg,
+        "sway_deg": seg.sway_deg,
+        "foot_down_s": seg.foot_down_s,
+    }
 
 
 def _plan(segments: Sequence[Segment], rng: np.random.Generator) -> _Plan:
@@ -542,12 +568,19 @@ def _plan(segments: Sequence[Segment], rng: np.random.Generator) -> _Plan:
 
     sits: list[tuple[float, float, float, float]] = []
     turns: list[tuple[float, float, float]] = []
+    sls: list[tuple[float, float, float, float, float, bool]] = []
     for s, ts in zip(segments, seg_t0, strict=True):
         if s.kind == "sit":
             ramp = min(SIT_TRANSITION_S, 0.5 * s.duration_s)
             sits.append((ts, ts + s.duration_s, ramp, float(rng.uniform(-23.0, -16.0))))
         if s.kind == "turn" and s.turn_deg != 0.0:
             turns.append((ts, ts + s.duration_s, math.radians(s.turn_deg)))
+        if s.kind in SLS_KINDS:
+            tr = sls_truth(s)
+            down = s.foot_down_s is not None and s.foot_down_s < s.duration_s
+            t_end = ts + (s.foot_down_s if down and s.foot_down_s is not None else s.duration_s)
+            sign = 1.0 if s.kind == "sls_left" else -1.0
+            sls.append((ts, t_end, sign, tr["drop_deg"], s.sway_deg, down))
 
     def sway(amp_lo: float, amp_hi: float) -> FloatArray:
         out = np.empty((3, 2, 3))
@@ -570,6 +603,7 @@ def _plan(segments: Sequence[Segment], rng: np.random.Generator) -> _Plan:
         sway_m=sway(0.3e-3, 1.0e-3),
         gait_tilt_scale=float(rng.uniform(0.86, 1.14)),
         gait_yaw_scale=float(rng.uniform(0.8, 1.2)),
+        sls=sls,
     )
 
 
@@ -629,6 +663,11 @@ def _angles(plan: _Plan, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatAr
 
     for t0, t1, ramp, tilt in plan.sits:
         theta_deg += tilt * _window(t, t0, t1, ramp)
+
+    for t0, t1, sign, drop, sway, _down in plan.sls:
+        ramp = min(SLS_RAMP_S, 0.5 * (t1 - t0))
+        wave = drop + sway * np.sin(2.0 * math.pi * SLS_SWAY_HZ * (t - t0))
+        phi_deg += sign * wave * _window(t, t0, t1, ramp)
 
     sw = (1.0 - env_all)[:, None] * _sway(plan.sway_deg, t)
     heading = _heading(plan, t)
@@ -709,6 +748,10 @@ def _impacts(plan: _Plan, t: FloatArray) -> FloatArray:
             valid = (k >= 0) & (k < n)
             x = (t - b.ic[np.clip(k, 0, n - 1)] - delay) / width
             out += np.where(valid & (np.abs(x) < 8.0), env * amp * _ricker(x), 0.0)
+    for _t0, t1, _sign, _drop, _sway, down in plan.sls:
+        if down:
+            x = (t - t1) / SLS_IMPACT_W_S
+            out += np.where(np.abs(x) < 8.0, SLS_IMPACT_G * G_MS2 * _ricker(x), 0.0)
     return out
 
 
