@@ -198,6 +198,13 @@ def test_headless_chromium_screenshot(tmp_path):
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        # no background connections: this machine's network is closed
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
         "--hide-scrollbars",
         f"--screenshot={shot}",
         "--window-size=1280,2000",
