@@ -110,11 +110,11 @@ SCHEMA = {
     "cue_max_ms": ("int", 600, 20, 4000, "ms", "longest pulse (with cue_ms_per_deg)"),
     "turn_gate_dps": (
         "dec",
-        0,
+        60000,
         0,
         2000000,
         "deg/s",
-        "no cues while |yaw rate| is above this (0: off)",
+        "no cues while |yaw rate| is above this (0: off); straight walking peaks near 26",
     ),
     "turn_hold_ms": ("int", 500, 0, 10000, "ms", "the turn gate holds this long after a turn"),
     "sat_gate_ms": (

@@ -226,8 +226,8 @@ def test_sharp_turn_is_gated(tmp_path):
     # a full turn in 5 s (72 deg/s on average; straight walking peaks at 26) between
     # straight walks
     tr = course(walk(15.0, 8.5, 3.0), walk(5.0, 8.5, 3.0, "turn", 360.0), walk(15.0, 8.5, 3.0))
-    off = run(tmp_path, tr, name="turn")
-    on = run(tmp_path, tr, ("turn_gate_dps=60",), name="turn")
+    off = run(tmp_path, tr, ("turn_gate_dps=0",), name="turn")
+    on = run(tmp_path, tr, name="turn")  # the default gate: 60 deg/s
     assert off["counters"]["gated_turn"] == 0
     assert on["counters"]["gated_turn"] >= 2, on["counters"]
     assert off["cues"] - on["cues"] >= on["counters"]["gated_turn"]

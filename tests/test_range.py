@@ -435,7 +435,7 @@ def test_real_walk_with_cues_stays_in_range(fresh, data_dir):
     """A low threshold so the cue path (motor on/off, cued steps) runs all the time."""
     checker, _mods = fresh
     path = data_dir / "mobgap_HA_001_Test11_Trial1.trace.csv"
-    run, _ = _trace_case(fresh, path, False, None, (("threshold_deg", "3"),))
+    run, _ = _trace_case(fresh, path, False, None, (("threshold_deg", "3"), ("turn_gate_dps", "0")))
     assert run.cues > 20 and run.steps > 20
     assert_no_violations(checker)
 
