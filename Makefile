@@ -88,13 +88,19 @@ FW_BUILD := build-hipcue-$(FW_BOARD)
 
 firmware-uf2: $(FW_UF2)
 
-$(FW_UF2): device/manifest.py $(FIRMWARE_SRC)
+$(FW_UF2): device/manifest.py $(FIRMWARE_SRC) Makefile
 	@command -v arm-none-eabi-gcc >/dev/null && command -v cmake >/dev/null && \
 		test -f /usr/lib/arm-none-eabi/include/stdio.h || \
 		(apt-get update -qq && apt-get install -y -qq gcc-arm-none-eabi libnewlib-arm-none-eabi cmake)
 	@test -f $(RP2_DIR)/micropython-1.28.0-rp2-src.tar.xz || \
 		(echo "$(RP2_DIR)/micropython-1.28.0-rp2-src.tar.xz not found (set RP2_DIR)" && exit 2)
 	test -d $(FW_MP) || (mkdir -p $(FW_TREE) && tar -xJf $(RP2_DIR)/micropython-1.28.0-rp2-src.tar.xz -C $(FW_TREE))
+	@# MicroPython 1.28's mpy-tool aligns frozen Thumb native code to 2 bytes, but the code starts
+	@# with a 32-bit word (the prelude index) that mp_setup_code_state_native() loads with LDR: on a
+	@# Cortex-M0+ half of the frozen @native/@viper functions would HardFault on the first call
+	@# (seen in the emulator as unaligned loads). Align it to 4 bytes, as for ARMv6.
+	sed -i 's/" __attribute__ ((aligned (2)))"/" __attribute__ ((aligned (4)))"/' $(FW_MP)/tools/mpy-tool.py
+	rm -f $(FW_MP)/ports/rp2/$(FW_BUILD)/frozen_content.c
 	$(MAKE) -s -C $(FW_MP)/mpy-cross -j2
 	$(MAKE) -s -C $(FW_MP)/ports/rp2 -j2 BOARD=$(FW_BOARD) BUILD=$(FW_BUILD) \
 		CMAKE_ARGS="-DPICO_NO_PICOTOOL=1 -DMICROPY_FROZEN_MANIFEST=$(abspath device/manifest.py)"
