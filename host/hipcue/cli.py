@@ -28,7 +28,13 @@ def _add_replay(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="take the mount's axes as the body frame (traces that start in motion)",
     )
-    p.add_argument("--engine", choices=("micropython", "cpython"), default="micropython")
+    p.add_argument(
+        "--engine",
+        choices=("micropython", "cpython", "rp2040"),
+        default="micropython",
+        help="micropython: the unix port; cpython; rp2040: the hipcue firmware image on an "
+        "emulated RP2040 (rp2040js; builds the image with make firmware-uf2 when needed)",
+    )
     p.add_argument("--quiet", "-q", action="store_true")
 
 

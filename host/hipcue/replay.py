@@ -25,7 +25,7 @@ from hipcue.metrics import Step, summarise
 from hipcue.trace import Trace, TraceError, read_trace
 from shared.config import IMUS, SCHEMA, Config, ConfigError
 
-ENGINES = ("micropython", "cpython")
+ENGINES = ("micropython", "cpython", "rp2040")
 _MOUNT_WORD = re.compile(r"\b(forward|left|up)\s*=\s*([+-]?[xyz])\b", re.IGNORECASE)
 
 
@@ -165,6 +165,11 @@ def run_firmware(
             "n": trace.n,
         }
         (jobp / "job.json").write_text(json.dumps(job_spec))
+        if engine == "rp2040":
+            # the emulated LSM6DSOX quantises physical values itself, at the data-ready times
+            t_s = np.cumsum(dt_us.astype(np.float64)) / 1e6
+            phys = np.column_stack([t_s, trace.acc_g, trace.gyro_dps]).astype("<f8")
+            (jobp / "trace.bin").write_bytes(phys.tobytes())
         _run_engine(engine, job, trace.n)
         obl = np.frombuffer((jobp / "obl.bin").read_bytes(), dtype="<i4").copy()
         tilt = np.frombuffer((jobp / "tilt.bin").read_bytes(), dtype="<i4").copy()
@@ -222,6 +227,15 @@ def run_firmware(
 
 def _run_engine(engine: str, job: str, n: int) -> None:
     env = dict(os.environ)
+    if engine == "rp2040":
+        from sim.rp2040 import EmulatorError
+        from sim.rp2040.replay import run_job
+
+        try:
+            run_job(job)
+        except (EmulatorError, OSError) as e:
+            raise HipcueError(f"firmware (rp2040, emulated) failed: {e}") from None
+        return
     if engine == "micropython":
         heap_mb = max(16, (n * 80) // (1 << 20) + 8)
         cmd = [micropython_binary(), "-X", f"heapsize={heap_mb}M", "-m", "device.simrun", job]
@@ -270,7 +284,7 @@ def write_outputs(res: ReplayResult, out_dir: str | Path) -> dict:
             "saturated_samples": res.saturated_samples,
             "steps_lost": res.firmware["steps_lost"],
             # cues the feedback rules withheld, by reason (gating, schedules, probe steps)
-            "feedback": res.firmware.get("feedback", {}),
+            "feedback": dict(sorted(res.firmware.get("feedback", {}).items())),
         }
     )
     text = json.dumps(summary, indent=2) + "\n"

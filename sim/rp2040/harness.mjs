@@ -193,7 +193,8 @@ let motorPending = -1; // index into motor of an on-command whose pin edge is no
 // sensor does (rounding half to even, as the host's quantiser). The output registers hold the
 // latest sample; data-ready (STATUS XLDA/GDA, and INT1/INT2 when routed) is latched until the
 // data are read. The stream (re)starts at the first sample on each write of an output data rate
-// made before the first data read (the firmware's set-up), so no sample is lost to start-up.
+// made before the first data read (the firmware's set-up), so no sample is lost to start-up;
+// data-ready drops then (what the registers held is not a sample of the new stream).
 const ODR_HZ = [0, 12.5, 26, 52, 104, 208, 416, 833, 1666, 3332, 6664];
 const XL_UG = [61, 488, 122, 244]; // FS_XL 00 2 g, 01 16 g, 10 4 g, 11 8 g
 const G_UDPS = [8750, 17500, 35000, 70000]; // FS_G 00 250, 01 500, 10 1000, 11 2000 dps
@@ -257,6 +258,10 @@ class Lsm6dsox {
     this.alarm.schedule(due);
   }
   restart() {
+    // a new stream: whatever was in the output registers is not a sample of it
+    this.reg[0x1e] &= ~0x03;
+    this.unread = false;
+    this.updateInt();
     this.next = 0;
     this.t0 = clock.nanos;
     this.tt0 = -1;
@@ -367,7 +372,7 @@ let pendingRead = null; // [endpoint, size]: an OUT read held back (NAK) until d
 let usbUp = false;
 cdc.onDeviceConnected = () => {
   usbUp = true;
-  out({ ev: 'usb', t_ns: clock.nanos });
+  out({ ev: 'usb', t_ns: clock.nanos, wall_ms: Date.now() - wallStart });
 };
 mcu.usbCtrl.onEndpointRead = (endpoint, size) => {
   if (endpoint !== cdc.outEndpoint) return;
@@ -552,10 +557,9 @@ function finish(code) {
   s.ev = 'exit';
   s.wall_ms = Date.now() - wallStart;
   out(s);
-  const done = () => process.exit(code);
-  if (ptyFd !== undefined && (ptyQueue.length || ptyWriting)) setTimeout(done, 200);
-  else setTimeout(done, 10);
+  // a moment for the last pty write; a blocked one (no reader) does not hold the exit up
+  setTimeout(() => process.exit(code), ptyFd !== undefined ? 200 : 10);
 }
-process.on('SIGTERM', () => finish(0));
+process.on('SIGTERM', () => (stopped ? process.exit(0) : finish(0)));
 out({ ev: 'started' });
 slice();

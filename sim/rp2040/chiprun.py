@@ -1,0 +1,104 @@
+"""Replay on the emulated chip: runs ON the RP2040 (MicroPython), sent over the raw REPL by
+sim/rp2040/replay.py after a safe boot, with `JOB = {...}` (config, calibrate, period_us, n)
+put in front of it. Not part of the firmware image.
+
+The firmware's own board layer reads each sample from the emulated LSM6DSOX over I2C, on its
+data-ready pin, as on the board (device/board.py `next_sample()`: dt_us is measured with
+ticks_us between data-ready edges, which the emulator raises at the trace's times); the app
+ticks on it exactly as device/simrun.py does on the unix port. Between samples the core waits
+in WFI (machine.idle) woken by the data-ready edge, so idle time costs no wall time. A sample
+whose data-ready was already up before the wait counts as late (the previous tick overran).
+
+Out on stdout (binary, after the line HIPCUE-RUN): per sample b"D" + obl, tilt (int32 mdeg),
+cue (u8), grid (int32 firmware sample index); per completed step b"T" + ic, end (int32), side
+(u8), drop (int32 mdeg), cued (u8); then b"E" and one JSON line, the fields of simrun's
+result.json.
+"""
+
+import json
+import struct
+import sys
+
+from machine import Pin, idle
+
+from device import board as hw
+from device.app import App
+from shared.config import Config
+
+
+def _wake(pin):
+    pass
+
+
+def run(job):
+    cfg = Config()
+    for key in job["config"]:
+        cfg.set(key, job["config"][key])
+    board = hw.Board(rate_hz=cfg["rate_hz"], imu=cfg["imu"], pins=hw.detect_pins())
+    if board.fault:
+        raise OSError("board fault %d at start" % board.fault)
+    app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    n = job["n"]
+    out = sys.stdout.buffer
+    buf = bytearray(1500)
+    mv = memoryview(buf)
+    pos = 0
+    drdy = board._drdy
+    drdy.irq(_wake, Pin.IRQ_RISING)
+    k = 0
+    board.sensor.configure()  # the emulated sensor starts its stream here
+    out.write(b"HIPCUE-RUN\n")
+    i = 0
+    while i < n:
+        late = 1 if drdy.value() else 0
+        while not drdy.value():
+            idle()
+        if board.next_sample() != 1:
+            raise OSError("no sample %d (fault %d)" % (i, board.fault))
+        board.late = late
+        app.tick()
+        if pos > 1400:
+            out.write(mv[:pos])
+            pos = 0
+        buf[pos] = 68  # D
+        struct.pack_into("<iiBi", buf, pos + 1, app.obliquity_mdeg, app.tilt_mdeg, app.motor_on, app.n)
+        pos += 14
+        i += 1
+        while app.ring_tail != app.ring_head:
+            j = app.ring_tail & 31
+            buf[pos] = 84  # T
+            struct.pack_into(
+                "<iiBiB",
+                buf,
+                pos + 1,
+                app.ring_ic[j],
+                app.ring_end[j],
+                app.ring_side[j],
+                app.ring_drop[j],
+                app.ring_cued[j],
+            )
+            pos += 15
+            k += 1
+            app.ring_tail += 1
+    buf[pos] = 69  # E
+    out.write(mv[: pos + 1])
+    result = {
+        "engine": "rp2040",
+        "samples": n,
+        "calibrated": app.calibrated,
+        "calibration_failed": 1 if app.faults & 1 else 0,
+        "calibration_end_index": app.cal.seen - 1 if app.calibrated else -1,
+        "calibration_error": app.cal_error,
+        "missed": app.missed,
+        "late": app.late,
+        "cues": app.cue.cues,
+        "steps": k,
+        "steps_lost": app.steps_lost,
+        "motor_events_dropped": 0,
+        "faults": app.faults,
+        "feedback": app.feedback_counters(),
+    }
+    print(json.dumps(result))
+
+
+run(JOB)  # noqa: F821
