@@ -283,6 +283,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--hold", action="store_true", help="feed no samples until the host sends sim.start"
     )
     p.add_argument(
+        "--engine",
+        choices=("micropython", "rp2040"),
+        default="micropython",
+        help="micropython: the firmware under the unix port (default); rp2040: the hipcue "
+        "firmware image on an emulated RP2040 (rp2040js), at most real time",
+    )
+    p.add_argument(
         "--demo",
         metavar="DIR",
         help="run the device demo into DIR (held start, set threshold, walk, pull, export; "
@@ -294,6 +301,10 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         demo(args.demo, speed=args.speed if args.speed != 1.0 else 20.0)
         return 0
+    if getattr(args, "engine", "micropython") == "rp2040":
+        from sim.rp2040 import live
+
+        return live.run(args.trace, args.data, not args.once)
     sim = Sim(
         args.trace, args.speed, args.data, not args.once, not args.no_calibrate, hold=args.hold
     )

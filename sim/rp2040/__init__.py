@@ -75,6 +75,16 @@ def ensure_firmware() -> Path:
     return FIRMWARE_UF2
 
 
+def elf_symbol(elf: Path, name: str) -> int:
+    """The address of a symbol in the firmware's ELF (arm-none-eabi-nm)."""
+    p = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True)
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == name:
+            return int(parts[0], 16)
+    raise EmulatorError(f"{elf}: no symbol {name}")
+
+
 class Chip:
     """One emulated board. samples: float64 array (n, 7) of t_s, ax ay az (g), gx gy gz (dps),
     served by the LSM6DSOX at the trace's times (mode "trace") or at its configured rate
@@ -95,6 +105,7 @@ class Chip:
         fs_offset: int = 0,
         realtime: bool = False,
         max_ms: float | None = None,
+        watch_gc: bool = False,
     ) -> None:
         why = emulator_missing()
         if why:
@@ -111,6 +122,8 @@ class Chip:
         }
         if max_ms:
             self.cfg["max_ms"] = max_ms
+        if watch_gc:
+            self.cfg["gc_collect"] = elf_symbol(self.firmware.with_suffix(".elf"), "gc_collect")
         if flash_in:
             self.cfg["flash_in"] = str(flash_in)
         if flash_out:

@@ -455,6 +455,8 @@ function status() {
     usb_tx_bytes: txBytes,
     usb_rx_bytes: rxBytes,
     motor_events: motor.length,
+    gc_runs: gcRuns.length,
+    stamps: stamps.length,
   };
 }
 function command(c) {
@@ -473,6 +475,24 @@ function command(c) {
   }
 }
 const marks = [];
+
+// ---- instrumentation ------------------------------------------------------------------------
+// Stage markers: a 32-bit write to TBMAN (0x4006c000, unused by the firmware) is stamped with
+// the emulated time; the bench's on-chip wrapper writes one at each stage's entry and exit.
+const stamps = []; // [t_ns, value]
+{
+  const tb = mcu.peripherals[0x4006c];
+  const write = tb.writeUint32.bind(tb);
+  tb.writeUint32 = (offset, value) => {
+    if (offset === 0) stamps.push([clock.nanos, value >>> 0]);
+    else write(offset, value);
+  };
+}
+// Garbage collections: from the pc entering gc_collect (the port's, cfg.gc_collect: its address
+// from the firmware's ELF symbol table) to its return to the caller.
+const gcRuns = []; // [t_ns start, t_ns end]
+const gcAddr = cfg.gc_collect ? cfg.gc_collect & ~1 : -1;
+let gcReturn = -1;
 
 // ---- run ------------------------------------------------------------------------------------
 let busyCycles = 0;
@@ -499,6 +519,16 @@ function slice() {
     } else {
       const c = core.executeInstruction();
       busyCycles += c;
+      if (gcAddr >= 0) {
+        const pc = core.PC;
+        if (pc === gcAddr && gcReturn < 0) {
+          gcRuns.push([clock.nanos, -1]);
+          gcReturn = core.registers[14] & ~1;
+        } else if (pc === gcReturn) {
+          gcRuns[gcRuns.length - 1][1] = clock.nanos;
+          gcReturn = -1;
+        }
+      }
       clock.tick(c * NS_PER_CYCLE);
       if (stallNs) {
         const s = stallNs;
@@ -548,6 +578,8 @@ function finish(code) {
         motor,
         flash: flashOps,
         marks,
+        stamps,
+        gc: gcRuns,
         usb_tx_bytes: txBytes,
         usb_rx_bytes: rxBytes,
       }),

@@ -1,0 +1,372 @@
+"""Figures from the emulated RP2040 (sim/rp2040: rp2040js 1.4.1, cycle model not checked against
+silicon). All times are emulated; cycles = emulated ns x 125 MHz (core.cycles is not used: it
+over-counts hardware-divider operations, ../shared/notes/rp2040-emulator.md).
+
+    python -m bench.rp2040 [loop|boot|replay] [--walk-s S] [--traces N]
+
+* loop: the hipcue image boots (safe boot, then device/main.py `boot()` started from the REPL
+  with sim/rp2040/chipbench.py stamping each stage), a synthetic weak-right walk
+  (hipcue synth, 3 s standing first) is served by the LSM6DSOX at its 104 Hz output data rate,
+  the host starts a session log, and halfway through downloads the logs over the pty with the
+  real `hipcue logs` CLI. Per sample: cycles by stage (median, p99; the stamp pair's own cost,
+  measured on a no-op, subtracted), the work per sample (data-ready edge to the loop's next
+  wait) and CPU duty, late / missed (overwritten unread) samples, free heap, GC runs (the pc
+  entering gc_collect), cue latency (the data-ready edge of the sample on which the app turned
+  the motor on, to the first rising edge on the motor pin).
+* boot: power-up of the hipcue image (no stamps) to the first sample read.
+* replay: `hipcue replay --engine rp2040` against the unix port on the shared real traces:
+  samples.csv and steps.csv byte-identical, summary.json identical but for the engine name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = ROOT.parent / "shared" / "data" / "real"
+HIPCUE = Path(sys.executable).parent / "hipcue"
+
+STAGES = {
+    2: "board.next_sample (read)",
+    4: "app.tick",
+    6: "log.service",
+    8: "service.sample",
+    10: "service.poll",
+    12: "board.take_button",
+    14: "board.data_ready",
+}
+
+
+def _pct(a, q):
+    return float(np.percentile(a, q)) if len(a) else float("nan")
+
+
+def _cli(port: str, *argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(HIPCUE), *argv, "--port", port, "--timeout", "30"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _synth_samples(segs: list, seed: int) -> np.ndarray:
+    """t_s, acc (g), gyro (dps) of a synthetic walk (hipcue synth, through its CSV)."""
+    from hipcue import synth
+    from hipcue.trace import read_trace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "walk.trace.csv"
+        synth.write_trace_csv(synth.generate(segs, seed=seed), str(p))
+        tr = read_trace(p)
+    return np.column_stack([tr.t_s, tr.acc_g, tr.gyro_dps])
+
+
+def board_loop(walk_s: float = 20.0) -> dict:
+    from hipcue import synth
+    from sim.rp2040 import EMULATOR, Chip, Serial, ensure_firmware
+    from sim.rp2040 import HERE as SIMDIR
+
+    fw = ensure_firmware()
+    segs = [synth.Segment("stand", 3.0), synth.Segment("walk", walk_s, 105.0, 4.0, 9.0)]
+    samples = _synth_samples(segs, 7)
+    n = len(samples)
+    out: dict = {"emulator": EMULATOR, "trace_samples": n, "walk_s": walk_s}
+    t_wall = time.time()
+    with Chip(firmware=fw, samples=samples, mode="odr", safe_boot=True, watch_gc=True) as chip:
+        ser = Serial(chip)
+        chip.wait_usb()
+        ser.read_until(b">>> ", 60)
+        ser.raw_repl()
+        ser.exec_start((SIMDIR / "chipbench.py").read_text())
+        banner = ser.read_until(b"\n", 120).decode(errors="replace")
+        if "hipcue:" not in banner:
+            banner += ser.read_until(b"\n", 120).decode(errors="replace")
+        out["banner"] = banner.strip()
+        ser.close()
+        p = _cli(chip.port, "logs", "start")
+        out["logs_start"] = p.returncode
+        # halfway: download the logs while the walk goes on
+        while chip.status()["next_sample"] < n // 2:
+            time.sleep(2)
+        with tempfile.TemporaryDirectory() as tmp:
+            p = _cli(chip.port, "logs", "stop")
+            st0 = chip.status()
+            p = _cli(chip.port, "logs", "pull", "--all", "--out", tmp, "-q")
+            st1 = chip.status()
+            out["download_rc"] = p.returncode
+            out["download_err"] = p.stderr.strip()[-200:]
+            out["download_bytes"] = sum(f.stat().st_size for f in Path(tmp).glob("*"))
+            out["download_emulated_s"] = (st1["t_ns"] - st0["t_ns"]) / 1e9
+            out["download_window_ns"] = [st0["t_ns"], st1["t_ns"]]
+        while True:
+            st = chip.status()
+            if st["next_sample"] >= n:
+                break
+            time.sleep(2)
+        ev = chip.stop()
+        if chip.fault:
+            raise RuntimeError(chip.fault)
+    out["wall_s"] = time.time() - t_wall
+    out.update(analyse(ev))
+    return out
+
+
+def analyse(ev: dict) -> dict:
+    """Per-sample figures from the harness's observations (see module doc)."""
+    stamps = ev["stamps"]
+    served = np.array(ev["samples"], dtype=np.float64)  # [t drdy, t read or -1]
+    out: dict = {}
+    cal = []
+    heap_boot = heap_collected = None
+    heap = []
+    open_at: dict[int, float] = {}
+    # per-sample accumulation: a sample's window runs from one next_sample exit to the next
+    per: dict[int, list[float]] = {c: [] for c in STAGES}
+    cur: dict[int, float] = {c: 0.0 for c in STAGES}
+    calls: dict[int, list[int]] = {c: [] for c in STAGES}
+    ncur: dict[int, int] = {c: 0 for c in STAGES}
+    ns_entries = []  # next_sample entry times
+    ns_exits = []
+    started = False
+    for t, v in stamps:
+        if v & 0x80 and v > 0xFF:
+            kind = v & 0xFF
+            free = v >> 8
+            if kind == 0x81:
+                heap_boot = free
+            elif kind == 0x82:
+                heap_collected = free
+            else:
+                heap.append((t, free))
+            continue
+        code = v & ~1
+        if v & 1:
+            t0 = open_at.pop(code, None)
+            if t0 is None:
+                continue
+            d = t - t0
+            if code == 0:
+                cal.append(d)
+                continue
+            cur[code] += d
+            ncur[code] += 1
+            if code == 2:
+                ns_exits.append(t)
+                if started:
+                    for c in STAGES:
+                        if c != 2:
+                            per[c].append(cur[c])
+                            calls[c].append(ncur[c])
+                            cur[c] = 0.0
+                            ncur[c] = 0
+                started = True
+                per[2].append(d)
+                cur[2] = 0.0
+                ncur[2] = 0
+        else:
+            open_at[code] = t
+            if code == 2:
+                ns_entries.append(t)
+    stamp_ns = float(np.median(cal)) if cal else 0.0
+    out["stamp_pair_cycles"] = stamp_ns / 8
+    # the read stage: from the data-ready edge (not the entry: next_sample waits in there) to exit
+    drdy = served[:, 0]
+    exits = np.array(ns_exits)
+    entries = np.array(ns_entries)
+    read_cost = []
+    work = []
+    late = 0
+    for i in range(len(exits) - 1):
+        k = np.searchsorted(drdy, exits[i], side="right") - 1  # the sample this call read
+        if k < 0:
+            continue
+        edge = drdy[k]
+        entry = entries[i] if i < len(entries) else exits[i]
+        if entry > edge:
+            late += 1  # data-ready was up before the loop came to wait for it
+        read_cost.append(exits[i] - max(edge, entry))
+        nxt = entries[i + 1] if i + 1 < len(entries) else np.nan
+        work.append(nxt - max(edge, entry))  # from the edge to the loop waiting again
+    stages = {}
+    m = min(len(read_cost), *(len(per[c]) for c in STAGES if c != 2))
+    ncalls = np.zeros(m)
+    for c, name in STAGES.items():
+        if c == 2:
+            # edge to exit: about half a stamp pair is inside the window
+            vals = np.array(read_cost[:m], dtype=np.float64) - stamp_ns / 2
+            ncalls += 1
+            per_call = np.ones(m)
+        else:
+            # the sum over the calls in that sample, less one stamp pair per call
+            per_call = np.array(calls[c][:m], dtype=np.float64)
+            vals = np.array(per[c][:m], dtype=np.float64) - per_call * stamp_ns
+            ncalls += per_call
+        if not m:
+            continue
+        stages[name] = {
+            "median_cycles": _pct(vals, 50) / 8,
+            "p99_cycles": _pct(vals, 99) / 8,
+            "calls_per_sample_mean": float(np.mean(per_call)),
+        }
+    out["stages"] = stages
+    # work: edge to the next wait, less the stamps' own cost (one pair per stamped call)
+    w = np.array(work[:m], dtype=np.float64) - ncalls * stamp_ns
+    w = w[np.isfinite(w)]
+    period_ns = float(np.median(np.diff(drdy))) if len(drdy) > 1 else 1e7
+    out["period_us"] = period_ns / 1000
+    out["work_median_cycles"] = _pct(w, 50) / 8
+    out["work_p99_cycles"] = _pct(w, 99) / 8
+    out["duty_median_pct"] = 100 * _pct(w, 50) / period_ns
+    out["samples_read"] = int(np.sum(served[:, 1] >= 0))
+    first = int(np.argmax(served[:, 1] >= 0)) if out["samples_read"] else len(served)
+    # overwritten unread: before the loop's first read (boot), and after it
+    out["samples_missed_at_boot"] = first
+    out["samples_missed"] = int(np.sum(served[first:, 1] < 0))
+    out["missed_during_flash"] = int(
+        sum(
+            1
+            for k in range(first, len(served))
+            if served[k, 1] < 0
+            and any(f[0] <= served[k, 0] <= f[0] + f[4] + 2e7 for f in ev["flash"])
+        )
+    )
+    out["samples_late"] = late
+    out["heap_free_after_boot"] = heap_boot
+    out["heap_free_after_boot_collected"] = heap_collected
+    out["heap_free_low"] = min(f for _, f in heap) if heap else None
+    gcs = ev.get("gc", [])
+    t_loop = ns_exits[0] if ns_exits else 0
+    walking = [g for g in gcs if g[0] > t_loop]
+    out["gc_runs_total"] = len(gcs)
+    out["gc_runs_in_loop"] = len(walking)
+    out["gc_ms"] = [round((g[1] - g[0]) / 1e6, 2) for g in walking if g[1] > 0][:50]
+    # cue latency: motor on-commands, the sample read last before each, its data-ready edge
+    lat = []
+    for t_cmd, duty, t_pin in ev["motor"]:
+        if duty <= 0 or t_pin < 0:
+            continue
+        reads = served[(served[:, 1] >= 0) & (served[:, 1] <= t_cmd)]
+        if not len(reads):
+            continue
+        lat.append((t_pin - reads[-1, 0]) / 1e6)
+    out["cues"] = len(lat)
+    out["cue_latency_ms_median"] = _pct(lat, 50)
+    out["cue_latency_ms_p95"] = _pct(lat, 95)
+    out["flash_ops"] = len(ev["flash"])
+    out["flash_stall_ms"] = sum(f[4] for f in ev["flash"]) / 1e6
+    out["emulated_s"] = ev["t_ns"] / 1e9
+    return out
+
+
+def boot_time() -> dict:
+    """Power-up to the first sample read, the hipcue image as it boots on a board."""
+    from hipcue import synth
+    from sim.rp2040 import Chip, ensure_firmware
+
+    fw = ensure_firmware()
+    samples = _synth_samples([synth.Segment("stand", 3.0)], 1)
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        flash = Path(tmp) / "flash.bin"
+        # first power-up on blank flash (formats LittleFS), then the second, as a board boots
+        for name, fin in (("blank_flash", None), ("formatted", flash)):
+            with Chip(firmware=fw, samples=samples, mode="odr", flash_in=fin, flash_out=flash) as c:
+                c.wait_usb()
+                while True:
+                    st = c.status()
+                    if st["next_sample"] > 20 or st["t_ns"] > 5e9:
+                        break
+                    time.sleep(0.5)
+                ev = c.stop()
+            reads = [r for _, r in ev["samples"] if r >= 0]
+            out[name] = {
+                "boot_to_first_sample_ms": reads[0] / 1e6 if reads else None,
+                "usb_enumerated_ms": c.usb_ns / 1e6,
+                "flash_stall_ms": sum(f[4] for f in ev["flash"]) / 1e6,
+            }
+    return out
+
+
+def replay_identity(limit: int = 0) -> dict:
+    """hipcue replay: rp2040 engine vs the unix port on each shared real trace."""
+    from hipcue.replay import replay
+
+    traces = sorted(DATA.glob("*.trace.csv"), key=lambda p: p.stat().st_size)
+    if limit:
+        traces = traces[:limit]
+    rows = []
+    for tr in traces:
+        calibrate = not tr.name.startswith(("mobgap", "broad", "xio"))
+        with tempfile.TemporaryDirectory() as tmp:
+            a, b = Path(tmp) / "rp2040", Path(tmp) / "unix"
+            t0 = time.time()
+            err = None
+            try:
+                replay(tr, a, calibrate=calibrate, engine="rp2040")
+            except Exception as e:  # noqa: BLE001 - reported per trace
+                err = str(e)
+            wall = time.time() - t0
+            if err is None:
+                replay(tr, b, calibrate=calibrate, engine="micropython")
+                same = all(
+                    (a / f).read_bytes() == (b / f).read_bytes()
+                    for f in ("samples.csv", "steps.csv")
+                )
+                sa = json.loads((a / "summary.json").read_text())
+                sb = json.loads((b / "summary.json").read_text())
+                sa.pop("engine")
+                sb.pop("engine")
+                rows.append(
+                    {
+                        "trace": tr.name,
+                        "identical": bool(same and sa == sb),
+                        "samples": sa["samples"],
+                        "missed": sa["missed_samples"],
+                        "late": sa["late_samples"],
+                        "wall_s": round(wall, 1),
+                    }
+                )
+            else:
+                rows.append({"trace": tr.name, "identical": False, "error": err})
+    return {
+        "traces": rows,
+        "identical": sum(1 for r in rows if r["identical"]),
+        "of": len(rows),
+        "all_real_traces": limit == 0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.rp2040")
+    ap.add_argument("what", nargs="*", default=["boot", "loop", "replay"])
+    ap.add_argument("--walk-s", type=float, default=20.0)
+    ap.add_argument("--traces", type=int, default=0, help="replay only the N shortest")
+    ap.add_argument("--out", default=str(HERE / "rp2040-latest.json"))
+    a = ap.parse_args(argv)
+    res: dict = {}
+    if "boot" in a.what:
+        res["boot"] = boot_time()
+        print(json.dumps(res["boot"]))
+    if "loop" in a.what:
+        res["loop"] = board_loop(a.walk_s)
+        print(json.dumps(res["loop"], indent=1))
+    if "replay" in a.what:
+        res["replay"] = replay_identity(a.traces)
+        print(json.dumps(res["replay"], indent=1))
+    Path(a.out).write_text(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
