@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,9 @@ def board_loop(walk_s: float = 20.0) -> dict:
         if chip.fault:
             raise RuntimeError(chip.fault)
     out["wall_s"] = time.time() - t_wall
+    keep = os.environ.get("HIPCUE_RP2040_EVENTS")
+    if keep:
+        Path(keep).write_text(json.dumps(ev))
     out.update(analyse(ev))
     return out
 

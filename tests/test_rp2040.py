@@ -142,8 +142,7 @@ def test_unaligned_load_stops_the_chip(emulator):
     with Chip(firmware=STOCK_UF2) as chip:
         ser = Serial(chip)
         chip.wait_usb()
-        ser.read_until(b">>> ", 60)
-        ser.raw_repl()
+        ser.raw_repl(60)
         assert "aligned 0" in ser.exec(code)
         ser.exec_start("ld(p + 2)\n")
         end = time.monotonic() + 60

@@ -311,12 +311,20 @@ class Serial:
         return out
 
     def raw_repl(self, timeout: float = 30.0) -> None:
-        """Interrupt whatever runs and enter the raw REPL (as mpremote does)."""
-        self.write(b"\r\x03\x03")
-        time.sleep(0.2)
-        self.buf.clear()
-        self.write(b"\r\x01")
-        self.read_until(b"raw REPL; CTRL-B to exit\r\n>", timeout)
+        """Interrupt whatever runs and enter the raw REPL (as mpremote does); output sent
+        before the host side of the USB was up is lost, so this asks until it is answered."""
+        end = time.monotonic() + timeout
+        while True:
+            self.write(b"\r\x03\x03")
+            time.sleep(0.2)
+            self.buf.clear()
+            self.write(b"\r\x01")
+            try:
+                self.read_until(b"raw REPL; CTRL-B to exit\r\n>", min(10.0, timeout))
+                return
+            except EmulatorError:
+                if time.monotonic() > end:
+                    raise
 
     def exec_start(self, code: str, timeout: float = 30.0) -> None:
         """Send code to the raw REPL and start it; its output follows 'OK'."""

@@ -31,6 +31,7 @@ import { RP2040, USBCDC, GPIOPinState } from 'rp2040js';
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const NS_PER_CYCLE = 8; // 125 MHz
 const FLASH_BASE = 0x10000000;
+const PICO_FLASH_BYTES = 2 * 1024 * 1024; // the Pico's W25Q16JV (rp2040js maps 16 MiB)
 const ERASE_4K_NS = 45e6; // W25Q16JV typical: sector erase 45 ms, 64 KiB block 150 ms,
 const ERASE_64K_NS = 150e6; // page program 0.4 ms
 const PROGRAM_PAGE_NS = 0.4e6;
@@ -564,7 +565,7 @@ function slice() {
 function finish(code) {
   if (stopped) return;
   stopped = true;
-  if (cfg.flash_out) fs.writeFileSync(cfg.flash_out, mcu.flash);
+  if (cfg.flash_out) fs.writeFileSync(cfg.flash_out, mcu.flash.subarray(0, PICO_FLASH_BYTES));
   if (cfg.events_out) {
     fs.writeFileSync(
       cfg.events_out,
