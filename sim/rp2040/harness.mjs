@@ -171,7 +171,7 @@ let motorPending = -1; // index into motor of an on-command whose pin edge is no
   ch.writeRegister = (offset, value) => {
     write(offset, value);
     const top = ch.top + 1;
-    const duty = ch.en ? Math.min(1, (ch.cc >>> 16) / top) : 0;
+    const duty = ch.csr & 1 ? Math.min(1, (ch.cc >>> 16) / top) : 0;
     if (duty !== lastDuty) {
       motor.push([clock.nanos, duty, -1]);
       motorPending = lastDuty === 0 && duty > 0 ? motor.length - 1 : motorPending;
