@@ -132,6 +132,142 @@ def _feedback_figures() -> dict:
     return out
 
 
+def _rp2040_section(r: Report, detail: dict) -> None:
+    """11: the hipcue image on the emulated RP2040 (bench/rp2040.py). Walk length and the
+    number of replayed traces: HIPCUE_BENCH_RP2040_WALK_S (default 60 s emulated),
+    HIPCUE_BENCH_RP2040_TRACES (default 0: every shared real trace)."""
+    import os
+
+    from bench import rp2040
+    from sim.rp2040 import EMULATOR, emulator_missing, ensure_emulator
+
+    r.section(f"11 board loop on the chip ({EMULATOR})")
+    try:
+        ensure_emulator()
+    except Exception as e:  # noqa: BLE001
+        r.error("rp2040 emulator", {"error": str(e)})
+        return
+    why = emulator_missing()
+    if why:
+        r.error("rp2040 emulator", {"error": why})
+        return
+    walk_s = float(os.environ.get("HIPCUE_BENCH_RP2040_WALK_S", "60"))
+    limit = int(os.environ.get("HIPCUE_BENCH_RP2040_TRACES", "0"))
+    try:
+        b = rp2040.boot_time()
+        detail["rp2040_boot"] = b
+        r.fig(
+            "boot to first sample (formatted flash)",
+            b["formatted"]["boot_to_first_sample_ms"],
+            None,
+            None,
+            "{:.0f}",
+            " ms",
+        )
+        r.note(
+            f"first power-up on blank flash {b['blank_flash']['boot_to_first_sample_ms']:.0f} ms "
+            f"(LittleFS formatted: {b['blank_flash']['flash_stall_ms']:.0f} ms of erase stalls)"
+        )
+    except Exception as e:  # noqa: BLE001
+        r.error("rp2040 boot", {"error": f"{type(e).__name__}: {e}"})
+    try:
+        v = rp2040.board_loop(walk_s)
+        detail["rp2040_loop"] = v
+        r.fig(
+            "whole loop cycles/sample median",
+            v["work_median_cycles"],
+            "<= 40000",
+            v["work_median_cycles"] <= 40000,
+            "{:.0f}",
+        )
+        r.fig("whole loop cycles/sample p99", v["work_p99_cycles"], None, None, "{:.0f}")
+        r.fig(
+            "CPU duty at 104 Hz (median)",
+            v["duty_median_pct"],
+            "<= 3.2 %",
+            v["duty_median_pct"] <= 3.2,
+            "{:.1f}",
+            " %",
+        )
+        for name, st in v["stages"].items():
+            r.note(
+                f"{name:<28} median {st['median_cycles']:>8.0f}  p99 {st['p99_cycles']:>8.0f}"
+                f"  calls/sample {st['calls_per_sample_mean']:.3f}"
+            )
+        r.note(f"stamp pair (subtracted per call) {v['stamp_pair_cycles']:.0f} cycles")
+        r.fig(
+            "heap free after boot",
+            v["heap_free_after_boot"],
+            ">= 100 KB",
+            v["heap_free_after_boot"] >= 100_000,
+            "{:.0f}",
+            " B",
+        )
+        r.note(f"after a gc.collect() {v['heap_free_after_boot_collected']} B")
+        r.fig("heap free low-water mark", v["heap_free_low"], None, None, "{:.0f}", " B")
+        r.fig("GC runs while walking", v["gc_runs_in_loop"], 0, v["gc_runs_in_loop"] == 0, "{:.0f}")
+        if v["gc_ms"]:
+            r.note(f"collection times ms: {v['gc_ms'][:10]}")
+        r.fig(
+            "missed samples (overwritten unread)",
+            v["samples_missed"],
+            0,
+            v["samples_missed"] == 0,
+            "{:.0f}",
+        )
+        r.note(
+            f"{v['missed_during_flash']} of them within 20 ms of a flash erase/program stall "
+            f"({v['flash_ops']} operations, {v['flash_stall_ms']:.0f} ms stalled); "
+            f"{v['samples_missed_at_boot']} before the loop's first read"
+        )
+        r.fig("late samples", v["samples_late"], 0, v["samples_late"] == 0, "{:.0f}")
+        r.fig(
+            "cue latency median (data-ready -> motor pin)",
+            v["cue_latency_ms_median"],
+            "<= 15 ms",
+            v["cue_latency_ms_median"] <= 15,
+            "{:.2f}",
+            " ms",
+        )
+        r.fig(
+            "cue latency p95",
+            v["cue_latency_ms_p95"],
+            "<= 25 ms",
+            v["cue_latency_ms_p95"] <= 25,
+            "{:.2f}",
+            " ms",
+        )
+        r.note(
+            f"{v['cues']} cues; {v['walk_s']:.0f} s synthetic weak-right walk after 3 s standing "
+            f"({v['emulated_s']:.1f} s emulated incl. boot, {v['wall_s']:.0f} s wall), session "
+            f"logged, {v['download_bytes']} B downloaded over the pty mid-walk "
+            f"({v['download_emulated_s']:.2f} s emulated)"
+        )
+    except Exception as e:  # noqa: BLE001
+        r.error("rp2040 loop", {"error": f"{type(e).__name__}: {e}"})
+    try:
+        v = rp2040.replay_identity(limit)
+        detail["rp2040_replay"] = v
+        r.fig(
+            "replay rp2040 == unix port (traces)",
+            f"{v['identical']}/{v['of']}",
+            "all",
+            v["identical"] == v["of"] and v["all_real_traces"],
+        )
+        bad = [t["trace"] for t in v["traces"] if not t["identical"]]
+        if bad:
+            r.note("differ: " + ", ".join(bad))
+        r.note(
+            "missed/late on the chip: "
+            + ", ".join(
+                f"{t['trace'].split('.')[0]} {t.get('missed', '?')}/{t.get('late', '?')}"
+                for t in v["traces"]
+            )
+        )
+    except Exception as e:  # noqa: BLE001
+        r.error("rp2040 replay", {"error": f"{type(e).__name__}: {e}"})
+
+
 def main() -> int:
     t_start = time.time()
     jobs = [("instructions", ())]
@@ -525,6 +661,9 @@ def main() -> int:
         r.note(f"{v['qualifying']} qualifying right-stance steps, {v['cued']} cued")
     except Exception as e:  # noqa: BLE001
         r.error("feedback", {"error": f"{type(e).__name__}: {e}"})
+
+    # 11 ----------------------------------------------------------------------------------
+    _rp2040_section(r, detail)
 
     elapsed = time.time() - t_start
     r.lines.append(

@@ -341,7 +341,9 @@ class Serial:
         err = self.read_until(b"\x04", timeout)[:-1]
         self.read_until(b">", timeout)
         if err.strip():
-            raise EmulatorError("on the chip: " + err.decode(errors="replace").strip().splitlines()[-1])
+            raise EmulatorError(
+                "on the chip: " + err.decode(errors="replace").strip().splitlines()[-1]
+            )
         return out.decode(errors="replace")
 
     def close(self) -> None:

@@ -15,8 +15,9 @@ the free heap (gc.mem_free() << 8 | 0x80). At loop entry: the free heap as boot 
 
 import gc
 
-import device.main as M
 from machine import mem32
+
+import device.main as M
 
 STAMP = 0x4006C000
 _run = M.run

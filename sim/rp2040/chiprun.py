@@ -61,7 +61,9 @@ def run(job):
             out.write(mv[:pos])
             pos = 0
         buf[pos] = 68  # D
-        struct.pack_into("<iiBi", buf, pos + 1, app.obliquity_mdeg, app.tilt_mdeg, app.motor_on, app.n)
+        struct.pack_into(
+            "<iiBi", buf, pos + 1, app.obliquity_mdeg, app.tilt_mdeg, app.motor_on, app.n
+        )
         pos += 14
         i += 1
         while app.ring_tail != app.ring_head:

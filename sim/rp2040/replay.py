@@ -69,7 +69,9 @@ def run_job(job_dir: str | Path, firmware: str | Path | None = None, timeout_s: 
                     break
                 else:
                     rest = ser.read_until(b"\x04", 5).decode(errors="replace")
-                    raise EmulatorError(f"on the chip: {(t.decode(errors='replace') + rest)[-300:]}")
+                    raise EmulatorError(
+                        f"on the chip: {(t.decode(errors='replace') + rest)[-300:]}"
+                    )
             line = ser.read_until(b"\n", 30)
             result = json.loads(line)
             ser.read_until(b"\x04", 30)
