@@ -10,12 +10,10 @@ import sys
 from array import array
 
 from shared import cue as _cue_mod
-from shared import estimator
-from shared.calib import CAL_DONE, CAL_FAILED, Calibrator
-from shared.config import IMUS
+from shared import estimator, fromconfig
+from shared.calib import CAL_DONE, CAL_FAILED
 from shared.cue import CueDetector
 from shared.estimator import Estimator
-from shared.feedback import configure_cue
 from shared.mount import MountError, calibrated_frame_q14, mount_frame_q14, parse_mount
 from shared.mp import const, micropython
 from shared.slstest import SlsTest
@@ -108,40 +106,12 @@ class App:
         if period_us <= 0:
             period_us = (1000000 + cfg["rate_hz"] // 2) // cfg["rate_hz"]
         self.period_us = period_us
-        acc_ug, gyro_udps = IMUS[cfg["imu"]]
         self.axes = parse_mount(cfg["mount"])
-        still_mdps = cfg["still_dps"]
-        self.est = Estimator(
-            period_us,
-            acc_ug,
-            gyro_udps,
-            tau_ms=cfg["filter_tau_ms"],
-            accel_band_mg=cfg["accel_band_mg"],
-            init_ms=cfg["init_ms"],
-            still_mdps=still_mdps,
-            still_mg=cfg["still_mg"],
-        )
+        self.est = fromconfig.estimator(cfg, period_us)
         self.est.set_frame_q14(mount_frame_q14(self.axes))
-        self.steps = StepDetector(period_us, cfg["min_step_ms"], cfg["max_step_ms"])
-        self.cue = CueDetector(
-            period_us,
-            cfg["threshold_deg"],
-            cfg["hysteresis_deg"],
-            cfg["dwell_ms"],
-            cfg["refractory_ms"],
-            cfg["cue_ms"],
-        )
-        configure_cue(self.cue, cfg)
-        self._cue_configured = self.cue
-        self.cal = Calibrator(
-            period_us,
-            acc_ug,
-            gyro_udps,
-            cfg["cal_still_ms"],
-            cfg["cal_window_ms"],
-            still_mdps,
-            cfg["still_mg"],
-        )
+        self.steps = fromconfig.step_detector(cfg, period_us)
+        self.cue = fromconfig.cue_detector(cfg, period_us)
+        self.cal = fromconfig.calibrator(cfg, period_us)
         self._t = t = array("i", [0] * _T_NCELLS)
         t[_T_N] = -1
         t[_T_PERIOD] = period_us
@@ -265,14 +235,6 @@ class App:
         """Between-sample work, bounded: hand completed steps on (logging comes later)."""
         while self.ring_tail != self.ring_head:
             self.ring_tail += 1
-        self.check_cue()
-
-    def check_cue(self):
-        """A cue detector rebuilt elsewhere (device/service.py on a live config change) gets
-        the feedback rules too. Cheap: one identity test when nothing changed."""
-        if self.cue is not self._cue_configured:
-            configure_cue(self.cue, self.cfg)
-            self._cue_configured = self.cue
 
     # -- per sample ------------------------------------------------------------------
     @micropython.viper

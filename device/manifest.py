@@ -42,6 +42,7 @@ package(
         "estimator.py",
         "feedback.py",
         "fixedpoint.py",
+        "fromconfig.py",
         "logformat.py",
         "mount.py",
         "mp.py",

@@ -52,7 +52,6 @@ def main(job_dir):
                  app.ring_probe[j]]
             )
             app.ring_tail += 1
-        app.check_cue()
     motor = [[board.motor_n[k], board.motor_v[k]] for k in range(board.motor_events)]
     out = {
         "cues": app.cue.cues,
