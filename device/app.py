@@ -136,11 +136,11 @@ class App:
         self.tilt_mdeg = 0
         self._last_fire_n = -1
         self._fire_n = array("i", [0] * _FIRES)
-        self._fire_side = array("i", [0] * _FIRES)
+        self._fire_drop_side = array("i", [0] * _FIRES)
         self._fire_head = 0
         self.ring_ic = array("i", [0] * _RING)
         self.ring_end = array("i", [0] * _RING)
-        self.ring_side = array("i", [0] * _RING)
+        self.ring_stance = array("i", [0] * _RING)
         self.ring_drop = array("i", [0] * _RING)
         self.ring_cued = array("i", [0] * _RING)
         self.ring_probe = array("i", [0] * _RING)  # 1: the step was in a feedback-off probe
@@ -337,7 +337,7 @@ class App:
         self._last_fire_n = n
         k = self._fire_head & _FIRE_MASK
         self._fire_n[k] = n
-        self._fire_side[k] = self.cue.side
+        self._fire_drop_side[k] = self.cue.drop_side
         self._fire_head += 1
 
     @micropython.native
@@ -350,12 +350,12 @@ class App:
         i = self.ring_head & _RING_MASK
         self.ring_ic[i] = st.step_ic_n
         self.ring_end[i] = st.step_end_n
-        self.ring_side[i] = st.step_side
+        self.ring_stance[i] = st.step_stance
         self.ring_drop[i] = st.step_drop_mdeg
         # Cued: a cue fired during this stance for the swing side's drop. The side matters:
         # a cue for the next stance's drop can fire before that stance's initial contact is
         # detected, inside this step's window.
-        swing = 1 - st.step_side  # 1: right side swings (left stance), as cue.side
+        drop_side = 1 - st.step_stance  # the swing side (shared/sides.py), as cue.drop_side
         cued = 0
         k = self._fire_head
         j = 0
@@ -365,9 +365,9 @@ class App:
             f = self._fire_n[m]
             if f < st.step_ic_n:
                 break
-            if f <= st.step_end_n and self._fire_side[m] == swing:
+            if f <= st.step_end_n and self._fire_drop_side[m] == drop_side:
                 cued = 1
             j += 1
         self.ring_cued[i] = cued
-        self.ring_probe[i] = _cue_note_step(self.cue, swing, st.step_drop_mdeg)
+        self.ring_probe[i] = _cue_note_step(self.cue, drop_side, st.step_drop_mdeg)
         self.ring_head += 1

@@ -47,6 +47,7 @@ package(
         "mount.py",
         "mp.py",
         "protocol.py",
+        "sides.py",
         "slstest.py",
         "steps.py",
     ],

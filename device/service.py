@@ -33,7 +33,7 @@ import os
 import struct
 import time
 
-from shared import fromconfig
+from shared import fromconfig, sides
 from shared import protocol as P
 from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING
 from shared.config import IMUS, SCHEMA, Config, ConfigError
@@ -950,7 +950,7 @@ class Service:
         d = {"running": self._sls_running, "results": self.sls_last}
         if t is not None and self._sls_running:
             d["phase"] = PHASE_NAMES[t.phase]
-            d["side"] = "L" if t.side == 0 else "R"
+            d["side"] = sides.letter(t.side)
             d["session"] = self._sls_session
         self._reply(seq, d)
 
