@@ -303,6 +303,85 @@ def boot_time() -> dict:
     return out
 
 
+def deploy_path() -> dict:
+    """The `make deploy` path on the emulated chip: stock MicroPython 1.28 (../shared/rp2), the
+    .mpy files of `make firmware` copied with mpremote over the pty (as `make deploy` does, less
+    its reset), then a power cycle from the saved flash: does the firmware start from .mpy
+    files, and what does it print."""
+    from sim.rp2040 import STOCK_UF2, Chip, Serial
+
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        fw_dir = Path(tmp) / "fw"
+        p = subprocess.run(
+            ["make", "-s", "-o", ".venv/.installed-stamp", "firmware", f"FIRMWARE_OUT={fw_dir}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if p.returncode != 0:
+            raise RuntimeError("make firmware failed: " + p.stderr[-200:])
+        flash = Path(tmp) / "flash.bin"
+        mpremote = Path(sys.executable).parent / "mpremote"
+        with Chip(firmware=STOCK_UF2, flash_out=flash) as chip:
+            ser = Serial(chip)
+            chip.wait_usb()
+            ser.raw_repl(60)
+            ser.write(b"\x02")  # back to the friendly REPL for mpremote
+            ser.close()
+            t0 = time.time()
+            p = subprocess.run(
+                [
+                    str(mpremote),
+                    "connect",
+                    chip.port,
+                    "fs",
+                    "cp",
+                    "-r",
+                    str(fw_dir / "shared"),
+                    str(fw_dir / "device"),
+                    ":",
+                    "+",
+                    "fs",
+                    "cp",
+                    str(fw_dir / "main.py"),
+                    ":main.py",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
+            out["mpremote_rc"] = p.returncode
+            out["mpremote_err"] = p.stderr.strip()[-300:]
+            out["copy_wall_s"] = round(time.time() - t0, 1)
+            chip.stop()
+        from hipcue import synth
+
+        samples = _synth_samples([synth.Segment("stand", 5.0)], 1)
+        with Chip(firmware=STOCK_UF2, flash_in=flash, samples=samples, mode="odr") as chip:
+            ser = Serial(chip)
+            chip.wait_usb()
+            text = b""
+            end = time.time() + 300
+            while time.time() < end and b"hipcue:" not in text and b"Error" not in text:
+                try:
+                    text += ser.read_exact(1, 5)
+                except Exception:  # noqa: BLE001 - nothing yet
+                    if chip.status()["t_ns"] > 20e9:
+                        break
+            try:
+                text += ser.read_until(b"\n", 20)
+            except Exception:  # noqa: BLE001
+                pass
+            ser.close()
+            out["boot_output"] = text.decode(errors="replace").strip()[-400:]
+            out["started"] = b"hipcue:" in text and b"Error" not in text
+            if out["started"]:
+                info = _cli(chip.port, "info", "--json")
+                out["info_rc"] = info.returncode
+    return out
+
+
 def replay_identity(limit: int = 0) -> dict:
     """hipcue replay: rp2040 engine vs the unix port on each shared real trace."""
     from hipcue.replay import replay
@@ -366,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     if "loop" in a.what:
         res["loop"] = board_loop(a.walk_s)
         print(json.dumps(res["loop"], indent=1))
+    if "deploy" in a.what:
+        res["deploy"] = deploy_path()
+        print(json.dumps(res["deploy"], indent=1))
     if "replay" in a.what:
         res["replay"] = replay_identity(a.traces)
         print(json.dumps(res["replay"], indent=1))

@@ -75,7 +75,7 @@ def run(job):
                 pos + 1,
                 app.ring_ic[j],
                 app.ring_end[j],
-                app.ring_side[j],
+                app.ring_stance[j],
                 app.ring_drop[j],
                 app.ring_cued[j],
             )
