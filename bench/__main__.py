@@ -247,6 +247,35 @@ def _rp2040_section(r: Report, detail: dict) -> None:
     except Exception as e:  # noqa: BLE001
         r.error("rp2040 loop", {"error": f"{type(e).__name__}: {e}"})
     try:
+        import tempfile
+
+        from sim.rp2040 import STOCK_UF2
+
+        with tempfile.TemporaryDirectory() as tmp:
+            flash = Path(tmp) / "flash.bin"
+            d = rp2040.deploy_path(flash)
+            detail["rp2040_deploy"] = d
+            r.fig("make deploy path (.mpy on stock 1.28) starts", "yes" if d["started"] else "no")
+            r.note(f"boot output: {d['boot_output'][-120:]!r}")
+            if d["started"]:
+                v = rp2040.board_loop(min(walk_s, 10.0), STOCK_UF2, flash)
+                detail["rp2040_deploy_loop"] = v
+                r.fig(
+                    "  .mpy: heap free after boot",
+                    v["heap_free_after_boot"],
+                    None,
+                    None,
+                    "{:.0f}",
+                    " B",
+                )
+                r.note(
+                    f"after a gc.collect() {v['heap_free_after_boot_collected']} B; loop "
+                    f"median {v['work_median_cycles']:.0f} cycles/sample; GC runs "
+                    f"{v['gc_runs_in_loop']} in {v['emulated_s']:.0f} s"
+                )
+    except Exception as e:  # noqa: BLE001
+        r.error("rp2040 deploy path", {"error": f"{type(e).__name__}: {e}"})
+    try:
         v = rp2040.replay_identity(limit)
         detail["rp2040_replay"] = v
         r.fig(

@@ -74,18 +74,27 @@ def _synth_samples(segs: list, seed: int) -> np.ndarray:
     return np.column_stack([tr.t_s, tr.acc_g, tr.gyro_dps])
 
 
-def board_loop(walk_s: float = 20.0) -> dict:
+def board_loop(walk_s: float = 20.0, firmware: Path | None = None, flash_in=None) -> dict:
+    """firmware/flash_in: another image and filesystem (the make deploy path: stock
+    MicroPython with the .mpy files on its LittleFS, from deploy_path())."""
     from hipcue import synth
     from sim.rp2040 import EMULATOR, Chip, Serial, ensure_firmware
     from sim.rp2040 import HERE as SIMDIR
 
-    fw = ensure_firmware()
+    fw = firmware or ensure_firmware()
     segs = [synth.Segment("stand", 3.0), synth.Segment("walk", walk_s, 105.0, 4.0, 9.0)]
     samples = _synth_samples(segs, 7)
     n = len(samples)
     out: dict = {"emulator": EMULATOR, "trace_samples": n, "walk_s": walk_s}
     t_wall = time.time()
-    with Chip(firmware=fw, samples=samples, mode="odr", safe_boot=True, watch_gc=True) as chip:
+    with Chip(
+        firmware=fw,
+        samples=samples,
+        mode="odr",
+        safe_boot=True,
+        watch_gc=True,
+        flash_in=flash_in,
+    ) as chip:
         ser = Serial(chip)
         chip.wait_usb()
         ser.read_until(b">>> ", 60)
@@ -303,7 +312,7 @@ def boot_time() -> dict:
     return out
 
 
-def deploy_path() -> dict:
+def deploy_path(keep_flash: Path | None = None) -> dict:
     """The `make deploy` path on the emulated chip: stock MicroPython 1.28 (../shared/rp2), the
     .mpy files of `make firmware` copied with mpremote over the pty (as `make deploy` does, less
     its reset), then a power cycle from the saved flash: does the firmware start from .mpy
@@ -379,6 +388,8 @@ def deploy_path() -> dict:
             if out["started"]:
                 info = _cli(chip.port, "info", "--json")
                 out["info_rc"] = info.returncode
+        if keep_flash is not None:
+            keep_flash.write_bytes(flash.read_bytes())
     return out
 
 
@@ -446,8 +457,15 @@ def main(argv: list[str] | None = None) -> int:
         res["loop"] = board_loop(a.walk_s)
         print(json.dumps(res["loop"], indent=1))
     if "deploy" in a.what:
-        res["deploy"] = deploy_path()
-        print(json.dumps(res["deploy"], indent=1))
+        with tempfile.TemporaryDirectory() as tmp:
+            flash = Path(tmp) / "flash.bin"
+            res["deploy"] = deploy_path(flash)
+            print(json.dumps(res["deploy"], indent=1))
+            if res["deploy"].get("started"):
+                from sim.rp2040 import STOCK_UF2
+
+                res["deploy_loop"] = board_loop(a.walk_s, STOCK_UF2, flash)
+                print(json.dumps(res["deploy_loop"], indent=1))
     if "replay" in a.what:
         res["replay"] = replay_identity(a.traces)
         print(json.dumps(res["replay"], indent=1))
