@@ -59,9 +59,19 @@ def ensure_emulator() -> None:
         return
     if shutil.which("npm") is None:
         raise EmulatorError("npm is not installed: cannot install rp2040js")
-    p = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True
-    )
+    import fcntl
+
+    with open(HERE / ".npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one install at a time (pytest -n 2)
+        if (HERE / "node_modules" / "rp2040js" / "package.json").exists():
+            return
+        p = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     if p.returncode != 0:
         raise EmulatorError("npm ci failed: " + (p.stderr.strip().splitlines() or ["?"])[-1])
 
@@ -74,9 +84,15 @@ def ensure_firmware() -> Path:
         return FIRMWARE_UF2
     if not (ROOT / "Makefile").exists():
         raise EmulatorError("no repository to build the image in: set HIPCUE_RP2040_UF2")
-    p = subprocess.run(
-        ["make", "-s", "firmware-uf2"], cwd=ROOT, capture_output=True, text=True, timeout=900
-    )
+    import fcntl
+
+    (ROOT / "build").mkdir(exist_ok=True)
+    # one build at a time (pytest -n 2 runs two tests that need it)
+    with open(ROOT / "build" / ".firmware-uf2.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        p = subprocess.run(
+            ["make", "-s", "firmware-uf2"], cwd=ROOT, capture_output=True, text=True, timeout=900
+        )
     if p.returncode != 0 or not FIRMWARE_UF2.exists():
         msg = (p.stdout + p.stderr).strip().splitlines()
         raise EmulatorError("make firmware-uf2 failed: " + (msg[-1] if msg else "?"))
