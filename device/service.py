@@ -66,8 +66,34 @@ def config_path(data_dir):
     return data_dir + "/config.json"
 
 
+SET_ASIDE_MAX = 8  # config.json.bad0 .. bad7 kept; the last is reused when all are taken
+FAULT_CONFIG = 8  # App.faults bit: the stored config was refused and set aside (defaults run)
+
+
+def _set_aside(path):
+    """Rename a refused stored config to path.badN (the first free N): kept, not deleted,
+    for the host to read back; returns the new name."""
+    for i in range(SET_ASIDE_MAX):
+        bad = "%s.bad%d" % (path, i)
+        try:
+            os.stat(bad)
+        except OSError:
+            break
+    else:
+        try:
+            os.remove(bad)
+        except OSError:
+            pass
+    os.rename(path, bad)
+    return bad
+
+
 def load_config(data_dir):
-    """Config from data_dir/config.json -> (Config, note); defaults if absent or refused."""
+    """Config from data_dir/config.json -> (Config, note, fault): the stored config, or the
+    defaults with fault FAULT_CONFIG when it is unreadable (torn, corrupt, not JSON) or
+    refused by the schema (a key out of range, unknown, or a cross-key rule broken): such a
+    file is set aside as config.json.badN and the defaults run, so no stored file can stop
+    the firmware from starting. fault 0 when the file is absent (a new device)."""
     cfg = Config()
     path = config_path(data_dir)
     try:
@@ -75,20 +101,29 @@ def load_config(data_dir):
     except OSError:
         pass
     try:
-        with open(path) as f:
-            d = json.load(f)
+        f = open(path)
     except OSError:
-        return cfg, "no stored config: defaults"
-    except ValueError:
-        return cfg, "stored config unreadable: defaults"
+        return cfg, "no stored config: defaults", 0
+    why = ""
     try:
+        try:
+            d = json.load(f)
+        finally:
+            f.close()
         if not isinstance(d, dict):
             raise ConfigError("not a JSON object")
         cfg.load_dict(d)
+        return cfg, "stored config loaded", 0
     except ConfigError as e:
-        cfg.reset()
-        return cfg, "stored config refused (%s): defaults" % e
-    return cfg, "stored config loaded"
+        why = "refused (%s)" % e
+    except Exception as e:  # noqa: BLE001 - a torn or corrupt file: nothing may stop the boot
+        why = "unreadable (%s)" % (type(e).__name__,)
+    cfg.reset()
+    try:
+        where = "set aside as " + _set_aside(path)
+    except OSError:
+        where = "could not be set aside"
+    return cfg, "stored config %s, %s: defaults" % (why, where), FAULT_CONFIG
 
 
 def save_config(data_dir, cfg):
@@ -633,6 +668,10 @@ class Service:
                 raise _Reject(P.E_CONFIG, str(e)) from None
             if new.values[k] != self.cfg.values[k]:
                 changed.append(k)
+        try:
+            new.check()  # the cross-key rules over the whole new config (shared/config.py)
+        except ConfigError as e:
+            raise _Reject(P.E_CONFIG, str(e)) from None
         self._commit(seq, new, changed)
 
     def _c_config_reset(self, seq, req):

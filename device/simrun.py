@@ -34,8 +34,7 @@ def load_job(job_dir):
     with open(job_dir + "/job.json") as f:
         job = json.load(f)
     cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
+    cfg.load_dict(job["config"])  # every key, then the cross-key rules
     n = job["n"]
     counts = _read_array(job_dir + "/counts.bin", "h", n * 6, 2)
     dt = _read_array(job_dir + "/dt.bin", "i", n, 4)

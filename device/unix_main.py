@@ -54,10 +54,11 @@ class Runner:
         n = job["n"]
         counts = _read_array(job_dir + "/counts.bin", "h", n * 6, 2)
         dt = _read_array(job_dir + "/dt.bin", "i", n, 4)
-        self.cfg, note = load_config(data_dir)
+        self.cfg, note, cfg_fault = load_config(data_dir)
         self.board = SimBoard(counts, dt)
         self.board.name = "unix-sim"
         self.app = App(self.board, self.cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+        self.app.faults |= cfg_fault  # a refused stored config was set aside (defaults run)
         self.link = StdioLink()
         self.service = Service(self.link, self.cfg, data_dir, app=self.app, board=self.board)
         self.service.config_note = note

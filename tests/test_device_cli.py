@@ -111,6 +111,10 @@ def test_config_get_set_reset(dev, capsys):
         ({"mount": "forward=+x left=+x up=+z"}, ""),
         ({"bogus": "1"}, "unknown config key"),
         ({"threshold_deg": "7", "cue_ms": "1"}, "out of range"),  # all or nothing
+        ({"min_step_ms": "1000", "max_step_ms": "500"}, "must be below max_step_ms"),
+        ({"min_step_ms": "500", "max_step_ms": "500"}, "must be below max_step_ms"),
+        ({"threshold_deg": "1.0", "hysteresis_deg": "1.0"}, "never re-arm"),
+        ({"threshold_deg": "7", "hysteresis_deg": "5", "threshold_left_deg": "4"}, "re-arm"),
     ],
 )
 def test_config_refused(dev, values, msg):
@@ -129,6 +133,17 @@ def test_config_refused_by_cli(dev, capsys):
     assert rc == 1 and "KEY=VALUE" in err
     rc, _, err = dev.cli(capsys, "config", "get", "nope")
     assert rc == 1 and "unknown config key" in err
+    # cross-key rules against the device's current values: nothing changes on the device
+    with dev.client() as c:
+        before = c.request("config.get")["values"]
+    rc, _, err = dev.cli(capsys, "config", "set", "min_step_ms=1000", "max_step_ms=500")
+    assert rc == 1 and err.count("\n") == 1 and "min_step_ms (1000) must be below" in err
+    rc, _, err = dev.cli(capsys, "config", "set", "max_step_ms=200")
+    assert rc == 1 and "out of range" in err
+    rc, _, err = dev.cli(capsys, "config", "set", "threshold_deg=1", "hysteresis_deg=1")
+    assert rc == 1 and "never re-arm" in err
+    with dev.client() as c:
+        assert c.request("config.get")["values"] == before
 
 
 def _recording(dev):

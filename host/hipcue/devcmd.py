@@ -31,7 +31,7 @@ from hipcue.library import Library
 from hipcue.link import Client, LinkError, connect, find_boards
 from hipcue.logs import RemoteFile
 from shared import protocol as P
-from shared.config import SCHEMA, ConfigError, validate
+from shared.config import SCHEMA, Config, ConfigError, validate
 
 EXIT_NO_DEVICE = 3
 
@@ -139,6 +139,18 @@ def _config(args: argparse.Namespace, c: Client) -> int:
             except ConfigError as e:
                 raise HipcueError(str(e)) from None
             values[key.strip()] = value.strip()
+        # the cross-key rules over the device's config with these changes (the device
+        # checks the same; failing here first keeps the message the same without a round trip)
+        current = Config()
+        try:
+            current.load_dict(c.request("config.get")["values"])
+        except ConfigError:
+            current = Config()  # a device with another firmware's schema: it decides
+        else:
+            try:
+                current.updated(values)
+            except ConfigError as e:
+                raise HipcueError(str(e)) from None
         r = c.request("config.set", values=values)
     else:
         r = c.request("config.reset")

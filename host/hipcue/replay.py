@@ -149,6 +149,10 @@ def run_firmware(
         except ConfigError as e:
             where = "--mount" if mount else f"{trace.path}: '# mount:' line"
             raise HipcueError(f"{where}: {e}") from None
+    try:
+        cfg.check()  # the cross-key rules, as the device checks them (shared/config.py)
+    except ConfigError as e:
+        raise HipcueError(f"--set: {e}") from None
     rate = plan_rate(trace, cfg, rate_was_set)
     counts, saturated = quantise(trace, cfg["imu"])
     dt_us = np.zeros(trace.n, dtype="<i4")
