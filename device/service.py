@@ -36,8 +36,7 @@ import time
 from shared import protocol as P
 from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING, Calibrator
 from shared.config import IMUS, SCHEMA, Config, ConfigError
-from shared.cue import CueDetector
-from shared.feedback import session_fade_pct
+from shared.feedback import session_fade_pct, update_cue
 from shared.fixedpoint import isqrt
 from shared.slstest import PHASE_NAMES
 
@@ -54,8 +53,29 @@ STEP_RING = 8  # step events waiting to be sent
 _IDLE = 0
 _FRAME = 1
 
-# Config keys the running app takes at once; the others apply at the next start.
-LIVE_KEYS = ("threshold_deg", "hysteresis_deg", "dwell_ms", "refractory_ms", "cue_ms")
+# Config keys the running app takes at once, in place (shared/feedback.update_cue: the cue
+# detector keeps its session state); the others apply at the next start. The faded schedule
+# (feedback, fade_*, session_index) applies from the next session: a session keeps its share.
+LIVE_KEYS = (
+    "threshold_deg",
+    "hysteresis_deg",
+    "dwell_ms",
+    "refractory_ms",
+    "cue_ms",
+    "threshold_left_deg",
+    "threshold_right_deg",
+    "stride_n",
+    "stride_m",
+    "refractory_strides",
+    "hysteresis_strides",
+    "probe_every_steps",
+    "probe_len_steps",
+    "cue_side_pattern",
+    "cue_gap_ms",
+    "cue_ms_per_deg",
+    "cue_max_ms",
+)
+NEXT_SESSION_KEYS = ("feedback", "fade_start_pct", "fade_end_pct", "fade_sessions", "session_index")
 
 # App states and fault bits (device/app.py); read here, never changed in meaning.
 _ST_CALIBRATING = 0
@@ -136,27 +156,17 @@ def save_config(data_dir, cfg):
 
 
 def apply_config_live(app, keys):
-    """Hand changed keys to the running app; returns the keys that wait for a restart."""
+    """Hand changed keys to the running app; returns the keys that wait for a restart (the
+    faded-schedule keys are not among them: they apply from the next session)."""
     later = []
     cue_changed = 0
     for k in keys:
         if k in LIVE_KEYS:
             cue_changed = 1
-        else:
+        elif k not in NEXT_SESSION_KEYS:
             later.append(k)
     if cue_changed and app is not None:
-        cfg = app.cfg
-        old = app.cue
-        cue = CueDetector(
-            app.period_us,
-            cfg["threshold_deg"],
-            cfg["hysteresis_deg"],
-            cfg["dwell_ms"],
-            cfg["refractory_ms"],
-            cfg["cue_ms"],
-        )
-        cue.cues = old.cues
-        app.cue = cue
+        update_cue(app.cue, app.cfg)
     return later
 
 

@@ -68,11 +68,10 @@ def test_no_cues_before_walking_or_while_converging(tmp_path):
     tr = synth.generate([synth.Segment("stand", 30.0)], seed=1)
     p = tmp_path / "stand.csv"
     synth.write_trace_csv(tr, p)
-    res = run_firmware(read_trace(p), engine="cpython", sets=["threshold_deg=1"])
+    low = ["threshold_deg=1", "hysteresis_deg=0.5"]  # hysteresis below threshold (issue #13)
+    res = run_firmware(read_trace(p), engine="cpython", sets=low)
     assert res.summary["cues"] == 0 and res.summary["steps"] == 0
-    res = run_firmware(
-        read_trace(p), engine="cpython", sets=["threshold_deg=1", "cue_walking_only=0"]
-    )
+    res = run_firmware(read_trace(p), engine="cpython", sets=[*low, "cue_walking_only=0"])
     # not walking-gated: standing noise/sway around 1 deg may cue, but never while converging
     first_on = np.flatnonzero(res.cue)
     if len(first_on):

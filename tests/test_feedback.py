@@ -517,7 +517,8 @@ def test_replay_summary_reports_withheld_cues(tmp_path):
     p = tmp_path / "stand.csv"
     synth.write_trace_csv(tr, p)
     out = tmp_path / "out"
-    assert main(["replay", str(p), "--out", str(out), "-q", "--set", "threshold_deg=1"]) == 0
+    sets = ["--set", "threshold_deg=1", "--set", "hysteresis_deg=0.5"]  # re-arms (issue #13)
+    assert main(["replay", str(p), "--out", str(out), "-q", *sets]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["cues"] == 0
     assert isinstance(s["feedback"], dict) and s["feedback"]
