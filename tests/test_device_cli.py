@@ -462,3 +462,19 @@ def test_single_leg_stance_test_command(tmp_path, capsys):
         # the text output
         rc, out, _err = d.cli(capsys, "test", "sls", "--side-s", "5", "--rest-s", "0")
         assert rc == 0 and "max drop" in out and "stored on the device as S" in out
+
+
+@needs_sim
+def test_a_second_hipcue_on_the_port_is_refused(dev, capsys):
+    """Issue #13: the port is opened exclusively. While one hipcue holds it, a second gets a
+    one-line "port busy" (exit 3) and sends nothing, so no change lands while a CLI reports
+    failure; once the first lets go, the port works again."""
+    with dev.client() as c:
+        before = c.request("config.get")["values"]
+        rc, out, err = dev.cli(capsys, "config", "set", "threshold_deg=7.5")
+        assert rc == 3 and out == "" and err.count("\n") == 1 and "port busy" in err
+        with pytest.raises(L.PortBusy):
+            L.connect(dev.port)
+        assert c.request("config.get")["values"] == before  # nothing was applied
+    rc, out, err = dev.cli(capsys, "config", "get", "threshold_deg")
+    assert rc == 0 and out.strip() == f"threshold_deg = {before['threshold_deg']} deg"
