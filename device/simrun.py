@@ -40,6 +40,9 @@ def load_job(job_dir):
     dt = _read_array(job_dir + "/dt.bin", "i", n, 4)
     board = SimBoard(counts, dt)
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    cal = job.get("calibration")
+    if cal and not job["calibrate"]:  # a recorded calibration (a raw session's header)
+        app.apply_calibration(cal["frame_q14"], cal["gyro_frame"], cal["bias_q28"])
     return job, board, app
 
 

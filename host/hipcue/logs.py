@@ -251,10 +251,17 @@ def replay_options(s: Session) -> dict[str, Any]:
     sets = [f"{k}={v}" for k, v in sorted(cfg.items())]
     from_start = int(s.header.get("start_n", 0)) == 0 and bool(s.raw) and s.raw[0][0] == 0
     cal = s.header.get("calibration", {})
+    recorded = None
+    if not from_start and cal.get("calibrated") == 1:
+        # a capture started after the device had calibrated: replay in its calibration
+        keys = ("frame_q14", "gyro_frame", "bias_q28")
+        if all(isinstance(cal.get(k), list) for k in keys):
+            recorded = {k: [int(v) for v in cal[k]] for k in keys}
     return {
         "mount": mount,
         "sets": sets,
         "calibrate": bool(from_start and cal.get("calibrate", 1)),
+        "calibration": recorded,
         "exact": from_start,
     }
 

@@ -127,6 +127,7 @@ def run_firmware(
     sets: list[str] | tuple[str, ...] = (),
     calibrate: bool = True,
     engine: str = "micropython",
+    calibration: dict | None = None,
 ) -> ReplayResult:
     """Run the firmware loop over a trace; raises HipcueError/TraceError with one line."""
     if engine not in ENGINES:
@@ -165,6 +166,7 @@ def run_firmware(
         job_spec = {
             "config": cfg.as_dict(),
             "calibrate": calibrate,
+            "calibration": calibration if not calibrate else None,
             "period_us": rate.period_us,
             "n": trace.n,
         }
@@ -337,14 +339,21 @@ def _replay_session(
             sets=[*opts["sets"], *sets],
             calibrate=calibrate and opts["calibrate"],
             engine=engine,
+            calibration=opts["calibration"] if calibrate else None,
         )
     exact = bool(opts["exact"]) and not mount and not sets and calibrate and s.error is None
     if exact:
         note = "exact: the raw capture starts at the device's first sample, same config"
+    elif not opts["exact"] and calibrate and opts["calibration"]:
+        note = (
+            "not exact: the capture started after the device's first sample; replayed in the "
+            "device's calibration from the session header (its filter state is not in the log)"
+        )
     elif not opts["exact"]:
         note = (
-            "not exact: the capture started after the device's first sample (its "
-            "calibration and filter state are not in the log), replayed without calibration"
+            "not exact: the capture started after the device's first sample and the header "
+            "holds no calibration (or --no-calibrate): replayed UNCALIBRATED, in the mount's "
+            "frame (the sensor's mount offset is in the figures)"
         )
     else:
         note = "not exact: overridden by --mount/--set/--no-calibrate, or the log is cut off"

@@ -57,6 +57,19 @@ class Session:
     config: dict[str, str]
     summary: dict = field(default_factory=dict)  # metrics.summarise() of this session
     trace: Trace | None = None  # the raw capture, when there is one (needed by `tune`)
+    # What the figures rest on (issue #13): calibrated or not, and any cut, torn or gapped
+    # log; the report prints both, and a trend says when its sessions differ in them.
+    calibrated: bool | None = None  # None: unknown (a replay folder without the flag)
+    calibration: str = ""  # how: "calibrated at the start", "the device's calibration", ...
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def basis(self) -> str:
+        """The kind of figures: per-step log peaks or a per-sample replay, and whether
+        calibrated; sessions whose basis differs are not directly comparable."""
+        kind = "per-step log" if self.kind == "log" else "replay"
+        cal = {True: "calibrated", False: "uncalibrated", None: "calibration unknown"}
+        return f"{kind}, {cal[self.calibrated]}"
 
     @property
     def threshold_deg(self) -> float:
@@ -156,15 +169,21 @@ def session_from_log(data: bytes, name: str, source: Path, options: LoadOptions)
                 sets=tuple(opts["sets"]) + tuple(options.sets),
                 calibrate=opts["calibrate"] and options.calibrate,
                 engine=options.engine,
+                calibration=opts["calibration"] if options.calibrate else None,
             )
             sess = session_from_result(res, stem)
         sess.source, sess.start, sess.date_from = source, start, date_from
+        if options.calibrate and opts["calibration"] and not opts["calibrate"]:
+            sess.calibration = "the device's calibration (session header), replayed"
+        sess.notes = list(log.notes)
         return sess
     steps = [Step(st.t_s, st.stance, st.drop_deg, st.cued) for st in log.steps]
     if len(steps) < 2:
         raise HipcueError(f"{source}#{name}: fewer than two steps logged, nothing to report")
     cfg = {k: str(v) for k, v in log.header.get("config", {}).items()}
     cfg.setdefault("threshold_deg", "6.0")
+    dev_cal = log.header.get("calibration", {})
+    calibrated = dev_cal.get("calibrated") == 1 if "calibrated" in dev_cal else None
     # A per-step log has no per-sample curve: the curve is each step's peak, signed as
     # obliquity (right stance: the left side sinks, negative), and the cue marks are the
     # cued steps. Plots of it are labelled as such by the session's name.
@@ -180,6 +199,13 @@ def session_from_log(data: bytes, name: str, source: Path, options: LoadOptions)
         steps=steps,
         config=cfg,
         summary=session_summary(log),
+        calibrated=calibrated,
+        calibration=(
+            "the device was calibrated"
+            if calibrated
+            else ("the device was NOT calibrated (mount frame)" if calibrated is False else "")
+        ),
+        notes=list(log.notes),
     )
 
 
@@ -315,6 +341,13 @@ def load_replay_dir(p: Path, options: LoadOptions) -> Session:
         steps=steps,
         config=config,
     )
+    if isinstance(meta.get("calibrated"), bool):
+        session.calibrated = meta["calibrated"]
+        session.calibration = (
+            "calibrated (replay summary.json)"
+            if meta["calibrated"]
+            else "NOT calibrated (replay summary.json): the mount offset is in the figures"
+        )
     session.summary = summarise(steps, [float(t[i]) for i in session.cue_index], session.duration_s)
     return session
 
@@ -351,6 +384,12 @@ def session_from_result(res: ReplayResult, name: str | None = None) -> Session:
         config=dict(res.config),
         summary=dict(res.summary),  # replay's own metrics.summarise()
         trace=trace,
+        calibrated=bool(res.firmware.get("calibrated")),
+        calibration=(
+            "calibrated (still start, or a recorded calibration)"
+            if res.firmware.get("calibrated")
+            else "NOT calibrated: the mount's frame, so its mount offset is in the figures"
+        ),
     )
 
 
