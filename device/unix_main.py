@@ -89,6 +89,9 @@ class Runner:
 
     def info(self):
         return {
+            # the data folder is on the host's disk: its free space is no flash figure
+            "flash_free": None,
+            "storage": "simulator: a folder on the host's disk, not flash",
             "sim": {
                 "held": self.held,
                 "trace": self.job["trace"],

@@ -262,6 +262,13 @@ def check(values):
                 values["cal_window_ms"],
             )
         )
+    tau_min = filter_tau_min_ms(values["rate_hz"])
+    if values["filter_tau_ms"] < tau_min:
+        return (
+            "filter_tau_ms (%d) must be at least %d at rate_hz %d: a shorter one gives the "
+            "same filter (the gain is capped at 1/128 per sample)"
+            % (values["filter_tau_ms"], tau_min, values["rate_hz"])
+        )
     every = values["probe_every_steps"]
     if every > 0 and values["probe_len_steps"] >= every:
         return "probe_len_steps (%d) must be below probe_every_steps (%d): feedback always off" % (
@@ -269,6 +276,13 @@ def check(values):
             every,
         )
     return None
+
+
+def filter_tau_min_ms(rate_hz):
+    """The shortest filter_tau_ms whose gain (shared/estimator.py: k = 2**21 x period / tau, in
+    Q21 per sample) is below its cap of 2**14 - 1; any shorter tau gives the capped gain."""
+    period_us = (1000000 + rate_hz // 2) // rate_hz
+    return (2097152 * period_us) // 16384000 + 1
 
 
 # The pairs `check` relates (for the tests and the README): (key, key, rule).
@@ -279,6 +293,7 @@ RULES = (
     ("hysteresis_deg", "threshold_right_deg", "hysteresis_deg < threshold_right_deg (if not 0)"),
     ("cal_still_ms", "cal_window_ms", "cal_still_ms <= cal_window_ms"),
     ("probe_len_steps", "probe_every_steps", "probe_len_steps < probe_every_steps (if not 0)"),
+    ("filter_tau_ms", "rate_hz", "filter_tau_ms > 128 sample periods (1,281 ms at 100 Hz)"),
 )
 
 

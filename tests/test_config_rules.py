@@ -58,26 +58,29 @@ def _text(key, v):
     return format_milli(v) if SCHEMA[key][0] == "dec" else str(v)
 
 
-# A value of each rule's second key, in its range, at which to try the first key.
-EDGE = {
-    "max_step_ms": 600,
-    "threshold_deg": 3000,
-    "threshold_left_deg": 3000,
-    "threshold_right_deg": 3000,
-    "cal_window_ms": 2000,
-    "probe_every_steps": 20,
+# Per rule (its two keys): a pair just past the boundary and one just inside it.
+CASES = {
+    ("min_step_ms", "max_step_ms"): ((600, 600), (599, 600)),
+    ("hysteresis_deg", "threshold_deg"): ((3000, 3000), (2999, 3000)),
+    ("hysteresis_deg", "threshold_left_deg"): ((3000, 3000), (2999, 3000)),
+    ("hysteresis_deg", "threshold_right_deg"): ((3000, 3000), (2999, 3000)),
+    ("cal_still_ms", "cal_window_ms"): ((2001, 2000), (2000, 2000)),
+    ("probe_len_steps", "probe_every_steps"): ((20, 20), (19, 20)),
+    ("filter_tau_ms", "rate_hz"): ((1280, 100), (1281, 100)),
 }
+
+
+def test_every_rule_has_its_cases():
+    assert sorted(CASES) == sorted((a, b) for a, b, _ in RULES)
 
 
 @pytest.mark.parametrize("a,b,rule", RULES)
 def test_each_rule_refuses_its_pair_everywhere(a, b, rule, tmp_path):
     """For each rule, the pair at the boundary: refused by Config.updated (replay --set, the
     host's config set), by the device's config.set, and set aside when stored."""
-    lo_b = EDGE[b]
-    bad_a = lo_b + (1 if a == "cal_still_ms" else 0)  # equal refused, except still <= window
-    ok_a = lo_b - (0 if a == "cal_still_ms" else 1)
+    (bad_a, lo_b), (ok_a, ok_b) = CASES[(a, b)]
     bad = {a: _text(a, bad_a), b: _text(b, lo_b)}
-    ok = {a: _text(a, ok_a), b: _text(b, lo_b)}
+    ok = {a: _text(a, ok_a), b: _text(b, ok_b)}
     with pytest.raises(ConfigError) as e:
         Config().updated(bad)
     msg = str(e.value)

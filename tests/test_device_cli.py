@@ -82,6 +82,9 @@ def test_info(dev, capsys):
         assert key in d
     rc, out, _ = dev.cli(capsys, "info")
     assert rc == 0 and "firmware" in out
+    if dev.sim:  # issue #13: the host's disk is not shown as the device's flash
+        assert d["flash_free"] is None and "not flash" in d["storage"]
+        assert "flash_free: unknown" in out
 
 
 def test_config_get_set_reset(dev, capsys):

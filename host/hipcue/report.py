@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from hipcue import HipcueError
+from hipcue.argtypes import number
 from hipcue.metrics import (
     SIDE_NAMES,
     SIDES,
@@ -609,7 +610,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default="out/report", metavar="DIR", help="default out/report")
     p.add_argument(
-        "--window", type=float, default=60.0, metavar="S", help="time window, s (default 60)"
+        "--window",
+        type=number(1, 86400, " s"),
+        default=60.0,
+        metavar="S",
+        help="time window, s (default 60; 1 s at least)",
     )
     p.add_argument("--mount", help="trace sessions: mount (overrides # mount:)")
     p.add_argument(

@@ -59,6 +59,10 @@ class Session:
     trace: Trace | None = None  # the raw capture, when there is one (needed by `tune`)
     # What the figures rest on (issue #13): calibrated or not, and any cut, torn or gapped
     # log; the report prints both, and a trend says when its sessions differ in them.
+    # How a re-run (`hipcue tune`) replays the raw capture as this session was: None, as the
+    # caller's options say; for a pulled raw session, the device's choice and calibration.
+    replay_calibrate: bool | None = None
+    replay_calibration: dict | None = None
     calibrated: bool | None = None  # None: unknown (a replay folder without the flag)
     calibration: str = ""  # how: "calibrated at the start", "the device's calibration", ...
     notes: list[str] = field(default_factory=list)
@@ -123,7 +127,7 @@ def load_library(path: Path, ref: str | None, options: LoadOptions) -> list[Sess
 
     if not path.exists():
         raise HipcueError(f"{path}: no such session library")
-    with Library(path) as lib:
+    with Library(path, create=False) as lib:
         ids = [lib.resolve(ref)] if ref else [int(r["id"]) for r in lib.sessions()]
         out = []
         for sid in ids:
@@ -171,8 +175,10 @@ def session_from_log(data: bytes, name: str, source: Path, options: LoadOptions)
                 engine=options.engine,
                 calibration=opts["calibration"] if options.calibrate else None,
             )
-            sess = session_from_result(res, stem)
-        sess.source, sess.start, sess.date_from = source, start, date_from
+            sess = session_from_result(res, stem, when=(start, date_from))
+        sess.source = source
+        sess.replay_calibrate = bool(opts["calibrate"] and options.calibrate)
+        sess.replay_calibration = opts["calibration"] if options.calibrate else None
         if options.calibrate and opts["calibration"] and not opts["calibrate"]:
             sess.calibration = "the device's calibration (session header), replayed"
         sess.notes = list(log.notes)
@@ -364,13 +370,17 @@ def _is_trace(p: Path) -> bool:
 _TRACE_SUFFIX = re.compile(r"(\.trace)?\.csv$", re.IGNORECASE)
 
 
-def session_from_result(res: ReplayResult, name: str | None = None) -> Session:
-    """A Session from a firmware run (used for trace files and by `hipcue tune`)."""
+def session_from_result(
+    res: ReplayResult, name: str | None = None, when: tuple[datetime, str] | None = None
+) -> Session:
+    """A Session from a firmware run (used for trace files and by `hipcue tune`); when: its
+    (start, date_from), else from the trace's `# start:` or its file time."""
     trace = res.trace
-    start = parse_start(trace.meta.get("start", ""))
-    date_from = "metadata"
-    if start is None:
-        start, date_from = _file_time(trace.path), "file time"
+    if when is not None:
+        start, date_from = when
+    else:
+        found = parse_start(trace.meta.get("start", ""))
+        start, date_from = (found, "metadata") if found else (_file_time(trace.path), "file time")
     return Session(
         name=name or _TRACE_SUFFIX.sub("", trace.path.name),
         source=trace.path,
