@@ -103,7 +103,7 @@ class Runner:
                 "max_lag_us": self.max_lag_us,
                 "resyncs": self.resyncs,
                 "service_overruns": self.overruns,
-            }
+            },
         }
 
     def run(self):
