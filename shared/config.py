@@ -114,7 +114,7 @@ SCHEMA = {
         0,
         2000000,
         "deg/s",
-        "no cues while |yaw rate| is above this (0: off); straight walking peaks near 26",
+        "no cues while |yaw rate| is above this (0: off)",
     ),
     "turn_hold_ms": ("int", 500, 0, 10000, "ms", "the turn gate holds this long after a turn"),
     "sat_gate_ms": (
