@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,8 @@ from hipcue.trace import Trace
 from shared.config import Config
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path("/work/shared/data/real")
-if not DATA.exists():
+DATA = Path(os.environ.get("HIPCUE_SHARED_DATA") or "/work/shared/data/real")
+if not DATA.exists() and not os.environ.get("HIPCUE_SHARED_DATA"):
     DATA = REPO.parent / "shared" / "data" / "real"
 
 

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 # ../shared/data/real beside the repo (as tests/conftest.py)
-DATA_DIR = os.path.join(
+DATA_DIR = os.environ.get("HIPCUE_SHARED_DATA") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "real"
 )
 MOBGAP_TRIALS = ("Test5_Trial1", "Test5_Trial2", "Test11_Trial1")
