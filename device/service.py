@@ -33,10 +33,11 @@ import os
 import struct
 import time
 
+from shared import fromconfig, sides
 from shared import protocol as P
-from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING, Calibrator
+from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING
 from shared.config import IMUS, SCHEMA, Config, ConfigError
-from shared.feedback import session_fade_pct, update_cue
+from shared.feedback import session_fade_pct
 from shared.fixedpoint import isqrt
 from shared.slstest import PHASE_NAMES
 
@@ -53,7 +54,7 @@ STEP_RING = 8  # step events waiting to be sent
 _IDLE = 0
 _FRAME = 1
 
-# Config keys the running app takes at once, in place (shared/feedback.update_cue: the cue
+# Config keys the running app takes at once, in place (shared/fromconfig.update_cue: the cue
 # detector keeps its session state); the others apply at the next start. The faded schedule
 # (feedback, fade_*, session_index) applies from the next session: a session keeps its share.
 LIVE_KEYS = (
@@ -166,7 +167,7 @@ def apply_config_live(app, keys):
         elif k not in NEXT_SESSION_KEYS:
             later.append(k)
     if cue_changed and app is not None:
-        update_cue(app.cue, app.cfg)
+        fromconfig.update_cue(app.cue, app.cfg)  # in place: the session's state stays
     return later
 
 
@@ -174,16 +175,7 @@ def start_calibration(app):
     """Recalibrate the running app from the next still period (the old frame stays in use
     until a new one is found; on failure it is kept)."""
     cfg = app.cfg
-    acc_ug, gyro_udps = IMUS[cfg["imu"]]
-    app.cal = Calibrator(
-        app.period_us,
-        acc_ug,
-        gyro_udps,
-        cfg["cal_still_ms"],
-        cfg["cal_window_ms"],
-        cfg["still_dps"],
-        cfg["still_mg"],
-    )
+    app.cal = fromconfig.calibrator(cfg, app.period_us)
     app.cal_error = ""
     app.faults &= ~_FAULT_CAL_FAILED
     app.calibrated = 0
@@ -1015,7 +1007,7 @@ class Service:
         d = {"running": self._sls_running, "results": self.sls_last}
         if t is not None and self._sls_running:
             d["phase"] = PHASE_NAMES[t.phase]
-            d["side"] = "L" if t.side == 0 else "R"
+            d["side"] = sides.letter(t.side)
             d["session"] = self._sls_session
         self._reply(seq, d)
 

@@ -30,20 +30,6 @@ def session_fade_pct(cfg):
     )
 
 
-def update_cue(cue, cfg):
-    """A live config change: cfg's settings to a running CueDetector in place, keeping the
-    session's state (counters, stride history, refractory, pulse) and the session's share of
-    the faded schedule (the fade keys and session_index take effect at the next session)."""
-    cue.set_common(
-        cfg["threshold_deg"],
-        cfg["hysteresis_deg"],
-        cfg["dwell_ms"],
-        cfg["refractory_ms"],
-        cfg["cue_ms"],
-    )
-    configure_cue(cue, cfg, fade=cue.fade_pct, keep_state=1)
-
-
 def configure_cue(cue, cfg, fade=-1, keep_state=0):
     """Hand cfg's feedback rules to a CueDetector (built with the common settings); fade:
     the share of cues (-1: this session's, from cfg)."""

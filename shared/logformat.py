@@ -60,7 +60,7 @@ what it was before them. A reader from before them stops at the first block hold
 
 Size: a walking step is 2 bytes (4 when its side repeats or its drop is over 12.7 deg), a cue
 2 bytes, a flush 13 bytes (frame 7 + block header 6), a summary 15 bytes a minute
-(`make bench` measures hours per MB on a synthetic walk: tests/mp_logstore_run.py bench).
+(`make bench` measures hours per MB on a synthetic walk: sim/logstore_run.py bench).
 Raw capture: 12 bytes a sample plus 6 per 255 samples and 13 per flush: ~72 kB a minute at
 100 Hz.
 """

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from sim.paths import data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-# The given real recordings (../shared/data/real beside the repo; HIPCUE_SHARED_DATA points
-# elsewhere). Without them the tests that need them skip, all with NO_DATA as the reason.
-DATA = Path(os.environ.get("HIPCUE_SHARED_DATA") or ROOT.parent / "shared" / "data" / "real")
+# The given real recordings (sim.paths.data_dir: ../shared/data/real beside the repo, or
+# $HIPCUE_DATA). Without them the tests that need them skip, all with NO_DATA as the reason.
+DATA = data_dir()
 NO_DATA = (
     f"the real recordings are not at {DATA} (the shared data beside the repo, README "
-    "'Setup'; or set HIPCUE_SHARED_DATA)"
+    "'Setup'; or set HIPCUE_DATA)"
 )
 
 

@@ -13,8 +13,8 @@ from array import array
 
 from device.app import App
 from device.service import load_config, save_config
-from device.simboard import SimBoard
 from shared.config import CHOICES, IMUS, SCHEMA, Config, ConfigError, format_milli
+from sim.board import SimBoard
 
 
 def ends(key):

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from device import service as S
 from device.app import App
-from device.simboard import SimBoard
 from shared import protocol as P
 from shared.config import CHOICES, IMUS, RULES, SCHEMA, Config, ConfigError, format_milli
+from sim.board import SimBoard
 from tests.conftest import ROOT, micropython_bin
 
 

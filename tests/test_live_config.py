@@ -11,12 +11,12 @@ from pathlib import Path
 from device import service as S
 from device.app import App
 from device.logstore import LogStore
-from device.simboard import SimBoard
 from hipcue import synth
 from hipcue.replay import quantise
 from hipcue.trace import read_trace
 from shared import cue as C
 from shared.config import Config
+from sim.board import SimBoard
 
 
 class _Link:

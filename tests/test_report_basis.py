@@ -13,7 +13,6 @@ import pytest
 
 from device.app import App
 from device.logstore import LogStore
-from device.simboard import SimBoard
 from hipcue import synth
 from hipcue.replay import quantise
 from hipcue.report import mixed_bases, session_lines, text_summary
@@ -21,6 +20,7 @@ from hipcue.session import LoadOptions, session_from_log
 from hipcue.trace import read_trace
 from shared import logformat as lf
 from shared.config import Config
+from sim.board import SimBoard
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 # Scripts for the log store tests: run under the MicroPython unix port (and, for `write` and
 # `app`, also under CPython, to compare bytes).
 #
-#   MICROPYPATH=<repo> micropython -X heapsize=32M tests/mp_logstore_run.py MODE ARGS...
+#   MICROPYPATH=<code root> micropython -X heapsize=32M sim/logstore_run.py MODE ARGS...
 #
 # write DIR SEED SAMPLES RAW   a synthetic walker (FakeApp) logged into DIR on the host's own
 #                              filesystem; prints one JSON line with everything it logged
@@ -54,7 +54,7 @@ class FakeApp:
         self.n = -1
         self.ring_ic = array("i", [0] * 32)
         self.ring_end = array("i", [0] * 32)
-        self.ring_side = array("i", [0] * 32)
+        self.ring_stance = array("i", [0] * 32)
         self.ring_drop = array("i", [0] * 32)
         self.ring_cued = array("i", [0] * 32)
         self.ring_head = 0
@@ -112,7 +112,7 @@ class FakeApp:
             j = self.ring_head & 31
             self.ring_ic[j] = ic
             self.ring_end[j] = self.n
-            self.ring_side[j] = self.side
+            self.ring_stance[j] = self.side
             self.ring_drop[j] = drop
             self.ring_cued[j] = cued
             self.ring_head += 1
@@ -189,7 +189,7 @@ def read_file(path):
 
 def make_base(blocks):
     """A flash image with a config file and two finished sessions."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev = NorFlash(4096, blocks)
     mount(dev, fresh=True)
@@ -219,7 +219,7 @@ class Tracker:
 
 def scenario(dev_data, cut_at, torn, samples, tracker):
     """One logging session; returns the device (dead if the power was cut)."""
-    from tests.nor_flash import NorFlash, PowerCut
+    from sim.nor_flash import NorFlash, PowerCut
 
     dev = NorFlash(4096, len(dev_data) // 4096, bytearray(dev_data))
     mount(dev)
@@ -250,7 +250,7 @@ def scenario(dev_data, cut_at, torn, samples, tracker):
 
 def verify(dev, old, reference, tracker):
     """Remount after the cut and check everything; returns None or what is wrong."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev2 = NorFlash(4096, dev.count, dev.data)
     try:
@@ -371,7 +371,7 @@ def mode_wfail(modes, samples, blocks=48):
     frame), lost or torn, on LittleFS over NOR flash. Checks that only the failed block's
     steps and cues are missing, every other step has its time and side, and the reader reports
     the gap (or the missing end). Prints one JSON line."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev = NorFlash(4096, blocks)
     mount(dev, fresh=True)
@@ -444,7 +444,7 @@ def mode_wfail(modes, samples, blocks=48):
 
 def mode_full(blocks):
     """Small flash: sessions until rotation deletes old ones; then one session that fills it."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev = NorFlash(4096, blocks)
     mount(dev, fresh=True)
@@ -497,7 +497,7 @@ def mode_full(blocks):
 
 def mode_bench():
     """Per hour of walking at 110 steps/min: bytes in the files and bytes programmed."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     out = {}
     for raw, profile in ((0, "walk"), (0, "cues"), (1, "walk")):
@@ -550,21 +550,9 @@ def mode_bench():
 
 def mode_app(job_dir, out_dir, raw):
     """The real firmware loop with the store in its between-sample step."""
-    from device.app import App
-    from device.simboard import SimBoard
-    from device.simrun import _read_array
+    from sim.run import load_job
 
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
-    cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    board = SimBoard(
-        _read_array(job_dir + "/counts.bin", "h", n * 6, 2),
-        _read_array(job_dir + "/dt.bin", "i", n, 4),
-    )
-    app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    job, board, app = load_job(job_dir)
     store = LogStore(out_dir, job["period_us"], fw="app-test", buf_bytes=8192 if raw else 1024)
     if raw:
         store.start(app, "command", raw=1)
@@ -576,7 +564,7 @@ def mode_app(job_dir, out_dir, raw):
         k = app.ring_tail
         while k != j:
             i = k & 31
-            rows.append((app.ring_ic[i], app.ring_side[i], app.ring_drop[i], app.ring_cued[i]))
+            rows.append((app.ring_ic[i], app.ring_stance[i], app.ring_drop[i], app.ring_cued[i]))
             probes.append(app.ring_probe[i])
             k += 1
         store.service(app)
