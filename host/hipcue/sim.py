@@ -108,7 +108,9 @@ _PRCTL = _load_prctl()  # resolved here: the child runs as little Python as poss
 
 def _die_with_parent() -> None:
     """In the firmware's child process, before exec: on Linux, SIGTERM when the parent (this
-    hipcue) dies, however it dies (a SIGKILL gives us no chance to stop it ourselves)."""
+    hipcue) dies, however it dies (a SIGKILL gives us no chance to stop it ourselves).
+    Linux sends it when the *thread* that spawned the child ends: Sim spawns from the thread
+    that calls start() and, on a restart, from its supervisor thread, both alive until stop()."""
     if _PRCTL is not None:
         _PRCTL(1, 15, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGTERM
 
