@@ -38,6 +38,9 @@ def run(job):
     if board.fault:
         raise OSError("board fault %d at start" % board.fault)
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    cal = job.get("calibration")
+    if cal and not job["calibrate"]:  # a recorded calibration (a raw session's header)
+        app.apply_calibration(cal["frame_q14"], cal["gyro_frame"], cal["bias_q28"])
     n = job["n"]
     out = sys.stdout.buffer
     buf = bytearray(1500)

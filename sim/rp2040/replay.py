@@ -24,7 +24,7 @@ RUNNER = HERE / "chiprun.py"
 
 
 def chip_code(job: dict[str, Any]) -> str:
-    spec = {k: job[k] for k in ("config", "calibrate", "period_us", "n")}
+    spec = {k: job[k] for k in ("config", "calibrate", "period_us", "n", "calibration") if k in job}
     return "JOB = %r\n" % (spec,) + RUNNER.read_text()
 
 
