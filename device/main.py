@@ -13,9 +13,7 @@ steps (and flushes every few seconds), then the serial command service is polled
 IMU has the next sample ready, so a host never delays a sample by more than one poll.
 """
 
-from device import board as hw
 from device.app import App
-from device.drivers.button import held_at_boot
 from shared.config import Config
 
 DATA_DIR = ""  # LittleFS is mounted at / on the rp2 port: config.json and logs/ live there
@@ -69,6 +67,9 @@ def on_button(app, press, log):
 def boot(clock=None, max_samples=-1, watchdog=True, serve=True):
     """Returns (app, board), or None on a safe boot. serve=False: no serial service and no
     log store (the boot tests drive the loop without a host or a filesystem)."""
+    from device import board as hw  # the machine layer, imported here: run() also runs
+    from device.drivers.button import held_at_boot  # where `machine` lacks the rp2 parts
+
     pins = hw.detect_pins()
     hw.hold_radio_in_reset(pins)
     if held_at_boot(hw.button_pin(pins)):

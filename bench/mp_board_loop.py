@@ -1,0 +1,151 @@
+"""Run by the MicroPython unix port (MICROPYPATH = repo root; bench/loopcost.py starts it):
+
+    micropython bench/mp_board_loop.py JOB_DIR DATA_DIR MODE WARMUP N
+
+The whole board loop, `device.main.run()`, over the job's samples with the services boot()
+wires (device/simloop.py: App, LogStore into DATA_DIR/logs, Service over StdioLink on this
+process's stdin/stdout; stdin is an idle pipe). WARMUP samples first (calibration, the first
+steps start a session), then, by MODE:
+
+alloc: N samples in one run() call; gc.mem_alloc() and micropython.mem_total() deltas.
+walk:  the rest of the job (N ignored) with the GC on as on the board; before every sample
+       the board's hook reads mem_total() (bytes allocated, including freed heap frames) and
+       mem_alloc() (a drop = a collection ran): allocation per sample, collections.
+cost:  regions for callgrind (--toggle-collect=map_iternext --dump-before=mp_builtin_hash),
+       each `for _ in map(fn, ONE)`, a hash() call before each:
+         mean    run(N samples)                        one dump: total / N
+         marks   the hook calls hash() M times alone   the cost of a marker (subtracted)
+         loop    run(N samples), hook = hash() per sample: one dump per loop iteration
+         stages  (when device.main has STAGES) the loop body's calls one by one, hash()
+                 between them: one dump per stage per sample
+       then prints the order and counters (JSON).
+"""
+
+import gc
+import json
+import sys
+from array import array
+
+import micropython
+
+from device import main as fw
+from device.simloop import build
+
+job_dir, data_dir, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+WARMUP = int(sys.argv[4])
+N = int(sys.argv[5])
+
+job, board, app, log, service = build(job_dir, data_dir)
+run = fw.run
+fw.run(app, board, WARMUP, log, service)
+
+
+def counters():
+    return {
+        "sample": board.i,
+        "samples": board.n,
+        "steps_logged": log._steps,
+        "session": log.current,
+        "active": log.active,
+        "flushes": log.flushes,
+        "bytes_written": log.bytes_written,
+        "log_faults": log.faults,
+        "dropped": log.dropped,
+        "cues": app.cue.cues,
+        "faults": app.faults,
+        "frames_ok": service.frames_ok,
+        "heap_free": gc.mem_free(),
+        "heap_alloc": gc.mem_alloc(),
+    }
+
+
+if mode == "alloc":
+    gc.collect()
+    gc.disable()
+    c0 = counters()
+    a0 = gc.mem_alloc()
+    t0 = micropython.mem_total()
+    fw.run(app, board, N, log, service)
+    t1 = micropython.mem_total()
+    a1 = gc.mem_alloc()
+    gc.enable()
+    out = {"n": N, "mem_alloc_delta": a1 - a0, "mem_total_delta": t1 - t0}
+    out["before"] = c0
+    out["after"] = counters()
+elif mode == "walk":
+    trk = array("i", [0, 0, 0, 0, 0, 0])  # total0, alloc0, collections, bytes, samples>0, max
+
+    def track():
+        t = micropython.mem_total()
+        a = gc.mem_alloc()
+        d = t - trk[0]
+        if d > 0:
+            trk[3] += d
+            trk[4] += 1
+            if d > trk[5]:
+                trk[5] = d
+        if a < trk[1]:
+            trk[2] += 1
+        trk[0] = t
+        trk[1] = a
+
+    gc.collect()
+    c0 = counters()
+    trk[0] = micropython.mem_total()
+    trk[1] = gc.mem_alloc()
+    low = gc.mem_free()
+    board.hook = track
+    n0 = board.i
+    fw.run(app, board, -1, log, service)
+    board.hook = None
+    out = {
+        "n": board.i - n0,
+        "collections": trk[2],
+        "bytes": trk[3],
+        "samples_allocating": trk[4],
+        "max_bytes_one_sample": trk[5],
+    }
+    out["before"] = c0
+    out["after"] = counters()
+else:
+    ONE = (0,)
+    M = N
+
+    def mark():
+        hash(0)
+
+    def r_mean(_):
+        run(app, board, N, log, service)
+
+    def r_marks(_):
+        k = M
+        while k > 0:
+            mark()
+            k -= 1
+
+    def r_loop(_):
+        run(app, board, M, log, service)
+
+    order = []
+    regions = [("mean", r_mean), ("marks", r_marks), ("loop", r_loop)]
+    stages = getattr(fw, "STAGES", None)
+    if stages is not None:
+
+        def r_stages(_):
+            stages(app, board, M, log, service, mark)
+
+        regions.append(("stages", r_stages))
+    for name, fn in regions:
+        if name == "loop":
+            board.hook = mark
+        gc.collect()
+        hash(1)
+        for _ in map(fn, ONE):
+            pass
+        board.hook = None
+        order.append(name)
+    hash(2)
+    out = {"order": order, "n": N, "m": M, "after": counters()}
+out["mode"] = mode
+out["engine"] = sys.implementation.name
+print(json.dumps(out))
