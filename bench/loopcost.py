@@ -157,7 +157,7 @@ def instructions() -> dict:
     for r in order:
         regions[r] = counts[pos : pos + sizes[r]]
         pos += sizes[r]
-    mark = statistics.median(regions["marks"][1:-1])
+    mark = statistics.median(regions["marks"][1:-1][::2])  # the dumps inside a pair
     # loop: dump 0 = region start .. first marker; dumps 1..M-1 = whole iterations; the last
     # = the last iteration and the region's end
     per = [c - mark for c in regions["loop"][1:-1]]

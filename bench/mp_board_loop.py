@@ -14,10 +14,11 @@ walk:  the rest of the job (N ignored) with the GC on as on the board; before ev
 cost:  regions for callgrind (--toggle-collect=map_iternext --dump-before=mp_builtin_hash),
        each `for _ in map(fn, ONE)`, a hash() call before each:
          mean    run(N samples)                        one dump: total / N
-         marks   the hook calls hash() M times alone   the cost of a marker (subtracted)
-         loop    run(N samples), hook = hash() per sample: one dump per loop iteration
-         stages  (when device.main has STAGES) the loop body's calls one by one, hash()
-                 between them: one dump per stage per sample
+         marks   hash(0) M times alone (in pairs)      the cost of a marker (subtracted)
+         loop    run(N samples), the board calling hash(0) first in each next_sample():
+                 one dump per loop iteration
+         stages  device/simloop.py stages(): run()'s statements with hash() before each
+                 stage: one dump per stage per sample
        then prints the order and counters (JSON).
 """
 
@@ -29,7 +30,7 @@ from array import array
 import micropython
 
 from device import main as fw
-from device.simloop import build
+from device.simloop import build, stages
 
 job_dir, data_dir, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 WARMUP = int(sys.argv[4])
@@ -93,11 +94,9 @@ elif mode == "walk":
     c0 = counters()
     trk[0] = micropython.mem_total()
     trk[1] = gc.mem_alloc()
-    low = gc.mem_free()
-    board.hook = track
+    board.with_hook(track)
     n0 = board.i
     fw.run(app, board, -1, log, service)
-    board.hook = None
     out = {
         "n": board.i - n0,
         "collections": trk[2],
@@ -111,38 +110,32 @@ else:
     ONE = (0,)
     M = N
 
-    def mark():
-        hash(0)
-
     def r_mean(_):
         run(app, board, N, log, service)
 
+    @micropython.native
     def r_marks(_):
-        k = M
+        # pairs: the dump between the two markers of a pair holds one marker, nothing else
+        k = M // 2
         while k > 0:
-            mark()
+            hash(0)
+            hash(0)
             k -= 1
 
     def r_loop(_):
+        board.marking = 1
         run(app, board, M, log, service)
+        board.marking = 0
+
+    def r_stages(_):
+        stages(app, board, M, log, service)
 
     order = []
-    regions = [("mean", r_mean), ("marks", r_marks), ("loop", r_loop)]
-    stages = getattr(fw, "STAGES", None)
-    if stages is not None:
-
-        def r_stages(_):
-            stages(app, board, M, log, service, mark)
-
-        regions.append(("stages", r_stages))
-    for name, fn in regions:
-        if name == "loop":
-            board.hook = mark
+    for name, fn in (("mean", r_mean), ("marks", r_marks), ("loop", r_loop), ("stages", r_stages)):
         gc.collect()
         hash(1)
         for _ in map(fn, ONE):
             pass
-        board.hook = None
         order.append(name)
     hash(2)
     out = {"order": order, "n": N, "m": M, "after": counters()}

@@ -10,20 +10,26 @@ benchmark (bench/mp_board_loop.py).
 
 LoopBoard over SimBoard: `data_ready()` says 1 (in a replay the next sample is always
 waiting, so the loop serves the port once per sample and moves on: the bounded case),
-`take_button()` gives the presses scripted with `press(at_sample, kind)`, and `hook`, when set,
-is called at the start of every next_sample() (the benchmark's per-sample markers).
+`take_button()` gives the presses scripted with `press(at_sample, kind)`, and `with_hook(fn)`
+has fn() called at the start of every next_sample() (the benchmark's per-sample markers).
 """
 
 import json
+import sys
 from array import array
 
+from device import main as fw
 from device.app import App
 from device.link import StdioLink
 from device.logstore import LogStore
 from device.service import FIRMWARE_VERSION, Service
 from device.simboard import SimBoard
+
+if sys.implementation.name != "micropython":
+    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
 from device.simrun import _read_array
 from shared.config import Config
+from shared.mp import micropython
 
 
 class LoopBoard(SimBoard):
@@ -31,31 +37,65 @@ class LoopBoard(SimBoard):
 
     def __init__(self, counts, dt_us):
         super().__init__(counts, dt_us)
-        self.hook = None
         self.button_event = 0
+        self.events = array("i", [0])  # as device/board.py: 1 while a press waits
         self._press_at = array("i", [-1] * 8)
         self._press_kind = array("i", [0] * 8)
         self._presses = 0
         self.fault = 0
         self.vbat_mv = 0
+        self.marking = 0  # 1: next_sample() calls hash(0) first (bench/mp_board_loop.py)
 
     def press(self, at_sample, kind):
-        """A button event (1 short, 2 long) reported after sample at_sample is read."""
+        """A button event (1 short, 2 long) reported after sample at_sample is read. The
+        first press replaces next_sample() on this board by one that also checks the
+        presses (an instance attribute, which run() binds as the board's own)."""
         k = self._presses
         self._press_at[k] = at_sample
         self._press_kind[k] = kind
         self._presses = k + 1
+        if k == 0:
+            self.next_sample = self._next_with_presses
 
-    def next_sample(self):
-        hook = self.hook
-        if hook is not None:
+    def with_hook(self, hook):
+        """From now on hook() is called at the start of every next_sample()."""
+        read = self.next_sample
+
+        def next_sample():
             hook()
+            return read()
+
+        self.next_sample = next_sample
+
+    @micropython.viper
+    def next_sample(self) -> int:
+        """SimBoard's, plus a callgrind marker (a hash() call) first while `marking`."""
+        if int(self.marking):
+            hash(0)
+        i = int(self.i) + 1
+        if i >= int(self.n):
+            return 0
+        self.i = i
+        src = ptr16(self._counts)
+        j = i * 6
+        imu = ptr16(self.imu)
+        imu[0] = src[j]
+        imu[1] = src[j + 1]
+        imu[2] = src[j + 2]
+        imu[3] = src[j + 3]
+        imu[4] = src[j + 4]
+        imu[5] = src[j + 5]
+        self.dt_us = ptr32(self._dt)[i]
+        return 1
+
+    def _next_with_presses(self):
         r = SimBoard.next_sample(self)
         k = self._presses
         while k > 0:
             k -= 1
             if self._press_at[k] == self.i:
                 self.button_event = self._press_kind[k]
+                self.events[0] = 1
         return r
 
     def data_ready(self):
@@ -64,6 +104,7 @@ class LoopBoard(SimBoard):
     def take_button(self):
         ev = self.button_event
         self.button_event = 0
+        self.events[0] = 0
         return ev
 
 
@@ -80,12 +121,17 @@ def load(job_dir):
     return job, cfg, LoopBoard(counts, dt)
 
 
-def build(job_dir, data_dir, link=None):
-    """What boot() builds, over the job's samples: (job, board, app, log, service)."""
+def build(job_dir, data_dir, link=None, **log_kw):
+    """What boot() builds, over the job's samples: (job, board, app, log, service).
+    log_kw: LogStore settings other than boot()'s defaults (e.g. flush_ms)."""
     job, cfg, board = load(job_dir)
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
     log = LogStore(
-        data_dir + "/logs", period_us=job["period_us"], fw=FIRMWARE_VERSION, device=board.name
+        data_dir + "/logs",
+        period_us=job["period_us"],
+        fw=FIRMWARE_VERSION,
+        device=board.name,
+        **log_kw,
     )
     if link is None:
         link = StdioLink()
@@ -93,3 +139,64 @@ def build(job_dir, data_dir, link=None):
     service.config_note = "simloop"
     service.log = log
     return job, board, app, log, service
+
+
+@micropython.native
+def stages(app, board, n, log, service):
+    """device/main.py run() with a marker, hash(0), before each of its stages, for the
+    benchmark's split (callgrind dumps at each marker): read, tick (with the live stream's
+    sample), log (the event check and the log service), button, service (the link check and
+    the command service). The same statements as run(), in the same order (tested: the same
+    log files and answers come out)."""
+    next_sample = board.next_sample
+    tick = app.tick
+    cells = app.cells
+    bev = board.events
+    take = board.take_button
+    ready = board.data_ready
+    due = log.due
+    log_service = log.service
+    wants = service.wants
+    poll = service.poll
+    sample = service.sample
+    readable = service.link.readable
+    fault = app.faults & fw.FAULT_IMU
+    while n != 0:
+        hash(0)
+        r = next_sample()
+        if r == 1:
+            if fault:
+                fault = 0
+                app.faults &= ~fw.FAULT_IMU
+                cells[14] |= 4
+        elif r == 0:
+            break
+        elif not fault:
+            fault = fw.FAULT_IMU
+            app.faults |= fw.FAULT_IMU
+            cells[14] |= 4
+        hash(0)
+        if r == 1:
+            tick()
+            if wants[1]:
+                sample(app)  # (live steps are not peeked here: the benchmark has no host)
+        hash(0)
+        if cells[14] or cells[0] >= due[0]:
+            cells[14] = 0
+            app.check_cue()
+            was = log.active
+            log_service(app)
+            if log.active != was:
+                wants[0] = 1
+        hash(0)
+        if bev[0]:
+            press = take()
+            if press:
+                fw.on_button(app, press, log)
+                wants[0] = 1
+        hash(0)
+        if wants[0] or readable():
+            while poll() and not ready():
+                pass
+        if n > 0:
+            n -= 1
