@@ -95,7 +95,8 @@ def alloc() -> dict:
 def walk() -> dict:
     """The 10-minute walk: everything after the first 15 s (the session opens then)."""
     out = mp("walk", WARMUP, 0)
-    out["bytes_per_sample"] = out["bytes"] / max(1, out["n"])
+    out["bytes_per_sample_no_flush"] = out["bytes_no_flush"] / max(1, out["n"])
+    out["bytes_per_flush"] = out["bytes_at_flushes"] / max(1, out["flush_iterations"])
     return out
 
 

@@ -7,10 +7,12 @@ wires (device/simloop.py: App, LogStore into DATA_DIR/logs, Service over StdioLi
 process's stdin/stdout; stdin is an idle pipe). WARMUP samples first (calibration, the first
 steps start a session), then, by MODE:
 
-alloc: N samples in one run() call; gc.mem_alloc() and micropython.mem_total() deltas.
+alloc: N samples in one run() call; gc.mem_alloc() and micropython.mem_total() deltas, net
+       of an empty run() call (its set-up); the log flushes in the window are included.
 walk:  the rest of the job (N ignored) with the GC on as on the board; before every sample
        the board's hook reads mem_total() (bytes allocated, including freed heap frames) and
-       mem_alloc() (a drop = a collection ran): allocation per sample, collections.
+       mem_alloc() (a drop = a collection ran): bytes per loop iteration, split by whether
+       the iteration flushed the log, and collections.
 cost:  regions for callgrind (--toggle-collect=map_iternext --dump-before=mp_builtin_hash),
        each `for _ in map(fn, ONE)`, a hash() call before each:
          mean    run(N samples)                        one dump: total / N
@@ -60,49 +62,66 @@ def counters():
     }
 
 
-if mode == "alloc":
+def window(n):
     gc.collect()
     gc.disable()
-    c0 = counters()
     a0 = gc.mem_alloc()
     t0 = micropython.mem_total()
-    fw.run(app, board, N, log, service)
+    fw.run(app, board, n, log, service)
     t1 = micropython.mem_total()
     a1 = gc.mem_alloc()
     gc.enable()
-    out = {"n": N, "mem_alloc_delta": a1 - a0, "mem_total_delta": t1 - t0}
+    return a1 - a0, t1 - t0
+
+
+if mode == "alloc":
+    c0 = counters()
+    e_alloc, e_total = window(0)  # run()'s own set-up (binding its calls), subtracted
+    d_alloc, d_total = window(N)
+    out = {"n": N, "mem_alloc_delta": d_alloc - e_alloc, "mem_total_delta": d_total - e_total}
+    out["setup"] = [e_alloc, e_total]
     out["before"] = c0
     out["after"] = counters()
 elif mode == "walk":
-    trk = array("i", [0, 0, 0, 0, 0, 0])  # total0, alloc0, collections, bytes, samples>0, max
+    # total0, alloc0, collections, B (no flush), iterations (no flush), max (no flush),
+    # B at flushes, flush iterations, flushes0, started
+    trk = array("i", [0] * 10)
 
+    @micropython.native
     def track():
         t = micropython.mem_total()
         a = gc.mem_alloc()
+        f = log.flushes
         d = t - trk[0]
-        if d > 0:
+        if not trk[9]:
+            trk[9] = 1  # the first call: run()'s set-up came before it
+        elif f != trk[8]:
+            trk[6] += d
+            trk[7] += 1
+        elif d > 0:
             trk[3] += d
             trk[4] += 1
             if d > trk[5]:
                 trk[5] = d
         if a < trk[1]:
             trk[2] += 1
-        trk[0] = t
-        trk[1] = a
+        trk[0] = micropython.mem_total()
+        trk[1] = gc.mem_alloc()
+        trk[8] = f
 
     gc.collect()
     c0 = counters()
-    trk[0] = micropython.mem_total()
-    trk[1] = gc.mem_alloc()
     board.with_hook(track)
     n0 = board.i
     fw.run(app, board, -1, log, service)
     out = {
         "n": board.i - n0,
         "collections": trk[2],
-        "bytes": trk[3],
-        "samples_allocating": trk[4],
-        "max_bytes_one_sample": trk[5],
+        "bytes_no_flush": trk[3],
+        "iterations_allocating_no_flush": trk[4],
+        "max_bytes_one_iteration_no_flush": trk[5],
+        "bytes_at_flushes": trk[6],
+        "flush_iterations": trk[7],
     }
     out["before"] = c0
     out["after"] = counters()

@@ -15,6 +15,8 @@
 #            big int per sample in App.tick (negative control)
 #   planted_link  as quiet, the link's input check replaced by select.poll().poll(0), the
 #            list-allocating call the loop used to make (negative control)
+#   compare  device/simloop.py stages() and run() over the whole job into two folders: are
+#            the session files the same? (WARMUP, COUNT unused)
 #   serve    all the job's samples, paced (~100 us each), while the host writes requests to
 #            stdin: answers go to stdout; the hook notes when each request was answered
 # Prints one JSON line (last line of stdout).
@@ -32,6 +34,30 @@ from device.simloop import build
 job_dir, data_dir, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 WARMUP = int(sys.argv[4])
 COUNT = int(sys.argv[5])
+if mode == "compare":
+    # device/simloop.py stages() (the benchmark's split) against run(): the same session
+    # files from the same samples
+    import os
+
+    from device.simloop import stages
+
+    files = []
+    for k, fn in ((0, fw.run), (1, stages)):
+        d = data_dir + "/" + str(k)
+        os.mkdir(d)
+        _job, b, a, lg, sv = build(job_dir, d)
+        fn(a, b, -1, lg, sv)
+        lg.stop(a, "end")
+        got = {}
+        for name in sorted(os.listdir(d + "/logs")):
+            with open(d + "/logs/" + name, "rb") as f:
+                got[name] = f.read()
+        files.append(got)
+    same = files[0] == files[1]
+    sizes = [sum(len(v) for v in x.values()) for x in files]
+    print(json.dumps({"mode": mode, "engine": sys.implementation.name, "same": same,
+                      "files": len(files[0]), "sizes": sizes}))  # fmt: skip
+    sys.exit(0)
 kw = {} if mode in ("flushing", "serve") else {"flush_ms": 1000000, "buf_bytes": 4096}
 job, board, app, log, service = build(job_dir, data_dir, **kw)
 fw.run(app, board, WARMUP, log, service)

@@ -152,3 +152,10 @@ def test_board_loop_serves_commands_between_samples(walk, tmp_path):
     assert r["answered_at"][0] > 100  # the first request came in mid-walk
     # polled only around the requests (and the first scan of the log folder), not per sample
     assert r["samples"] > 10_000 and r["polls"] < r["samples"] // 20, r
+
+
+def test_the_benchmarks_stage_split_runs_the_same_loop(walk, tmp_path):
+    """bench/loopcost.py splits the loop's cost with device/simloop.py stages(), run()'s
+    statements with markers between: the same session log bytes come out of both."""
+    r = probe(walk, tmp_path / "data", "compare", 0, 0)
+    assert r["files"] >= 1 and r["sizes"][0] > 1000 and r["same"], r
