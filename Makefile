@@ -62,7 +62,7 @@ bench: venv
 # Host-only modules (simulator, CPython shims) stay out.
 MPY_ARCH ?= armv6m
 FIRMWARE_OUT ?= build/firmware
-FIRMWARE_SRC = $(filter-out device/simboard.py device/simrun.py device/unix_main.py \
+FIRMWARE_SRC = $(filter-out device/simboard.py device/simrun.py device/simloop.py device/unix_main.py \
 	shared/cpython_shim.py, $(wildcard shared/*.py device/*.py device/drivers/*.py))
 
 firmware: venv
