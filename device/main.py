@@ -118,7 +118,8 @@ def run(app, board, n: int = -1, log=None, service=None):
         log_service = log.service
     due = ptr32(due_obj)
     wants_obj = _NO_WANTS
-    poll = sample = step = _zero
+    poll = _zero
+    sample = step = _ignore
     ipoll_in = _PollInput(_zero)
     has_service = 0
     if _present(service):
@@ -129,7 +130,7 @@ def run(app, board, n: int = -1, log=None, service=None):
         sample = service.sample
         step = getattr(service, "step", _ignore)
         link = getattr(service, "link", None)
-        ipoll_in = getattr(link, "ipoll_in", _zero)
+        ipoll_in = getattr(link, "ipoll_in", _zero)  # type: ignore[arg-type]
         if ipoll_in is _zero:
             ipoll_in = _PollInput(getattr(link, "readable", _zero))
     wants = ptr32(wants_obj)

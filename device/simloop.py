@@ -55,7 +55,7 @@ class LoopBoard(SimBoard):
         self._press_kind[k] = kind
         self._presses = k + 1
         if k == 0:
-            self.next_sample = self._next_with_presses
+            self.next_sample = self._next_with_presses  # type: ignore[method-assign]
 
     def with_hook(self, hook):
         """From now on hook() is called at the start of every next_sample()."""
@@ -65,7 +65,7 @@ class LoopBoard(SimBoard):
             hook()
             return read()
 
-        self.next_sample = next_sample
+        self.next_sample = next_sample  # type: ignore[method-assign]
 
     @micropython.viper
     def next_sample(self) -> int:
