@@ -7,7 +7,7 @@ targets, printed one per line and written to bench/latest.json.
   4  cue latency vs the true threshold crossing (synthetic walks, 100 Hz)
   5  mobgap HA_001: reference ICs matched, stance side, false steps
   6  BROAD 07: tilt / obliquity / up-vector error vs optical truth, ours and imufusion 1.3.3
-  7  fixed point vs the float64 reference (tests/floatref.py)
+  7  fixed point vs the float64 reference (sim/floatref.py)
   8  serial link on the virtual device: round trip, log download throughput, late samples
   9  session logs: hours per MB (per-step and raw), flash bytes per hour, flush duration
  10  feedback: false cues per 1,000 steps (healthy-like synthetic walks, real mobgap walks) and
@@ -31,7 +31,8 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import accuracy, cost, loopcost, real  # noqa: E402
+from bench import accuracy, cost, loopcost  # noqa: E402
+from sim import realdata as real  # noqa: E402
 
 
 def _call(name_args):
@@ -163,7 +164,7 @@ def _loop_figures(r: Report, got: dict, detail: dict) -> None:
             f"{v['iterations_dumped']} iterations dumped one by one after {loopcost.WARMUP} "
             f"warm-up samples of a walk with a session logged, no host traffic; marker "
             f"{v['marker']:.0f} subtracted; mean over {v['n_mean']} unmarked samples; read = "
-            "the simulated board (device/simloop.py), not I2C"
+            "the simulated board (sim/loop.py), not I2C"
         )
     else:
         r.error("board loop instructions", c)
@@ -443,7 +444,7 @@ def main() -> int:
         )
 
     # 7 -----------------------------------------------------------------------------------
-    r.section("7 fixed point vs float64 reference (tests/floatref.py)")
+    r.section("7 fixed point vs float64 reference (sim/floatref.py)")
     rows = []
     for x in got["fixfloat"]:
         if not x["ok"]:
@@ -513,9 +514,9 @@ def main() -> int:
     # 9 -----------------------------------------------------------------------------------
     r.section("9 session logs (LittleFS on simulated NOR flash, MicroPython unix port)")
     try:
-        from tests.test_logformat import run_script
+        from sim.paths import run_json
 
-        v = run_script("micropython", "bench")
+        v = run_json("micropython", "logstore_run.py", "bench")
         detail["logs"] = v
         w, raw = v["steps_walk"], v["raw"]
         r.fig(

@@ -1,6 +1,6 @@
 """Figure 11: the whole board loop (device/main.py run(): board read, tick, log service,
 command service, link poll) on the MicroPython unix port, bench/mp_board_loop.py measuring
-inside MicroPython over device/simloop.py (only the board layer substituted: samples from a
+inside MicroPython over sim/loop.py (only the board layer substituted: samples from a
 trace, no I2C).
 
 - instructions per sample under callgrind (x86-64): mean over N samples; median / p99 / max
@@ -24,8 +24,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.jobs import REPO, synth_trace, write_job
-from hipcue.replay import micropython_binary
+from sim.inputs import synth_trace, write_job
+from sim.paths import micropython_binary
+
+REPO = Path(__file__).resolve().parents[1]  # bench/ runs from the repository only
 
 WALK_S = 600.0  # the 10-minute walk (100 Hz: 60,000 samples)
 WARMUP = 1500  # 15 s: calibrated, walking, a session open

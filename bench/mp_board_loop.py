@@ -3,7 +3,7 @@
     micropython bench/mp_board_loop.py JOB_DIR DATA_DIR MODE WARMUP N
 
 The whole board loop, `device.main.run()`, over the job's samples with the services boot()
-wires (device/simloop.py: App, LogStore into DATA_DIR/logs, Service over StdioLink on this
+wires (sim/loop.py: App, LogStore into DATA_DIR/logs, Service over StdioLink on this
 process's stdin/stdout; stdin is an idle pipe). WARMUP samples first (calibration, the first
 steps start a session), then, by MODE:
 
@@ -19,7 +19,7 @@ cost:  regions for callgrind (--toggle-collect=map_iternext --dump-before=mp_bui
          marks   hash(0) M times alone (in pairs)      the cost of a marker (subtracted)
          loop    run(N samples), the board calling hash(0) first in each next_sample():
                  one dump per loop iteration
-         stages  device/simloop.py stages(): run()'s statements with hash() before each
+         stages  sim/loop.py stages(): run()'s statements with hash() before each
                  stage: one dump per stage per sample
        then prints the order and counters (JSON).
 """
@@ -32,7 +32,7 @@ from array import array
 import micropython
 
 from device import main as fw
-from device.simloop import build, stages
+from sim.loop import build, stages
 
 job_dir, data_dir, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 WARMUP = int(sys.argv[4])

@@ -22,7 +22,7 @@ from shared.slstest import SlsTest
 from shared.steps import StepDetector
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
+    from shared.mp import ptr16, ptr32  # viper's pointer casts (builtins there)
 
 ST_CALIBRATING = const(0)
 ST_RUNNING = const(1)

@@ -51,7 +51,7 @@ _M30 = const(0x3FFFFFFF)  # sign correction of int32 cells read with ptr32 (devi
 _B29 = const(0x20000000)
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr32  # viper's pointer cast (a builtin there)
+    from shared.mp import ptr32  # viper's pointer cast (a builtin there)
 
 
 def _zero():

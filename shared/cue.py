@@ -34,7 +34,7 @@ from array import array
 from shared.mp import const, micropython
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr32  # viper's pointer cast (a builtin there)
+    from shared.mp import ptr32  # viper's pointer cast (a builtin there)
 
 _M30 = const(0x3FFFFFFF)  # sign-correct ptr32 reads (shared/estimator.py)
 _B29 = const(0x20000000)

@@ -40,7 +40,7 @@ from shared.fixedpoint import atan2_mdeg, hypot_q
 from shared.mp import const, micropython
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
+    from shared.mp import ptr16, ptr32  # viper's pointer casts (builtins there)
 
 _Q28 = const(268435456)
 _Q22 = const(4194304)

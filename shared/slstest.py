@@ -27,7 +27,7 @@ from array import array
 from shared.mp import const, micropython
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr32  # viper's pointer cast (a builtin there)
+    from shared.mp import ptr32  # viper's pointer cast (a builtin there)
 
 BUZZ_MS = 800
 PIP_MS = 150

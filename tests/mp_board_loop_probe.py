@@ -1,5 +1,5 @@
 # MicroPython script (unix port): the whole board loop, device/main.py run(), with its
-# services (device/simloop.py: App, LogStore, Service over StdioLink on stdin/stdout).
+# services (sim/loop.py: App, LogStore, Service over StdioLink on stdin/stdout).
 #
 #   MICROPYPATH=<repo> micropython -X heapsize=8M tests/mp_board_loop_probe.py \
 #       JOB_DIR DATA_DIR MODE WARMUP COUNT
@@ -15,7 +15,7 @@
 #            big int per sample in App.tick (negative control)
 #   planted_link  as quiet, the link's input check replaced by select.poll().poll(0), the
 #            list-allocating call the loop used to make (negative control)
-#   compare  device/simloop.py stages() and run() over the whole job into two folders: are
+#   compare  sim/loop.py stages() and run() over the whole job into two folders: are
 #            the session files the same? (WARMUP, COUNT unused)
 #   serve    all the job's samples, paced (~100 us each), while the host writes requests to
 #            stdin: answers go to stdout; the hook notes when each request was answered
@@ -29,17 +29,17 @@ from array import array
 import micropython
 
 from device import main as fw
-from device.simloop import build
+from sim.loop import build
 
 job_dir, data_dir, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 WARMUP = int(sys.argv[4])
 COUNT = int(sys.argv[5])
 if mode == "compare":
-    # device/simloop.py stages() (the benchmark's split) against run(): the same session
+    # sim/loop.py stages() (the benchmark's split) against run(): the same session
     # files from the same samples
     import os
 
-    from device.simloop import stages
+    from sim.loop import stages
 
     files = []
     for k, fn in ((0, fw.run), (1, stages)):

@@ -14,12 +14,12 @@ import os
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from hipcue.replay import mount_from_meta, plan_rate, quantise
+from hipcue.replay import job_arrays, mount_from_meta, plan_rate
 from hipcue.trace import read_trace
 from shared.config import Config
+from sim.job import write_job
 from tests.conftest import DATA, ROOT, micropython_bin
 
 PROBE = ROOT / "tests" / "mp_alloc_probe.py"
@@ -36,16 +36,8 @@ def prepare_job(job: Path, trace_path: Path, calibrate: bool, sets=(), mount=Non
         cfg.set(key, value)
     cfg.set("mount", mount or mount_from_meta(tr.meta))
     rate = plan_rate(tr, cfg, False)
-    counts, _saturated = quantise(tr, cfg["imu"])
-    dt = np.zeros(tr.n, dtype="<i4")
-    dt[1:] = np.rint(np.diff(tr.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt[0] = rate.period_us
-    job.mkdir(parents=True, exist_ok=True)
-    (job / "counts.bin").write_bytes(counts.tobytes())
-    (job / "dt.bin").write_bytes(dt.tobytes())
-    spec = {"config": cfg.as_dict(), "calibrate": calibrate, "period_us": rate.period_us}
-    spec["n"] = tr.n
-    (job / "job.json").write_text(json.dumps(spec))
+    counts, dt, _saturated = job_arrays(tr, cfg["imu"], rate.period_us)
+    write_job(job, counts, dt, rate.period_us, calibrate=calibrate, config=cfg.as_dict())
     return tr.n
 
 

@@ -6,11 +6,11 @@ from array import array
 import numpy as np
 
 from device.app import FAULT_CAL_FAILED, ST_RUNNING, App
-from device.simboard import SimBoard
 from hipcue import synth
 from hipcue.replay import quantise, run_firmware
 from hipcue.trace import read_trace
 from shared.config import Config
+from sim.board import SimBoard
 
 
 def _board(rows, dt_us):

@@ -1,7 +1,7 @@
 """The whole board loop allocates nothing per sample, on the MicroPython unix port.
 
 tests/mp_board_loop_probe.py runs device/main.py run() itself with the services boot() wires
-(device/simloop.py: App, LogStore writing session files, Service over StdioLink on the
+(sim/loop.py: App, LogStore writing session files, Service over StdioLink on the
 process's stdin/stdout, only the board layer replaced by trace samples) and measures
 gc.mem_alloc() and micropython.mem_total() (which also sees heap-allocated bytecode frames,
 freed at once) around 10,000 samples of steady walking with a session being logged. Negative
@@ -155,7 +155,7 @@ def test_board_loop_serves_commands_between_samples(walk, tmp_path):
 
 
 def test_the_benchmarks_stage_split_runs_the_same_loop(walk, tmp_path):
-    """bench/loopcost.py splits the loop's cost with device/simloop.py stages(), run()'s
+    """bench/loopcost.py splits the loop's cost with sim/loop.py stages(), run()'s
     statements with markers between: the same session log bytes come out of both."""
     r = probe(walk, tmp_path / "data", "compare", 0, 0)
     assert r["files"] >= 1 and r["sizes"][0] > 1000 and r["same"], r

@@ -4,7 +4,7 @@ per-side thresholds, stride rules, schedules (faded, probe blocks), side pattern
 pulse lengths; plus the host-side baseline thresholds and the config keys.
 
 The driver (DRIVER, written to a file per run) builds the App over a replay job exactly as
-device/simrun.py does and prints one JSON line: cues, cue starts (sample index and side),
+sim/run.py does and prints one JSON line: cues, cue starts (sample index and side),
 motor switching, steps (ic, side, drop, cued, probe) and App.feedback_counters().
 """
 
@@ -25,6 +25,7 @@ from hipcue.synth import Segment, generate, sensor_from_body, write_trace_csv
 from hipcue.trace import read_trace
 from shared import feedback
 from shared.config import FEEDBACK_KEYS, SCHEMA, Config, ConfigError
+from sim.job import read_job, write_job
 from tests.conftest import ROOT, micropython_bin
 from tests.test_alloc import prepare_job
 
@@ -33,30 +34,11 @@ import json
 import sys
 from array import array
 
-from device.app import App
-from device.simboard import SimBoard
-from shared.config import Config
-
-
-def read_array(path, typecode, count, size):
-    a = array(typecode, bytearray(count * size))
-    with open(path, "rb") as f:
-        f.readinto(a)
-    return a
+from sim.run import load_job
 
 
 def main(job_dir):
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
-    cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    board = SimBoard(
-        read_array(job_dir + "/counts.bin", "h", n * 6, 2),
-        read_array(job_dir + "/dt.bin", "i", n, 4),
-    )
-    app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    job, board, app = load_job(job_dir)
     fires = []
     steps = []
     while board.next_sample():
@@ -124,14 +106,10 @@ def run(tmp_path, trace, sets=(), name="run", calibrate=True, engine="micropytho
     job = tmp_path / f"job-{name}-{engine}"
     prepare_job(job, path, calibrate, tuple(s.split("=", 1) for s in sets))
     if edit is not None:
-        counts = np.frombuffer((job / "counts.bin").read_bytes(), dtype="<i2").reshape(-1, 6)
-        dt = np.frombuffer((job / "dt.bin").read_bytes(), dtype="<i4")
-        counts, dt = edit(counts.copy(), dt.copy())
-        (job / "counts.bin").write_bytes(np.ascontiguousarray(counts, "<i2").tobytes())
-        (job / "dt.bin").write_bytes(np.ascontiguousarray(dt, "<i4").tobytes())
-        spec = json.loads((job / "job.json").read_text())
-        spec["n"] = len(dt)
-        (job / "job.json").write_text(json.dumps(spec))
+        spec, counts, dt = read_job(str(job))
+        counts, dt = edit(np.array(counts, dtype="<i2").reshape(-1, 6), np.array(dt, dtype="<i4"))
+        del spec["n"]
+        write_job(job, np.ascontiguousarray(counts, "<i2"), np.ascontiguousarray(dt, "<i4"), **spec)
     return run_job(job, engine)
 
 

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from device import service as S
 from device.app import App
-from device.simboard import SimBoard
 from shared import protocol as P
 from shared.config import SCHEMA, Config
+from sim.board import SimBoard
 
 FRAMES_SENT = [0]
 

@@ -4,31 +4,19 @@ reader under CPython, byte-exact; torn tails and bad CRCs; the size arithmetic."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hipcue.logs import LogError, export_csv, export_json, read_session, read_session_file
 from shared import logformat as lf
-from tests.conftest import ROOT, micropython_bin
+from sim import paths
 
-RUN = ROOT / "tests" / "mp_logstore_run.py"
 PERIOD_US = 10000
 
 
 def run_script(engine: str, *args: str) -> dict:
-    if engine == "micropython":
-        cmd = [micropython_bin(), "-X", "heapsize=32M", str(RUN), *args]
-        env = dict(os.environ, MICROPYPATH=str(ROOT))
-    else:
-        cmd = [sys.executable, str(RUN), *args]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return paths.run_json(engine, "logstore_run.py", *args)
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +166,7 @@ def test_forty_hours_per_megabyte_arithmetic(spm):
 def test_forty_hours_per_megabyte_measured(tmp_path):
     """An hour at 110 steps a minute (a fifth of them cued) through the real writer."""
     from device.logstore import LogStore
-    from tests.mp_logstore_run import FakeApp
+    from sim.logstore_run import FakeApp
 
     app = FakeApp(1, "walk")
     store = LogStore(str(tmp_path), PERIOD_US, fw="x", still_ms=600000)

@@ -1,5 +1,5 @@
 """Power loss while logging, under the MicroPython unix port: LittleFS (VfsLfs2) on a RAM
-block device with NOR-flash semantics (tests/nor_flash.py). Power is cut at every program and
+block device with NOR-flash semantics (sim/nor_flash.py). Power is cut at every program and
 erase operation of a logging session, the operation lost or torn. After each cut: the
 filesystem mounts, every step flushed before the cut reads back intact and none is corrupt,
 the older sessions and the config file are byte-identical, and a new session logs normally.

@@ -1,9 +1,9 @@
 """Every arithmetic result on the per-sample path is an int within [-2**30, 2**30 - 1].
 
 The per-sample path (every `@micropython.native` function of shared/ and device/) is loaded from
-source with each arithmetic result wrapped in a check (tests/rangecheck.py), and the whole
+source with each arithmetic result wrapped in a check (sim/rangecheck.py), and the whole
 firmware loop - SimBoard.next_sample, App.tick, the between-sample drain of the step ring
-(device/simrun.py `_loop`) - is run over real traces, full-scale inputs and a synthetic walk.
+(sim/run.py `_loop`) - is run over real traces, full-scale inputs and a synthetic walk.
 MicroPython on 32-bit ports keeps only 31-bit small ints; anything outside becomes a heap big
 int, so a range bug would break the no-allocation rule on the board while staying invisible on
 the 64-bit unix port.
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.simrun import _loop
 from hipcue.replay import mount_from_meta, plan_rate, quantise
 from hipcue.trace import read_trace
 from shared.config import IMUS, SCHEMA, Config, format_milli
-from tests import rangecheck
+from sim import rangecheck
+from sim.run import _loop
 from tests.conftest import ROOT
 
 # The per-sample functions named by the issue; helpers of StepDetector.update are found by
@@ -34,8 +34,8 @@ from tests.conftest import ROOT
 REQUIRED = {
     "device.app.App.tick",
     "device.app.App._push_step",
-    "device.simboard.SimBoard.next_sample",
-    "device.simboard.SimBoard.motor",
+    "sim.board.SimBoard.next_sample",
+    "sim.board.SimBoard.motor",
     "shared.estimator.Estimator.update",
     "shared.steps.StepDetector.update",
     "shared.cue.CueDetector.update",
@@ -98,15 +98,13 @@ def _per_function(checker: rangecheck.Checker) -> dict[str, int]:
 
 
 def run_loop(checked, label, counts, dt_us, cfg, calibrate, period_us=0) -> Run:
-    """The firmware loop as device/simrun.py drives it, on the instrumented modules."""
+    """The firmware loop as sim/run.py drives it, on the instrumented modules."""
     checker, mods = checked
     counts = np.ascontiguousarray(counts, dtype="<i2")
     dt_us = np.ascontiguousarray(dt_us, dtype="<i4")
     n = len(dt_us)
     assert counts.shape == (n, 6)
-    board = mods["device.simboard"].SimBoard(
-        array("h", counts.tobytes()), array("i", dt_us.tobytes())
-    )
+    board = mods["sim.board"].SimBoard(array("h", counts.tobytes()), array("i", dt_us.tobytes()))
     app = mods["device.app"].App(board, cfg, calibrate=calibrate, period_us=period_us)
     checker.context = lambda: (
         f"{label}: sample {board.i}, imu {list(board.imu)}, dt_us {board.dt_us}, "
@@ -652,7 +650,7 @@ def test_single_leg_stance_test_stays_in_range(fresh, tmp_path, rate):
     dt = np.zeros(tr.n, dtype="<i4")
     dt[1:] = np.rint(np.diff(tr.t_s) * 1e6).clip(0, 2**31 - 1)
     dt[0] = plan.period_us
-    board = mods["device.simboard"].SimBoard(
+    board = mods["sim.board"].SimBoard(
         array("h", np.ascontiguousarray(counts, dtype="<i2").tobytes()), array("i", dt.tobytes())
     )
     app = mods["device.app"].App(board, cfg, calibrate=True, period_us=plan.period_us)

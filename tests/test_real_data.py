@@ -1,7 +1,7 @@
 """The firmware on real recordings (../shared/data/real; see its README for sources and
 licences: mobilise-d/mobgap Apache-2.0, BROAD CC-BY-4.0, x-io Fusion MIT)."""
 
-from bench.real import MOBGAP_TRIALS, broad, mobgap_trial
+from sim.realdata import MOBGAP_TRIALS, broad, mobgap_trial
 
 
 def test_mobgap_ha001_steps_and_stance_side(data_dir):

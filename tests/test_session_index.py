@@ -11,11 +11,11 @@ from pathlib import Path
 from device import service as S
 from device.app import App
 from device.logstore import LogStore
-from device.simboard import SimBoard
 from hipcue.logs import read_session_file
 from shared import cue as cue_mod
 from shared.config import Config
 from shared.feedback import fade_pct
+from sim.board import SimBoard
 
 
 class _Link:

@@ -3,7 +3,7 @@
 - accuracy on the mobgap HA_001 recordings (Apache-2.0, mobilise-d/mobgap example data; see
   /work/shared/data/real/README.md) against both reference systems (INDIP, Stereophoto);
 - identical output under the MicroPython unix port, and no heap allocation per update() there;
-- every intermediate of the per-sample path within [-2**30, 2**30 - 1] (tests/rangecheck.py);
+- every intermediate of the per-sample path within [-2**30, 2**30 - 1] (sim/rangecheck.py);
 - side and drop on a hand-made walk, at 50 .. 400 Hz; no steps while standing still.
 
 Run with `-s` for the accuracy table.
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from shared.steps import StepDetector
-from tests import rangecheck, stepsig
+from sim import rangecheck, stepsig
 from tests.conftest import DATA, ROOT, micropython_bin
 
 SRC = ROOT / "shared" / "steps.py"

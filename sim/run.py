@@ -1,9 +1,9 @@
 """Run the firmware loop over a prepared trace: the engine behind `hipcue replay`.
 
-    micropython -m device.simrun JOB_DIR      (or: python -m device.simrun JOB_DIR)
+    micropython -m sim.run JOB_DIR      (or: python -m sim.run JOB_DIR)
 
-JOB_DIR holds job.json (config, calibrate flag, period, sample count), counts.bin (int16
-ax ay az gx gy gz per sample, little-endian) and dt.bin (int32 us since previous sample).
+JOB_DIR is a firmware job (sim/job.py: settings, counts.bin, dt.bin; the settings carry
+the config, calibrate flag, period and sample count).
 It writes obl.bin, tilt.bin (int32 mdeg per sample), cue.bin (one byte per sample),
 grid.bin (int32: the sample's index on the firmware's time grid, which skips missed samples),
 steps.csv (ic index, end index, side, drop mdeg, cued), motor.csv and result.json.
@@ -15,30 +15,16 @@ import sys
 from array import array
 
 from device.app import App
-from device.simboard import SimBoard
-from shared.config import Config, ConfigError
-
-
-def _read_array(path, typecode, count, size):
-    a = array(typecode, bytearray(count * size))
-    with open(path, "rb") as f:
-        got = f.readinto(a)
-    if got != count * size:
-        raise ValueError("%s: expected %d bytes, got %d" % (path, count * size, got))
-    return a
+from shared.config import ConfigError
+from sim.board import SimBoard
+from sim.job import job_config, read_job
 
 
 def load_job(job_dir):
     """The prepared trace of JOB_DIR on a simulated board, and the app over it:
     (job dict, SimBoard, App). Also used by the allocation probe and the cost benchmark."""
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
-    cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    counts = _read_array(job_dir + "/counts.bin", "h", n * 6, 2)
-    dt = _read_array(job_dir + "/dt.bin", "i", n, 4)
+    job, counts, dt = read_job(job_dir)
+    cfg = job_config(job)
     board = SimBoard(counts, dt)
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
     return job, board, app

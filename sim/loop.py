@@ -4,7 +4,7 @@ Host-only (never shipped to the board, see the Makefile's FIRMWARE_SRC). `build(
 `device.main.boot()` makes on the board: the App, a LogStore writing sessions into a folder,
 the command Service over the byte link (StdioLink: stdin/stdout, a pipe or a pty here, USB CDC
 on the board), wired as boot() wires them; only the board layer is substituted: `LoopBoard`
-(device/simboard.py) serves the job's samples. Then `device.main.run()` itself runs, the very
+(sim/board.py) serves the job's samples. Then `device.main.run()` itself runs, the very
 loop the board runs. Used by the allocation test (tests/mp_board_loop_probe.py) and the
 benchmark (bench/mp_board_loop.py).
 
@@ -14,7 +14,6 @@ waiting, so the loop serves the port once per sample and moves on: the bounded c
 has fn() called at the start of every next_sample() (the benchmark's per-sample markers).
 """
 
-import json
 import sys
 from array import array
 
@@ -23,13 +22,13 @@ from device.app import App
 from device.link import StdioLink
 from device.logstore import LogStore
 from device.service import FIRMWARE_VERSION, Service
-from device.simboard import SimBoard
+from sim.board import SimBoard
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
-from device.simrun import _read_array
+    from shared.mp import ptr16, ptr32  # viper's pointer casts (builtins there)
 from shared.config import Config
 from shared.mp import micropython
+from sim.job import read_job
 
 
 class LoopBoard(SimBoard):
@@ -109,15 +108,12 @@ class LoopBoard(SimBoard):
 
 
 def load(job_dir):
-    """(job dict, Config, LoopBoard) from a job folder (the format of device/simrun.py)."""
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
+    """(job dict, Config, LoopBoard) from a job folder (the format of sim/job.py)."""
+    job, counts, dt = read_job(job_dir)
     cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    counts = _read_array(job_dir + "/counts.bin", "h", n * 6, 2)
-    dt = _read_array(job_dir + "/dt.bin", "i", n, 4)
+    conf = job.get("config", {})
+    for key in conf:
+        cfg.set(key, conf[key])
     return job, cfg, LoopBoard(counts, dt)
 
 

@@ -46,7 +46,7 @@ MODULES = (
     "shared.estimator",
     "shared.steps",
     "shared.slstest",
-    "device.simboard",
+    "sim.board",
     "device.app",
 )
 

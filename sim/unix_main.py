@@ -1,10 +1,10 @@
 """The virtual device: the firmware under the MicroPython unix port, its serial port on a pty.
 
-    micropython -i -m device.unix_main JOB_DIR DATA_DIR      (started by `hipcue sim`)
+    micropython -i -m sim.unix_main JOB_DIR DATA_DIR      (started by `hipcue sim`)
 
 JOB_DIR (written by host/hipcue/sim.py) holds job.json (period_us, n, speed_pct, loop,
 calibrate, hold, trace name), counts.bin (int16 ax ay az gx gy gz per sample) and dt.bin (int32 us
-since the previous sample), as for device/simrun.py. DATA_DIR is the device's filesystem:
+since the previous sample), as for sim/run.py. DATA_DIR is the device's filesystem:
 config.json and logs/. stdin/stdout are the serial port (the pty), as on the board.
 
 Session logs: a LogStore (device/logstore.py) over DATA_DIR/logs, serviced once per sample
@@ -22,38 +22,24 @@ A Ctrl-C from mpremote (0x03 between frames) ends the loop with KeyboardInterrup
 leaves the unix port at its REPL, as a board would be, so `mpremote resume` works.
 """
 
-import json
 import sys
 import time
-from array import array
 
 from device.app import App
 from device.link import StdioLink
 from device.logstore import LogStore
 from device.service import FIRMWARE_VERSION, Service, load_config
-from device.simboard import SimBoard
+from sim.board import SimBoard
+from sim.job import read_job
 
 GUARD_US = 500  # stop serving this long before a sample is due
 RESYNC_US = 200000  # further behind than this (process stopped): restart the clock
 
 
-def _read_array(path, typecode, count, size):
-    a = array(typecode, bytearray(count * size))
-    with open(path, "rb") as f:
-        got = f.readinto(a)
-    if got != count * size:
-        raise ValueError("%s: expected %d bytes, got %d" % (path, count * size, got))
-    return a
-
-
 class Runner:
     def __init__(self, job_dir, data_dir):
-        with open(job_dir + "/job.json") as f:
-            job = json.load(f)
+        job, counts, dt = read_job(job_dir)
         self.job = job
-        n = job["n"]
-        counts = _read_array(job_dir + "/counts.bin", "h", n * 6, 2)
-        dt = _read_array(job_dir + "/dt.bin", "i", n, 4)
         self.cfg, note = load_config(data_dir)
         self.board = SimBoard(counts, dt)
         self.board.name = "unix-sim"
@@ -175,7 +161,7 @@ class Runner:
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: micropython -i -m device.unix_main JOB_DIR DATA_DIR")
+        print("usage: micropython -i -m sim.unix_main JOB_DIR DATA_DIR")
         return 2
     try:
         import termios  # type: ignore[import-not-found]  # unix port only

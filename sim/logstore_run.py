@@ -1,7 +1,7 @@
 # Scripts for the log store tests: run under the MicroPython unix port (and, for `write` and
 # `app`, also under CPython, to compare bytes).
 #
-#   MICROPYPATH=<repo> micropython -X heapsize=32M tests/mp_logstore_run.py MODE ARGS...
+#   MICROPYPATH=<code root> micropython -X heapsize=32M sim/logstore_run.py MODE ARGS...
 #
 # write DIR SEED SAMPLES RAW   a synthetic walker (FakeApp) logged into DIR on the host's own
 #                              filesystem; prints one JSON line with everything it logged
@@ -187,7 +187,7 @@ def read_file(path):
 
 def make_base(blocks):
     """A flash image with a config file and two finished sessions."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev = NorFlash(4096, blocks)
     mount(dev, fresh=True)
@@ -217,7 +217,7 @@ class Tracker:
 
 def scenario(dev_data, cut_at, torn, samples, tracker):
     """One logging session; returns the device (dead if the power was cut)."""
-    from tests.nor_flash import NorFlash, PowerCut
+    from sim.nor_flash import NorFlash, PowerCut
 
     dev = NorFlash(4096, len(dev_data) // 4096, bytearray(dev_data))
     mount(dev)
@@ -248,7 +248,7 @@ def scenario(dev_data, cut_at, torn, samples, tracker):
 
 def verify(dev, old, reference, tracker):
     """Remount after the cut and check everything; returns None or what is wrong."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev2 = NorFlash(4096, dev.count, dev.data)
     try:
@@ -323,7 +323,7 @@ def mode_sweep(start, stop, modes, samples=3000, blocks=48):
 
 def mode_full(blocks):
     """Small flash: sessions until rotation deletes old ones; then one session that fills it."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev = NorFlash(4096, blocks)
     mount(dev, fresh=True)
@@ -376,7 +376,7 @@ def mode_full(blocks):
 
 def mode_bench():
     """Per hour of walking at 110 steps/min: bytes in the files and bytes programmed."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     out = {}
     for raw, profile in ((0, "walk"), (0, "cues"), (1, "walk")):
@@ -429,21 +429,9 @@ def mode_bench():
 
 def mode_app(job_dir, out_dir, raw):
     """The real firmware loop with the store in its between-sample step."""
-    from device.app import App
-    from device.simboard import SimBoard
-    from device.simrun import _read_array
+    from sim.run import load_job
 
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
-    cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    board = SimBoard(
-        _read_array(job_dir + "/counts.bin", "h", n * 6, 2),
-        _read_array(job_dir + "/dt.bin", "i", n, 4),
-    )
-    app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    job, board, app = load_job(job_dir)
     store = LogStore(out_dir, job["period_us"], fw="app-test", buf_bytes=8192 if raw else 1024)
     if raw:
         store.start(app, "command", raw=1)
