@@ -48,6 +48,7 @@ def _call(name_args):
         "loop_instr": loopcost.instructions,
         "loop_alloc": loopcost.alloc,
         "loop_walk": loopcost.walk,
+        "loop_heap": loopcost.heap,
     }[name]
     t0 = time.time()
     try:
@@ -208,6 +209,28 @@ def _loop_figures(r: Report, got: dict, detail: dict) -> None:
         )
     else:
         r.error("board loop walk", w)
+    h = got["loop_heap"][0]
+    if h["ok"]:
+        v = h["value"]
+        detail["board_loop_heap"] = v
+        for kind in ("py", "mpy"):
+            x = v[kind]
+            r.fig(
+                f"live heap after start-up ({kind})",
+                x["after_start"] / 1024,
+                None,
+                None,
+                "{:.1f}",
+                " KiB",
+            )
+            r.note(
+                f"modules {x['modules'] / 1024:.1f} KiB, objects {x['objects'] / 1024:.1f} KiB "
+                f"(of which the simulated board's trace {x['trace_bytes'] / 1024:.1f} KiB); "
+                f"after 500 samples {x['after_500_samples'] / 1024:.1f} KiB"
+            )
+        r.note("64-bit unix port: words are 8 bytes (4 on the RP2040)")
+    else:
+        r.error("board loop heap", h)
 
 
 def main() -> int:
@@ -218,6 +241,7 @@ def main() -> int:
     jobs += [("mobgap", (t,)) for t in real.MOBGAP_TRIALS]
     jobs += [("fixfloat", (w,)) for w in real.FIXED_VS_FLOAT]
     jobs += [("fusioncheck", ()), ("loop_alloc", ()), ("loop_walk", ())]
+    jobs += [("loop_heap", ())]
     with ProcessPoolExecutor(max_workers=2) as ex:
         results = list(ex.map(_call, jobs))
     got: dict = {}

