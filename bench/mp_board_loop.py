@@ -142,9 +142,9 @@ else:
             k -= 1
 
     def r_loop(_):
-        board.marking = 1
+        board.mark_samples(1)
         run(app, board, M, log, service)
-        board.marking = 0
+        board.mark_samples(0)
 
     def r_stages(_):
         stages(app, board, M, log, service)

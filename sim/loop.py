@@ -43,7 +43,6 @@ class LoopBoard(SimBoard):
         self._presses = 0
         self.fault = 0
         self.vbat_mv = 0
-        self.marking = 0  # 1: next_sample() calls hash(0) first (bench/mp_board_loop.py)
 
     def press(self, at_sample, kind):
         """A button event (1 short, 2 long) reported after sample at_sample is read. The
@@ -66,11 +65,18 @@ class LoopBoard(SimBoard):
 
         self.next_sample = next_sample  # type: ignore[method-assign]
 
+    def mark_samples(self, on):
+        """on: next_sample() makes a callgrind marker (a hash() call) first (an instance
+        attribute over SimBoard's method, which run() binds); off: SimBoard's again."""
+        if on:
+            self.next_sample = self._next_marked  # type: ignore[method-assign]
+        elif "next_sample" in self.__dict__:
+            del self.next_sample
+
     @micropython.viper
-    def next_sample(self) -> int:
-        """SimBoard's, plus a callgrind marker (a hash() call) first while `marking`."""
-        if int(self.marking):
-            hash(0)
+    def _next_marked(self) -> int:
+        """SimBoard.next_sample with hash(0) first."""
+        hash(0)
         i = int(self.i) + 1
         if i >= int(self.n):
             return 0
