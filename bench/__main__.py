@@ -31,7 +31,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import accuracy, cost, loopcost  # noqa: E402
+from bench import accuracy, cellread, cost, loopcost  # noqa: E402
 from sim import realdata as real  # noqa: E402
 
 
@@ -40,6 +40,7 @@ def _call(name_args):
     fn = {
         "alloc": cost.alloc,
         "instructions": cost.instructions,
+        "cellread": cellread.cell_read_cost,
         "walk": accuracy.one_walk,
         "mobgap": real.mobgap_trial,
         "broad": real.broad,
@@ -235,7 +236,7 @@ def _loop_figures(r: Report, got: dict, detail: dict) -> None:
 
 def main() -> int:
     t_start = time.time()
-    jobs = [("instructions", ()), ("loop_instr", ())]
+    jobs = [("instructions", ()), ("cellread", ()), ("loop_instr", ())]
     jobs += [("walk", w) for w in accuracy.WALKS]
     jobs += [("alloc", ()), ("broad", ())]
     jobs += [("mobgap", (t,)) for t in real.MOBGAP_TRIALS]
@@ -314,6 +315,15 @@ def main() -> int:
         )
     else:
         r.error("instructions", c)
+    c = got["cellread"][0]
+    if c["ok"]:
+        v = c["value"]
+        detail["cell_read"] = v
+        r.fig("instr/state-cell read, inline (viper)", v["inline"], None, None, "{:.0f}")
+        r.fig("instr/state-cell read, helper call", v["helper"], None, None, "{:.0f}")
+        r.note("why the sign-correcting read stays inline (23 reads per tick)")
+    else:
+        r.error("cell read", c)
 
     # 3 + 4 -------------------------------------------------------------------------------
     walks = [x["value"] for x in got["walk"] if x["ok"]]

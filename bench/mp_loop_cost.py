@@ -67,7 +67,7 @@ def drive(n):
             j = app_.ring_tail & 31
             m = k & 1023
             s_ic[m] = app_.ring_ic[j]
-            s_side[m] = app_.ring_side[j]
+            s_side[m] = app_.ring_stance[j]
             s_drop[m] = app_.ring_drop[j]
             k += 1
             app_.ring_tail += 1
@@ -84,7 +84,7 @@ def hip_step(_):
         j = app_.ring_tail & 31
         m = kk[0] & 1023
         s_ic[m] = app_.ring_ic[j]
-        s_side[m] = app_.ring_side[j]
+        s_side[m] = app_.ring_stance[j]
         s_drop[m] = app_.ring_drop[j]
         kk[0] += 1
         app_.ring_tail += 1

@@ -10,12 +10,10 @@ import sys
 from array import array
 
 from shared import cue as _cue_mod
-from shared import estimator
-from shared.calib import CAL_DONE, CAL_FAILED, Calibrator
-from shared.config import IMUS
+from shared import estimator, fromconfig
+from shared.calib import CAL_DONE, CAL_FAILED
 from shared.cue import CueDetector
 from shared.estimator import Estimator
-from shared.feedback import configure_cue
 from shared.mount import MountError, calibrated_frame_q14, mount_frame_q14, parse_mount
 from shared.mp import const, micropython
 from shared.slstest import SlsTest
@@ -121,40 +119,12 @@ class App:
         if period_us <= 0:
             period_us = (1000000 + cfg["rate_hz"] // 2) // cfg["rate_hz"]
         self.period_us = period_us
-        acc_ug, gyro_udps = IMUS[cfg["imu"]]
         self.axes = parse_mount(cfg["mount"])
-        still_mdps = cfg["still_dps"]
-        self.est = Estimator(
-            period_us,
-            acc_ug,
-            gyro_udps,
-            tau_ms=cfg["filter_tau_ms"],
-            accel_band_mg=cfg["accel_band_mg"],
-            init_ms=cfg["init_ms"],
-            still_mdps=still_mdps,
-            still_mg=cfg["still_mg"],
-        )
+        self.est = fromconfig.estimator(cfg, period_us)
         self.est.set_frame_q14(mount_frame_q14(self.axes))
-        self.steps = StepDetector(period_us, cfg["min_step_ms"], cfg["max_step_ms"])
-        self.cue = CueDetector(
-            period_us,
-            cfg["threshold_deg"],
-            cfg["hysteresis_deg"],
-            cfg["dwell_ms"],
-            cfg["refractory_ms"],
-            cfg["cue_ms"],
-        )
-        configure_cue(self.cue, cfg)
-        self._cue_configured = self.cue
-        self.cal = Calibrator(
-            period_us,
-            acc_ug,
-            gyro_udps,
-            cfg["cal_still_ms"],
-            cfg["cal_window_ms"],
-            still_mdps,
-            cfg["still_mg"],
-        )
+        self.steps = fromconfig.step_detector(cfg, period_us)
+        self.cue = fromconfig.cue_detector(cfg, period_us)
+        self.cal = fromconfig.calibrator(cfg, period_us)
         self._t = t = array("i", [0] * _T_NCELLS)
         self.cells = t  # read by the loop: CELL_N (sample index), CELL_EV (EV_* bits)
         t[_T_N] = -1
@@ -180,11 +150,11 @@ class App:
         self.tilt_mdeg = 0
         self._last_fire_n = -1
         self._fire_n = array("i", [0] * _FIRES)
-        self._fire_side = array("i", [0] * _FIRES)
+        self._fire_drop_side = array("i", [0] * _FIRES)
         self._fire_head = 0
         self.ring_ic = array("i", [0] * _RING)
         self.ring_end = array("i", [0] * _RING)
-        self.ring_side = array("i", [0] * _RING)
+        self.ring_stance = array("i", [0] * _RING)
         self.ring_drop = array("i", [0] * _RING)
         self.ring_cued = array("i", [0] * _RING)
         self.ring_probe = array("i", [0] * _RING)  # 1: the step was in a feedback-off probe
@@ -284,14 +254,6 @@ class App:
         """Between-sample work, bounded: hand completed steps on (logging comes later)."""
         while self.ring_tail != self.ring_head:
             self.ring_tail += 1
-        self.check_cue()
-
-    def check_cue(self):
-        """A cue detector rebuilt elsewhere (device/service.py on a live config change) gets
-        the feedback rules too. Cheap: one identity test when nothing changed."""
-        if self.cue is not self._cue_configured:
-            configure_cue(self.cue, self.cfg)
-            self._cue_configured = self.cue
 
     # -- per sample ------------------------------------------------------------------
     @micropython.viper
@@ -395,7 +357,7 @@ class App:
         self._t[_T_EV] |= EV_CUE
         k = self._fire_head & _FIRE_MASK
         self._fire_n[k] = n
-        self._fire_side[k] = self.cue.side
+        self._fire_drop_side[k] = self.cue.drop_side
         self._fire_head += 1
 
     @micropython.native
@@ -409,12 +371,12 @@ class App:
         i = self.ring_head & _RING_MASK
         self.ring_ic[i] = st.step_ic_n
         self.ring_end[i] = st.step_end_n
-        self.ring_side[i] = st.step_side
+        self.ring_stance[i] = st.step_stance
         self.ring_drop[i] = st.step_drop_mdeg
         # Cued: a cue fired during this stance for the swing side's drop. The side matters:
         # a cue for the next stance's drop can fire before that stance's initial contact is
         # detected, inside this step's window.
-        swing = 1 - st.step_side  # 1: right side swings (left stance), as cue.side
+        drop_side = 1 - st.step_stance  # the swing side (shared/sides.py), as cue.drop_side
         cued = 0
         k = self._fire_head
         j = 0
@@ -424,10 +386,10 @@ class App:
             f = self._fire_n[m]
             if f < st.step_ic_n:
                 break
-            if f <= st.step_end_n and self._fire_side[m] == swing:
+            if f <= st.step_end_n and self._fire_drop_side[m] == drop_side:
                 cued = 1
             j += 1
         self.ring_cued[i] = cued
-        self.ring_probe[i] = _cue_note_step(self.cue, swing, st.step_drop_mdeg)
+        self.ring_probe[i] = _cue_note_step(self.cue, drop_side, st.step_drop_mdeg)
         self.ring_head += 1
         self._t[_T_EV] |= EV_STEP

@@ -281,7 +281,7 @@ class LogStore:
                 j = app.ring_tail & _RING_MASK
                 if probes is not None and not rec.probe_flag(probes[j]):
                     self._drop()
-                if rec.step(app.ring_ic[j], app.ring_side[j], app.ring_drop[j], app.ring_cued[j]):
+                if rec.step(app.ring_ic[j], app.ring_stance[j], app.ring_drop[j], app.ring_cued[j]):
                     self._steps += 1
                     self._sum_steps += 1
                 else:

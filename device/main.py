@@ -100,7 +100,7 @@ def run(app, board, n: int = -1, log=None, service=None):
     next_sample = board.next_sample
     tick = app.tick
     cells = ptr32(app.cells)
-    ring_ic, ring_end, ring_side = app.ring_ic, app.ring_end, app.ring_side
+    ring_ic, ring_end, ring_stance = app.ring_ic, app.ring_end, app.ring_stance
     ring_drop, ring_cued = app.ring_drop, app.ring_cued
     bev = ptr32(getattr(board, "events", _NONE))
     take = getattr(board, "take_button", _zero)
@@ -109,7 +109,6 @@ def run(app, board, n: int = -1, log=None, service=None):
     # stand-ins and `has_log` / `has_service` say which are real
     due_obj = _NEVER
     idle = app.idle
-    check_cue = app.check_cue
     log_service = idle
     has_log = 0
     if _present(log):
@@ -151,7 +150,7 @@ def run(app, board, n: int = -1, log=None, service=None):
                     head = int(app.ring_head)
                     while k != head:
                         j = k & 31
-                        step(ring_ic[j], ring_end[j], ring_side[j], ring_drop[j], ring_cued[j])
+                        step(ring_ic[j], ring_end[j], ring_stance[j], ring_drop[j], ring_cued[j])
                         k += 1
         elif r == 0:
             break
@@ -162,7 +161,6 @@ def run(app, board, n: int = -1, log=None, service=None):
         c = cells[_CELL_N]
         if cells[_CELL_EV] or (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29) >= due[0]:
             cells[_CELL_EV] = 0
-            check_cue()  # a cue detector the service rebuilt gets the feedback rules
             if has_log:
                 was = int(log.active)
                 log_service(app)  # takes the step ring, logs cues/faults, flushes on schedule

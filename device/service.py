@@ -34,10 +34,10 @@ import struct
 import time
 from array import array
 
+from shared import fromconfig, sides
 from shared import protocol as P
-from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING, Calibrator
+from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING
 from shared.config import IMUS, SCHEMA, Config, ConfigError
-from shared.cue import CueDetector
 from shared.feedback import session_fade_pct
 from shared.fixedpoint import isqrt
 from shared.mp import const
@@ -122,14 +122,7 @@ def apply_config_live(app, keys):
     if cue_changed and app is not None:
         cfg = app.cfg
         old = app.cue
-        cue = CueDetector(
-            app.period_us,
-            cfg["threshold_deg"],
-            cfg["hysteresis_deg"],
-            cfg["dwell_ms"],
-            cfg["refractory_ms"],
-            cfg["cue_ms"],
-        )
+        cue = fromconfig.cue_detector(cfg, app.period_us)
         cue.cues = old.cues
         app.cue = cue
     return later
@@ -139,16 +132,7 @@ def start_calibration(app):
     """Recalibrate the running app from the next still period (the old frame stays in use
     until a new one is found; on failure it is kept)."""
     cfg = app.cfg
-    acc_ug, gyro_udps = IMUS[cfg["imu"]]
-    app.cal = Calibrator(
-        app.period_us,
-        acc_ug,
-        gyro_udps,
-        cfg["cal_still_ms"],
-        cfg["cal_window_ms"],
-        cfg["still_dps"],
-        cfg["still_mg"],
-    )
+    app.cal = fromconfig.calibrator(cfg, app.period_us)
     app.cal_error = ""
     app.faults &= ~_FAULT_CAL_FAILED
     app.calibrated = 0
@@ -1000,7 +984,7 @@ class Service:
         d = {"running": self._sls_running, "results": self.sls_last}
         if t is not None and self._sls_running:
             d["phase"] = PHASE_NAMES[t.phase]
-            d["side"] = "L" if t.side == 0 else "R"
+            d["side"] = sides.letter(t.side)
             d["session"] = self._sls_session
         self._reply(seq, d)
 

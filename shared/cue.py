@@ -221,7 +221,7 @@ class CueDetector:
             s[k] = 0
         self.cues = 0
         self.fired = 0  # 1 on the sample a cue fires
-        self.side = -1  # side of the pelvis that dropped at the last cue: 0 left, 1 right
+        self.drop_side = -1  # side of the pelvis that dropped at the last cue: 0 left, 1 right
         self.withheld = 0  # cues withheld by the stride rule or the schedule
 
     def counters(self):
@@ -238,17 +238,18 @@ class CueDetector:
         self._s[_GATE] = bits
 
     @micropython.viper
-    def note_step(self, side: int, drop_mdeg: int) -> int:
-        """A completed stance: `side` is the side whose drop it was (as `self.side`: 0 left,
-        1 right), `drop_mdeg` its peak drop. Returns 1 if the step was inside a probe block."""
+    def note_step(self, drop_side: int, drop_mdeg: int) -> int:
+        """A completed stance: `drop_side` is the side whose drop it was (its swing side,
+        shared/sides.py), `drop_mdeg` its peak drop. Returns 1 if the step was inside a
+        probe block."""
         s = ptr32(self._s)
-        if side == 0:
+        if drop_side == 0:
             thr = s[_THR_L]
         else:
             thr = s[_THR_R]
         past = 1 if drop_mdeg >= thr else 0
         below = 1 if drop_mdeg < thr - s[_HYST] else 0
-        if side == 0:
+        if drop_side == 0:
             s[_HIST_L] = ((s[_HIST_L] << 1) | past) & 0xFF
             if below:
                 if s[_BELOW_L] < 1000:
@@ -369,7 +370,7 @@ class CueDetector:
                         s[_FIRED] = 1
                         self.fired = 1
                         self.cues = int(self.cues) + 1
-                        self.side = right
+                        self.drop_side = right
                         s[_PH] = 1
                         s[_EL] = 0
                         s[_PEAK] = drop

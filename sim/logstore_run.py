@@ -52,7 +52,7 @@ class FakeApp:
         self.n = -1
         self.ring_ic = array("i", [0] * 32)
         self.ring_end = array("i", [0] * 32)
-        self.ring_side = array("i", [0] * 32)
+        self.ring_stance = array("i", [0] * 32)
         self.ring_drop = array("i", [0] * 32)
         self.ring_cued = array("i", [0] * 32)
         self.ring_head = 0
@@ -110,7 +110,7 @@ class FakeApp:
             j = self.ring_head & 31
             self.ring_ic[j] = ic
             self.ring_end[j] = self.n
-            self.ring_side[j] = self.side
+            self.ring_stance[j] = self.side
             self.ring_drop[j] = drop
             self.ring_cued[j] = cued
             self.ring_head += 1
@@ -443,7 +443,7 @@ def mode_app(job_dir, out_dir, raw):
         k = app.ring_tail
         while k != j:
             i = k & 31
-            rows.append((app.ring_ic[i], app.ring_side[i], app.ring_drop[i], app.ring_cued[i]))
+            rows.append((app.ring_ic[i], app.ring_stance[i], app.ring_drop[i], app.ring_cued[i]))
             probes.append(app.ring_probe[i])
             k += 1
         store.service(app)

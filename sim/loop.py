@@ -156,7 +156,6 @@ def stages(app, board, n: int, log, service):
     bev = ptr32(board.events)
     take = board.take_button
     ready = board.data_ready
-    check_cue = app.check_cue
     due = ptr32(log.due)
     log_service = log.service
     wants = ptr32(service.wants)
@@ -187,7 +186,6 @@ def stages(app, board, n: int, log, service):
         c = cells[0]
         if cells[14] or (c & 0x3FFFFFFF) - (c >> 1 & 0x20000000) - (c >> 1 & 0x20000000) >= due[0]:
             cells[14] = 0
-            check_cue()
             was = int(log.active)
             log_service(app)
             if int(log.active) != was:

@@ -96,7 +96,7 @@ def _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued)
             if k < cap:
                 s_ic[k] = app.ring_ic[j]
                 s_end[k] = app.ring_end[j]
-                s_side[k] = app.ring_side[j]
+                s_side[k] = app.ring_stance[j]
                 s_drop[k] = app.ring_drop[j]
                 s_cued[k] = app.ring_cued[j]
                 k += 1

@@ -145,7 +145,7 @@ class Runner:
                     service.step(
                         app.ring_ic[j],
                         app.ring_end[j],
-                        app.ring_side[j],
+                        app.ring_stance[j],
                         app.ring_drop[j],
                         app.ring_cued[j],
                     )

@@ -40,7 +40,7 @@ def drive(app, board, n, rec):
             i = (k & 63) * 5
             rec[i] = app.ring_ic[j]
             rec[i + 1] = app.ring_end[j]
-            rec[i + 2] = app.ring_side[j]
+            rec[i + 2] = app.ring_stance[j]
             rec[i + 3] = app.ring_drop[j]
             rec[i + 4] = app.ring_cued[j]
             k += 1

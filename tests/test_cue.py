@@ -61,9 +61,9 @@ def test_staying_down_gives_one_cue_only():
 def test_left_and_right_drops_and_side():
     cue = CueDetector(P, 6000, 1000, 0, 0, 50)
     run(cue, [-7000])
-    assert cue.side == 0  # left side lower
+    assert cue.drop_side == 0  # left side lower
     run(cue, [0, 7000])
-    assert cue.side == 1 and cue.cues == 2
+    assert cue.drop_side == 1 and cue.cues == 2
 
 
 def test_disabled_never_cues_but_keeps_state():

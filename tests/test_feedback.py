@@ -44,15 +44,14 @@ def main(job_dir):
     while board.next_sample():
         app.tick()
         if app.cue.fired:
-            fires.append([board.i, app.cue.side])
+            fires.append([board.i, app.cue.drop_side])
         while app.ring_tail != app.ring_head:
             j = app.ring_tail & 31
             steps.append(
-                [app.ring_ic[j], app.ring_side[j], app.ring_drop[j], app.ring_cued[j],
+                [app.ring_ic[j], app.ring_stance[j], app.ring_drop[j], app.ring_cued[j],
                  app.ring_probe[j]]
             )
             app.ring_tail += 1
-        app.check_cue()
     motor = [[board.motor_n[k], board.motor_v[k]] for k in range(board.motor_events)]
     out = {
         "cues": app.cue.cues,

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hipcue.replay import mount_from_meta, plan_rate, quantise
+from hipcue.replay import job_arrays, mount_from_meta, plan_rate
 from hipcue.trace import read_trace
 from shared.config import IMUS, SCHEMA, Config, format_milli
 from sim import rangecheck
@@ -149,10 +149,7 @@ def _trace_case(checked, path: Path, calibrate: bool, mount: str | None, sets=()
         cfg.set(key, value)
     cfg.set("mount", mount or mount_from_meta(tr.meta))
     rate = plan_rate(tr, cfg, False)
-    counts, _saturated = quantise(tr, cfg["imu"])  # exactly as `hipcue replay` does
-    dt = np.zeros(tr.n, dtype="<i4")
-    dt[1:] = np.rint(np.diff(tr.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt[0] = rate.period_us
+    counts, dt, _saturated = job_arrays(tr, cfg["imu"], rate.period_us)  # as `hipcue replay`
     run = run_loop(checked, path.name, counts, dt, cfg, calibrate, rate.period_us)
     return run, rate
 
@@ -638,7 +635,6 @@ def test_single_leg_stance_test_stays_in_range(fresh, tmp_path, rate):
     """The single-leg stance test (shared/slstest.py) driven by App.tick over a synthetic
     test (both sides, a foot coming down), at the lowest and the highest rate (the longest
     side at 1000 Hz: the mean's sum is largest), plus its extremes fed directly."""
-    from hipcue.replay import plan_rate, quantise
     from tests.test_sls import _segments
 
     try:
@@ -653,10 +649,7 @@ def test_single_leg_stance_test_stays_in_range(fresh, tmp_path, rate):
     cfg.set("rate_hz", str(rate))
     cfg.set("mount", mount_from_meta(tr.meta))
     plan = plan_rate(tr, cfg, False)
-    counts, _sat = quantise(tr, cfg["imu"])
-    dt = np.zeros(tr.n, dtype="<i4")
-    dt[1:] = np.rint(np.diff(tr.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt[0] = plan.period_us
+    counts, dt, _sat = job_arrays(tr, cfg["imu"], plan.period_us)
     board = mods["sim.board"].SimBoard(
         array("h", np.ascontiguousarray(counts, dtype="<i2").tobytes()), array("i", dt.tobytes())
     )

@@ -79,7 +79,7 @@ def feed(det, cols, n0=0):
     walked = 0
     for i in range(len(a0)):
         if det.update(n0 + i, a0[i], a1[i], a2[i], a3[i], a4[i]):
-            out.append((det.step_ic_n, det.step_side, det.step_drop_mdeg, det.step_end_n))
+            out.append((det.step_ic_n, det.step_stance, det.step_drop_mdeg, det.step_end_n))
         walked |= det.walking
     return out, walked
 
@@ -90,7 +90,7 @@ def feed(det, cols, n0=0):
 def test_interface():
     d = StepDetector(10000)
     assert (d.steps, d.walking, d.stance) == (0, 0, -1)
-    for name in ("step_ic_n", "step_side", "step_drop_mdeg", "step_end_n"):
+    for name in ("step_ic_n", "step_stance", "step_drop_mdeg", "step_end_n"):
         assert getattr(d, name) == 0
     StepDetector(10000, 250, 1500)  # as the firmware app calls it
     with pytest.raises(ValueError):
@@ -145,7 +145,7 @@ def test_right_first_and_live_state():
     stance_seen = set()
     for i in range(len(a[0])):
         if d.update(i, a[0][i], a[1][i], a[2][i], a[3][i], a[4][i]):
-            got.append((d.step_side, d.step_drop_mdeg))
+            got.append((d.step_stance, d.step_drop_mdeg))
         if d.walking:
             stance_seen.add(d.stance)
     assert got == [(s, 3000 if s == 0 else 4000) for s in sides]
@@ -315,7 +315,7 @@ i = 0
 for line in f:
     v = line.split()
     if d.update(i, int(v[0]), int(v[1]), int(v[2]), int(v[3]), int(v[4])):
-        print(d.step_ic_n, d.step_side, d.step_drop_mdeg, d.step_end_n, d.steps)
+        print(d.step_ic_n, d.step_stance, d.step_drop_mdeg, d.step_end_n, d.steps)
     i += 1
 """
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hipcue import HipcueError
 from shared import logformat as lf
+from shared import sides
 from shared.config import IMUS
 from shared.cue import COUNTER_NAMES
 
@@ -121,8 +122,8 @@ def read_session(data: bytes, name: str = "") -> Session:
         raise LogError(f"{name or 'session'}: {p['error'] or 'no header'}")
     probe = p["probe"]
     steps = [
-        LogStep(t / 100.0, "R" if side else "L", ds / 10.0, cued, probe[i] if i < len(probe) else 0)
-        for i, (t, side, ds, cued) in enumerate(p["steps"])
+        LogStep(t / 100.0, sides.letter(stance), ds / 10.0, cued, probe[i] if i < len(probe) else 0)
+        for i, (t, stance, ds, cued) in enumerate(p["steps"])
     ]
     feedback = [
         FeedbackCounts(

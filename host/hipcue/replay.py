@@ -20,6 +20,7 @@ import numpy as np
 from hipcue import HipcueError
 from hipcue.metrics import Step, summarise
 from hipcue.trace import Trace, TraceError, read_trace
+from shared import sides
 from shared.config import IMUS, SCHEMA, Config, ConfigError
 from sim import paths
 from sim.job import write_job
@@ -179,11 +180,11 @@ def run_firmware(
         )
     steps: list[Step] = []
     step_index: list[int] = []
-    for ic_n, _end_n, side, drop_mdeg, cued in step_rows:
+    for ic_n, _end_n, stance, drop_mdeg, cued in step_rows:
         i = int(np.searchsorted(grid, ic_n))
         i = min(i, trace.n - 1)
         step_index.append(i)
-        steps.append(Step(float(trace.t_s[i]), "R" if side else "L", drop_mdeg / 1000.0, cued))
+        steps.append(Step(float(trace.t_s[i]), sides.letter(stance), drop_mdeg / 1000.0, cued))
     on = np.flatnonzero(np.diff(np.concatenate([[0], cue.astype(np.int8)])) > 0)
     res = ReplayResult(
         trace=trace,

@@ -487,7 +487,7 @@ class _Plan:
     bouts: list[_Bout]
     step_t0: FloatArray  # truth steps: IC times
     step_t1: FloatArray  # end of each step (next IC, or the end of the bout)
-    step_side: FloatArray  # +1 left stance, -1 right stance
+    step_stance: FloatArray  # +1 left stance, -1 right stance
     sits: list[tuple[float, float, float, float]]  # t0, t1, ramp, tilt_deg
     turns: list[tuple[float, float, float]]  # t0, t1, turn_rad
     sway_deg: FloatArray  # (3 axes: obliquity, tilt, yaw) x 2 components x (amp, f_hz, phase)
@@ -596,7 +596,7 @@ def _plan(segments: Sequence[Segment], rng: np.random.Generator) -> _Plan:
         bouts=bouts,
         step_t0=np.array(t0s, dtype=np.float64),
         step_t1=np.array(t1s, dtype=np.float64),
-        step_side=np.array(sides, dtype=np.float64),
+        step_stance=np.array(sides, dtype=np.float64),
         sits=sits,
         turns=turns,
         sway_deg=sway(0.02, 0.05),
@@ -909,7 +909,7 @@ def generate(
     activity[:] = kinds[seg_idx]
 
     steps: list[tuple[float, str, float]] = []
-    for t0, t1, side in zip(plan.step_t0, plan.step_t1, plan.step_side, strict=True):
+    for t0, t1, side in zip(plan.step_t0, plan.step_t1, plan.step_stance, strict=True):
         label = "L" if side > 0 else "R"
         # on the sample grid a stance runs from the sample nearest its IC to the one nearest
         # the next IC (exclusive), so the ic and stance columns agree
