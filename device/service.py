@@ -391,8 +391,8 @@ class Service:
             self._rx_state = _IDLE
             self._handle()
             if self.app is not None:
-                self.app.wake(_EV_HOST)  # the log service looks at once (a session or a
-                # fault may have changed, or the cue detector was rebuilt)
+                self.app.wake(_EV_HOST)  # the log service looks at once (a session, a
+                # fault or a setting may have changed)
         if self._rf is not None and self._diff(now, self._rf_ms) > 2000:
             self._close_read()
         if self.live and self._diff(now, self._live_ms) > self._lease_ms:

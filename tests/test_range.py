@@ -710,10 +710,7 @@ def test_board_loop_between_samples_in_range(fresh, tmp_path, monkeypatch):
     cfg = Config()
     cfg.set("mount", mount_from_meta(tr.meta))
     plan = plan_rate(tr, cfg, False)
-    counts, _sat = quantise(tr, cfg["imu"])
-    dt = np.zeros(tr.n, dtype="<i4")
-    dt[1:] = np.rint(np.diff(tr.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt[0] = plan.period_us
+    counts, dt, _sat = job_arrays(tr, cfg["imu"], plan.period_us)
     board = mods["sim.board"].SimBoard(
         array("h", np.ascontiguousarray(counts, dtype="<i2").tobytes()), array("i", dt.tobytes())
     )
