@@ -153,8 +153,16 @@ def analyse(ev: dict) -> dict:
     ns_entries = []  # next_sample entry times
     ns_exits = []
     started = False
+    probes = []  # (start, end) of the heap probes (not the loop's work)
+    probe_at = None
     for t, v in stamps:
+        if v == 0x83:
+            probe_at = t
+            continue
         if v & 0x80 and v > 0xFF:
+            if (v & 0xFF) == 0x80 and probe_at is not None:
+                probes.append((probe_at, t))
+                probe_at = None
             kind = v & 0xFF
             free = v >> 8
             if kind == 0x81:
@@ -211,7 +219,9 @@ def analyse(ev: dict) -> dict:
             late += 1  # data-ready was up before the loop came to wait for it
         read_cost.append(exits[i] - max(edge, entry))
         nxt = entries[i + 1] if i + 1 < len(entries) else np.nan
-        work.append(nxt - max(edge, entry))  # from the edge to the loop waiting again
+        start = max(edge, entry)
+        probe = sum(max(0.0, min(b, nxt) - max(a, start)) for a, b in probes if a < nxt)
+        work.append(nxt - start - probe)  # from the edge to the loop waiting again
     stages = {}
     m = min(len(read_cost), *(len(per[c]) for c in STAGES if c != 2))
     ncalls = np.zeros(m)
@@ -229,6 +239,7 @@ def analyse(ev: dict) -> dict:
         if not m:
             continue
         stages[name] = {
+            "mean_cycles": float(np.mean(vals)) / 8,
             "median_cycles": _pct(vals, 50) / 8,
             "p99_cycles": _pct(vals, 99) / 8,
             "calls_per_sample_mean": float(np.mean(per_call)),

@@ -9,7 +9,8 @@ wrapper writes a stamp to TBMAN (0x4006c000, unused by the firmware) at entry (c
 (code | 1); the emulator timestamps them. Fixed arity, no *args: the wrappers allocate
 nothing. A wrapped no-op, stamped the same way before the loop starts (code 0), measures what
 a stamp pair adds (subtracted by the host). Every 64 samples, outside the stamped windows:
-the free heap (gc.mem_free() << 8 | 0x80). At loop entry: the free heap as boot left it
+the free heap (gc.mem_free() << 8 | 0x80, after a 0x83 stamp: the host takes the probe's
+time out of the work per sample). At loop entry: the free heap as boot left it
 (0x81 stamp), then after a gc.collect() (0x82 stamp).
 """
 
@@ -53,6 +54,7 @@ def _sampled(f, code):
     def w():
         k[0] += 1
         if not k[0] & 63:
+            mem32[STAMP] = 0x83  # the heap probe's own time is taken out of the work
             mem32[STAMP] = (gc.mem_free() << 8) | 0x80
         mem32[STAMP] = code
         r = f()
