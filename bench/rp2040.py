@@ -104,6 +104,12 @@ def board_loop(walk_s: float = 20.0, firmware: Path | None = None, flash_in=None
         if "hipcue:" not in banner:
             banner += ser.read_until(b"\n", 120).decode(errors="replace")
         out["banner"] = banner.strip()
+        if "hipcue:" not in banner:
+            try:
+                banner += ser.read_until(b"\x04", 30).decode(errors="replace")
+            except Exception:  # noqa: BLE001 - report what came
+                banner += bytes(ser.buf).decode(errors="replace")
+            raise RuntimeError("the firmware did not start: " + banner.strip()[-600:])
         ser.close()
         p = _cli(chip.port, "logs", "start")
         out["logs_start"] = p.returncode
