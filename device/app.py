@@ -14,6 +14,7 @@ from shared import estimator, fromconfig
 from shared.calib import CAL_DONE, CAL_FAILED
 from shared.cue import CueDetector
 from shared.estimator import Estimator
+from shared.exercise import Exercise
 from shared.mount import MountError, calibrated_frame_q14, mount_frame_q14, parse_mount
 from shared.mp import const, micropython
 from shared.slstest import SlsTest
@@ -54,7 +55,8 @@ _T_GAP_N = const(10)  # missed samples that make a long gap
 _T_SETTLE_N = const(11)
 _T_GAP_LEFT = const(12)
 _T_SLS = const(13)  # 1: a single-leg stance test (self.sls) drives the motor
-_T_NCELLS = const(14)
+_T_EX = const(14)  # 1: an exercise set (self.ex, shared/exercise.py) drives the motor
+_T_NCELLS = const(15)
 # Gate reasons (shared/cue.py GATE_*) and the cue's gate cell.
 _G_INIT = const(1)
 _G_WALK = const(2)
@@ -97,6 +99,7 @@ _steps_update = StepDetector.update
 _cue_update = CueDetector.update
 _cue_note_step = CueDetector.note_step
 _sls_update = SlsTest.update
+_ex_update = Exercise.update
 
 
 class App:
@@ -148,6 +151,9 @@ class App:
         self.ring_tail = 0  # steps taken
         self.steps_lost = 0
         self.sls = None  # a running single-leg stance test (shared/slstest.py): drives the motor
+        # config mode an exercise: its set (shared/exercise.py) drives the motor; None: walking
+        self.ex = fromconfig.exercise(cfg, period_us)
+        t[_T_EX] = 0 if self.ex is None else 1
 
     # -- one-off transitions (not per sample) ------------------------------------------
     def _ms_to_n(self, ms):
@@ -316,6 +322,15 @@ class App:
             motor = int(_cue_update(cue, obl, 1 if gate == 0 else 0))
             if cue.fired:
                 self._note_fire(n)
+            if t[_T_EX]:
+                motor = int(
+                    _ex_update(
+                        self.ex,  # type: ignore[arg-type]  # set whenever _T_EX is
+                        n,
+                        obl,
+                        (e[_E_TILT] & _M30) - (e[_E_TILT] >> 1 & _B29) - (e[_E_TILT] >> 1 & _B29),
+                    )
+                )
         if t[_T_SLS]:
             motor = int(
                 _sls_update(

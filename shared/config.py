@@ -145,6 +145,41 @@ SCHEMA = {
         "mg",
         "single-leg stance test: vertical jolt taken as the lifted foot coming down",
     ),
+    # -- exercise mode (issue #16; shared/exercise.py) -----------------------------------------
+    "mode": (
+        "choice",
+        "walk",
+        0,
+        0,
+        "",
+        "walk, or an exercise set: single-leg-squat, step-down, band-walk, leg-lift, clamshell",
+    ),
+    "ex_side": (
+        "choice",
+        "left",
+        0,
+        0,
+        "",
+        "exercise: the hip trained (squat/step-down: the standing leg; lying: the top leg)",
+    ),
+    "ex_reps": ("int", 10, 1, 200, "", "exercise: reps in a set (end-of-set buzz)"),
+    "ex_threshold_deg": (
+        "dec",
+        5000,
+        1000,
+        20000,
+        "deg",
+        "exercise: drop (lying: roll back) that triggers a cue during a rep",
+    ),
+    "ex_rep_deg": (
+        "dec",
+        0,
+        0,
+        45000,
+        "deg",
+        "exercise: pelvic motion that starts a rep (0: the exercise's own, shared/exercise.py)",
+    ),
+    "ex_min_rep_ms": ("int", 250, 100, 10000, "ms", "exercise: shortest rep or side step"),
 }
 
 # The keys of issue #7's feedback rules: a session header records them only when they differ
@@ -173,9 +208,23 @@ FEEDBACK_KEYS = (
     "sat_gate_ms",
     "gap_gate_ms",
     "gap_settle_ms",
+) + (
+    # exercise mode (issue #16): absent from headers and replay summaries while at defaults,
+    # so walking sessions stay as they were
+    "mode",
+    "ex_side",
+    "ex_reps",
+    "ex_threshold_deg",
+    "ex_rep_deg",
+    "ex_min_rep_ms",
 )
+EXERCISE_KEYS = FEEDBACK_KEYS[-6:]
 
-CHOICES = {"feedback": ("continuous", "bandwidth", "faded")}
+CHOICES = {
+    "feedback": ("continuous", "bandwidth", "faded"),
+    "mode": ("walk", "single-leg-squat", "step-down", "band-walk", "leg-lift", "clamshell"),
+    "ex_side": ("left", "right"),
+}
 # Decimal keys whose 0 means "use another key"; any other value must be at least this.
 ZERO_OR_AT_LEAST = {"threshold_left_deg": 1000, "threshold_right_deg": 1000}
 
