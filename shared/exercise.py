@@ -21,12 +21,15 @@ Exercises (config `mode`), the side (`ex_side`, 0 left, 1 right) is the hip bein
 - band-walk (STEP_OBL): side steps. Each step is an excursion of the obliquity past
   `rep_mdeg` on one side (obliquity > 0: standing on the left leg, the right side dropping),
   ending below half of it; stance sides need not alternate. The step's drop is its peak.
-A "rep" held longer than MAX_REP_MS is a change of posture (lying down, standing up): it is
-dropped and the baselines restart from the attitude then. Per rep or step: start and end sample, the sample of the peak drop, the stance side, the peak
-drop (mdeg) and whether a cue fired. A cue: the drop has stayed at or past `threshold_mdeg`
-for `dwell_n` samples inside a rep; one pulse of `cue_n` samples, at most one per rep. When
-the count of reps reaches `reps` the motor gives one long buzz (BUZZ_MS): the set is done
-(counting goes on).
+Changes of posture (lying down, standing up) are not reps: a signal past POSTURE_MDEG (40
+deg) starts a settling phase (no reps, no cues; the baselines follow the attitude in 2**4
+samples) that ends once the pelvis has stayed within half the onset of them for SETTLE_MS;
+a "rep" held longer than MAX_REP_MS is dropped and the baselines restart from the attitude
+then. Per rep or step: start and end sample, the sample of the peak drop, the stance side,
+the peak drop (mdeg) and whether a cue fired. A cue: the drop has stayed at or past
+`threshold_mdeg` for `dwell_n` samples inside a rep; one pulse of `cue_n` samples, at most
+one per rep. When the count of reps reaches `reps` the motor gives one long buzz (BUZZ_MS):
+the set is done (counting goes on).
 
 `update()` is viper: integer-only, no allocation, every intermediate inside +-2**30 (proven
 by tests/test_range.py); cells that may be negative are read sign-corrected as
@@ -102,8 +105,18 @@ _DROP_CAP = const(180000)
 
 
 class Exercise:
-    def __init__(self, period_us, mode, side=0, reps=10, threshold_mdeg=5000, rep_mdeg=0,
-                 dwell_ms=10, cue_ms=150, min_rep_ms=250):
+    def __init__(
+        self,
+        period_us,
+        mode,
+        side=0,
+        reps=10,
+        threshold_mdeg=5000,
+        rep_mdeg=0,
+        dwell_ms=10,
+        cue_ms=150,
+        min_rep_ms=250,
+    ):
         if mode not in MODES or mode == "walk":
             raise ValueError("not an exercise: %r" % (mode,))
         self.period_us = period_us

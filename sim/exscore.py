@@ -96,8 +96,16 @@ def one_set(
             lat.append(float(mine[0] - tc))
         else:
             misses += 1
+    on = exercise_onset_deg(exercise, res.config)
     return {
         "set": f"{exercise} {side} seed={seed}",
+        "onset_deg": on,
+        # truth reps moving the pelvis at least 0.5 deg past the onset, and how many were found
+        "countable": sum(1 for r in truth if r.motion_deg >= on + 0.5),
+        "countable_found": sum(
+            1 for k, r in enumerate(truth) if r.motion_deg >= on + 0.5 and k in by_truth
+        ),
+        "below_onset": sum(1 for r in truth if r.motion_deg < on),
         "exercise": exercise,
         "truth_reps": len(truth),
         "detected_reps": len(det),
@@ -112,6 +120,14 @@ def one_set(
     }
 
 
+def exercise_onset_deg(exercise: str, config: dict) -> float:
+    """The rep onset the firmware used (config ex_rep_deg, 0: the exercise's own), deg."""
+    from shared.exercise import DEFAULT_REP_MDEG, MODES
+
+    v = float(config["ex_rep_deg"])
+    return v if v > 0 else DEFAULT_REP_MDEG[MODES.index(exercise)] / 1000.0
+
+
 def combine(results: list[dict]) -> dict:
     diffs = [r["firmware_reps"] - r["truth_reps"] for r in results]
     drop = np.concatenate([np.asarray(r["drop_err"], float) for r in results])
@@ -123,6 +139,10 @@ def combine(results: list[dict]) -> dict:
         "count_err_max": max((abs(d) for d in diffs), default=0),
         "reps_truth": sum(r["truth_reps"] for r in results),
         "reps_matched": sum(r["matched"] for r in results),
+        "reps_detected": sum(r["firmware_reps"] for r in results),
+        "reps_countable": sum(r["countable"] for r in results),
+        "reps_countable_found": sum(r["countable_found"] for r in results),
+        "reps_below_onset": sum(r["below_onset"] for r in results),
         "drop_err_p95_deg": float(np.percentile(drop, 95)) if len(drop) else None,
         "drop_err_median_deg": float(np.median(drop)) if len(drop) else None,
         "drop_err_max_deg": float(np.max(drop)) if len(drop) else None,

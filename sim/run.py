@@ -94,15 +94,15 @@ def run(job_dir):
     return 0
 
 
-def _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued, reps):
+def _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued, reps=None):
     """Sample loop plus the between-sample work (draining the step ring and, in exercise mode,
-    the rep ring into `reps`, 6 ints per rep); no allocation."""
+    the rep ring into `reps`, 6 ints per rep, when given); no allocation."""
     k = 0
     cap = len(s_side)
     i = 0
     ex = app.ex
     r = 0
-    r_cap = len(reps) - 6
+    r_cap = len(reps) - 6 if reps is not None else -1
     while board.next_sample():
         app.tick()
         obl[i] = app.obliquity_mdeg

@@ -22,7 +22,8 @@ accelerations have no jumps).
   compensation; its truth is the rep's "drop").
 Truth per rep: start time, duration, stance side, the rep's peak drop (the swing side's drop
 for squats/step-downs/side steps, the roll back for the lying exercises; from the truth
-obliquity and tilt over the rep), the time of that peak.
+obliquity and tilt over the rep), the time of that peak, and the rep's peak pelvic motion in
+the detector's terms (a rep moving the pelvis less than the onset cannot be counted).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class Rep:
     stance: str  # "L" or "R"
     drop_deg: float = 0.0  # truth: the peak drop (lying: roll back) over the rep
     peak_s: float = 0.0
+    # truth: the rep's peak pelvic motion as the detector sees it (shared/exercise.py): tilt
+    # rise (squat, step-down), |obliquity| (band walk), |d obliquity| + |d tilt| (lying)
+    motion_deg: float = 0.0
 
 
 def _shape(x: FloatArray) -> FloatArray:
@@ -208,7 +212,15 @@ def generate(
         else:
             d = np.maximum(-obliquity[i0:i1], 0.0)
         j = int(np.argmax(d))
-        out.append(Rep(r.t0, r.dur, r.stance, float(d[j]), float(t[i0 + j])))
+        if lying:
+            rest_obl = 90.0 if side == "left" else -90.0
+            motion = np.abs(obliquity[i0:i1] - rest_obl) + np.abs(tilt[i0:i1] - rest_tilt)
+        elif exercise == "band-walk":
+            motion = np.abs(obliquity[i0:i1])
+        else:
+            motion = tilt[i0:i1]
+        rep = Rep(r.t0, r.dur, r.stance, float(d[j]), float(t[i0 + j]), float(motion.max()))
+        out.append(rep)
     activity = np.full(n, "stand", dtype="<U5")
     for r in plan.reps:
         activity[(t >= r.t0) & (t < r.t0 + r.dur)] = "rep"
@@ -245,9 +257,12 @@ def generate(
 
 
 def write_reps_csv(reps: list[Rep], path: str) -> None:
-    """Per-rep truth: t_s (start), duration_s, stance, drop_deg, peak_s."""
-    lines = ["t_s,duration_s,stance,drop_deg,peak_s"]
-    lines += [f"{r.t0:.4f},{r.dur:.4f},{r.stance},{r.drop_deg:.4f},{r.peak_s:.4f}" for r in reps]
+    """Per-rep truth: t_s (start), duration_s, stance, drop_deg, peak_s, motion_deg."""
+    lines = ["t_s,duration_s,stance,drop_deg,peak_s,motion_deg"]
+    lines += [
+        f"{r.t0:.4f},{r.dur:.4f},{r.stance},{r.drop_deg:.4f},{r.peak_s:.4f},{r.motion_deg:.4f}"
+        for r in reps
+    ]
     synth._write_atomic(path, "\n".join(lines) + "\n")
 
 
@@ -255,6 +270,6 @@ def read_reps_csv(path: str) -> list[Rep]:
     rows = open(path).read().splitlines()[1:]
     out = []
     for row in rows:
-        t0, dur, stance, drop, peak = row.split(",")
-        out.append(Rep(float(t0), float(dur), stance, float(drop), float(peak)))
+        t0, dur, stance, drop, peak, motion = row.split(",")
+        out.append(Rep(float(t0), float(dur), stance, float(drop), float(peak), float(motion)))
     return out
