@@ -12,6 +12,7 @@ targets, printed one per line and written to bench/latest.json.
   9  session logs: hours per MB (per-step and raw), flash bytes per hour, flush duration
  10  feedback: false cues per 1,000 steps (healthy-like synthetic walks, real mobgap walks) and
      cue sensitivity on walks whose drop is 2 deg past the threshold (default settings)
+ 12  exercise mode: reps counted, per-rep drop error, cue latency, roll-back cue (synthetic sets)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import accuracy, cellread, cost  # noqa: E402
+from bench import exercise as exbench  # noqa: E402
 from sim import realdata as real  # noqa: E402
 
 
@@ -43,6 +45,7 @@ def _call(name_args):
         "broad": real.broad,
         "fixfloat": real.fixed_vs_float,
         "fusioncheck": real.imufusion_check,
+        "exercise": exbench.one_set,
     }[name]
     t0 = time.time()
     try:
@@ -142,6 +145,7 @@ def main() -> int:
     jobs += [("mobgap", (t,)) for t in real.MOBGAP_TRIALS]
     jobs += [("fixfloat", (w,)) for w in real.FIXED_VS_FLOAT]
     jobs += [("fusioncheck", ())]
+    jobs += [("exercise", j) for j in exbench.JOBS]
     with ProcessPoolExecutor(max_workers=2) as ex:
         results = list(ex.map(_call, jobs))
     got: dict = {}
@@ -536,6 +540,16 @@ def main() -> int:
         r.note(f"{v['qualifying']} qualifying right-stance steps, {v['cued']} cued")
     except Exception as e:  # noqa: BLE001
         r.error("feedback", {"error": f"{type(e).__name__}: {e}"})
+
+    # 12 ----------------------------------------------------------------------------------
+    sets = [x["value"] for x in got.get("exercise", []) if x["ok"]]
+    for b in (x for x in got.get("exercise", []) if not x["ok"]):
+        r.error("exercise set", b)
+    if sets:
+        try:
+            exbench.report(r, sets, detail)
+        except Exception as e:  # noqa: BLE001
+            r.error("exercise", {"error": f"{type(e).__name__}: {e}"})
 
     elapsed = time.time() - t_start
     r.lines.append(

@@ -175,7 +175,7 @@ SCHEMA = {
         "dec",
         0,
         0,
-        45000,
+        30000,
         "deg",
         "exercise: pelvic motion that starts a rep (0: the exercise's own, shared/exercise.py)",
     ),

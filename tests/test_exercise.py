@@ -43,7 +43,7 @@ def test_config_keys_and_modes():
         ("ex_side", "both"),
         ("ex_reps", "0"),
         ("ex_threshold_deg", "0.5"),
-        ("ex_rep_deg", "50"),
+        ("ex_rep_deg", "31"),
         ("ex_min_rep_ms", "50"),
     ):
         with pytest.raises(ConfigError, match=key):
