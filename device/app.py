@@ -184,6 +184,22 @@ class App:
         """Give the motor back to the cues (the test's results stay in self.sls)."""
         self._t[_T_SLS] = 0
 
+    def start_exercise(self, cfg=None):
+        """Start an exercise set as cfg (default: the app's config) sets it (mode, ex_*):
+        from the next sample the set drives the motor; returns the Exercise, or None when
+        cfg's mode is walk (the set stops)."""
+        self.ex = fromconfig.exercise(cfg if cfg is not None else self.cfg, self.period_us)
+        self._t[_T_EX] = 0 if self.ex is None else 1
+        if self.ex is not None:
+            self.est.set_still_mdps(0)  # as fromconfig.estimator in exercise mode
+        return self.ex
+
+    def stop_exercise(self):
+        """Give the motor back to the walking cue (the set's figures stay in self.ex)."""
+        self._t[_T_EX] = 0
+        cfg = self.cfg
+        self.est.set_still_mdps(cfg["still_dps"] if cfg["mode"] == "walk" else 0)
+
     def _start_uncalibrated(self, s):
         """--no-calibrate: start from the first accelerometer reading (fast convergence)."""
         est = self.est

@@ -208,17 +208,10 @@ FEEDBACK_KEYS = (
     "sat_gate_ms",
     "gap_gate_ms",
     "gap_settle_ms",
-) + (
-    # exercise mode (issue #16): absent from headers and replay summaries while at defaults,
-    # so walking sessions stay as they were
-    "mode",
-    "ex_side",
-    "ex_reps",
-    "ex_threshold_deg",
-    "ex_rep_deg",
-    "ex_min_rep_ms",
 )
-EXERCISE_KEYS = FEEDBACK_KEYS[-6:]
+# Exercise mode (issue #16): like the feedback keys, absent from session headers and replay
+# summaries while at their defaults, so walking sessions stay as they were.
+EXERCISE_KEYS = ("mode", "ex_side", "ex_reps", "ex_threshold_deg", "ex_rep_deg", "ex_min_rep_ms")
 
 CHOICES = {
     "feedback": ("continuous", "bandwidth", "faded"),

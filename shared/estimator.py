@@ -320,6 +320,11 @@ class Estimator:
         """Angular rate in mdeg/s -> Q28 rad per sample (set-up helper)."""
         return ((mdps * _PI_NUM * self.period_us) << 28) // (180 * _PI_DEN * 1000000000)
 
+    def set_still_mdps(self, still_mdps):
+        """Set the still gate's gyro limit (bias learning; 0: never still). Not per sample."""
+        self._s[_STILL_G] = (still_mdps * 1000) // self._gyro_udps
+        self._s[_STILL_COUNT] = 0
+
     def set_frame_q14(self, r):
         """Body frame rows (Q14, sensor coordinates): folds in the sensor's sensitivities."""
         # accel: Q14 * counts -> Q12 g after >> 14: scale rows by 4096 * ug_per_lsb / 1e6.
