@@ -31,6 +31,11 @@ _RING_MASK = const(31)
 _FIRES = const(8)  # recent cues kept to tell which step each belongs to
 _FIRE_MASK = const(7)
 
+# A cue this long before a step's detected initial contact is still that step's (when its
+# side matches): the detected contact lags the true one (shared/steps.py ic_lag_ms, the jerk
+# filter), and a cue can fire 10-20 ms before it.
+CREDIT_EARLY_MS = 50
+
 FAULT_CAL_FAILED = const(1)
 FAULT_STEP_OVERFLOW = const(2)
 
@@ -138,6 +143,7 @@ class App:
         self.obliquity_mdeg = 0
         self.tilt_mdeg = 0
         self._last_fire_n = -1
+        self._early_n = self._ms_to_n(CREDIT_EARLY_MS)
         self._fire_n = array("i", [0] * _FIRES)
         self._fire_drop_side = array("i", [0] * _FIRES)
         self._fire_head = 0
@@ -237,6 +243,19 @@ class App:
             acc = rg[3 * r] * sums[3] + rg[3 * r + 1] * sums[4] + rg[3 * r + 2] * sums[5]
             b[r] = (acc >> sh) // n
         est.set_bias_q28(b[0], b[1], b[2])
+        est.reset()
+        self.calibrated = 1
+        self.state = ST_RUNNING
+
+    def apply_calibration(self, frame_q14, gyro_frame, bias_q28):
+        """Run in a calibration recorded earlier (a session header's `calibration`: the
+        estimator's folded accel and gyro rows and its bias), as the device ran: for replays
+        of a raw capture that started after the device had calibrated."""
+        est = self.est
+        for i in range(9):
+            est._ra[i] = frame_q14[i]
+            est._rg[i] = gyro_frame[i]
+        est.set_bias_q28(bias_q28[0], bias_q28[1], bias_q28[2])
         est.reset()
         self.calibrated = 1
         self.state = ST_RUNNING
@@ -383,18 +402,20 @@ class App:
         self.ring_end[i] = st.step_end_n
         self.ring_stance[i] = st.step_stance
         self.ring_drop[i] = st.step_drop_mdeg
-        # Cued: a cue fired during this stance for the swing side's drop. The side matters:
-        # a cue for the next stance's drop can fire before that stance's initial contact is
-        # detected, inside this step's window.
+        # Cued (spec: 1 if that step triggered a cue): a cue fired for the swing side's drop
+        # during this stance, or up to CREDIT_EARLY_MS before its detected initial contact
+        # (the drop starts at the true contact; the detector reports it a little later). The
+        # side keeps the previous stance, whose window that is, from taking it.
         drop_side = 1 - st.step_stance  # the swing side (shared/sides.py), as cue.drop_side
         cued = 0
         k = self._fire_head
         j = 0
+        first = st.step_ic_n - self._early_n
         while j < _FIRES and k > 0:
             k -= 1
             m = k & _FIRE_MASK
             f = self._fire_n[m]
-            if f < st.step_ic_n:
+            if f < first:
                 break
             if f <= st.step_end_n and self._fire_drop_side[m] == drop_side:
                 cued = 1

@@ -20,8 +20,8 @@ Feedback rules (issue #7; `configure`, all off by default, so the defaults behav
   shadow detector (same threshold, dwell, hysteresis, refractory) counts the cues that the
   gate suppressed, one per episode, per reason;
 - the pulse: side patterns (one pulse for a left-side drop, two for a right-side drop,
-  `gap` apart) and a length that grows by `per_deg` samples per degree the drop went past
-  the threshold while the pulse runs (integer, capped at `pulse_max`).
+  `gap` apart) and a length that grows by `per_deg` ms per degree the drop went past
+  the threshold while the pulse runs (integer, rounded to samples once, capped at `pulse_max`).
 
 Per sample, `update` is viper with its settings and state in one int32 array `_s` read
 through ptr32 (see shared/estimator.py for why, and for the sign correction of cells that may
@@ -85,7 +85,7 @@ _STEPS = const(32)  # completed steps seen by note_step
 _PROBE = const(33)  # 1 while in a feedback-off probe block
 _PAT = const(34)  # 1: two pulses for a right-side drop
 _GAP_N = const(35)
-_PER_DEG = const(36)  # extra pulse samples per degree past the threshold
+_PER_DEG = const(36)  # extra pulse ms per degree past the threshold
 _PULSE_MAX = const(37)
 _EL = const(38)  # samples into the current pulse phase
 _NPULSE = const(39)
@@ -103,7 +103,8 @@ _C_FADE = const(49)  # withheld by the faded schedule
 _C_PROBE = const(50)  # withheld in a probe block
 _C_PROBE_STEPS = const(51)  # steps completed inside probe blocks
 _PROBE_PREV = const(52)  # the probe state before the last step completed
-_NCELLS = const(53)
+_PERIOD_US = const(53)  # the sample period (the pulse growth's divisor)
+_NCELLS = const(54)
 
 # The counters in log/summary order (shared/logformat.py R_FEEDBACK).
 COUNTER_NAMES = (
@@ -144,6 +145,7 @@ class CueDetector:
         self.threshold_mdeg = threshold_mdeg
         self.period_us = period_us
         self._s = s = array("i", [0] * _NCELLS)
+        s[_PERIOD_US] = period_us
         s[_THR] = threshold_mdeg
         s[_HYST] = hysteresis_mdeg
         s[_DWELL_N] = (dwell_ms * 1000 + period_us // 2) // period_us
@@ -154,6 +156,32 @@ class CueDetector:
 
     def _n(self, ms):
         return (ms * 1000 + self.period_us // 2) // self.period_us
+
+    def set_common(self, threshold_mdeg, hysteresis_mdeg, dwell_ms, refractory_ms, pulse_ms):
+        """New common settings on a running detector (a live config change), keeping its
+        state: counters, stride history, the refractory countdown (cut to the new length),
+        the faded schedule's share and accumulator, a pulse under way. The re-arm level of a
+        cue already fired stays the one it fired with. Call `configure(..., keep_state=1)`
+        after it, so per-side thresholds that follow the common one follow it."""
+        s = self._s
+        self.threshold_mdeg = threshold_mdeg
+        s[_THR] = threshold_mdeg
+        s[_HYST] = hysteresis_mdeg
+        s[_DWELL_N] = self._n(dwell_ms)
+        s[_REFR_N] = self._n(refractory_ms)
+        s[_PULSE_N] = max(1, self._n(pulse_ms))
+        if s[_REFR_LEFT] > s[_REFR_N]:
+            s[_REFR_LEFT] = s[_REFR_N]
+        if s[_SH_REFR] > s[_REFR_N]:
+            s[_SH_REFR] = s[_REFR_N]
+        if s[_ARMED] and s[_SH_ARMED]:
+            s[_REARM] = threshold_mdeg - hysteresis_mdeg
+            s[_SH_REARM] = s[_REARM]
+
+    @property
+    def fade_pct(self):
+        """The faded schedule's share of cues (%) this detector runs with."""
+        return self._s[_FADE_PCT]
 
     def configure(
         self,
@@ -170,9 +198,12 @@ class CueDetector:
         gap_ms=150,
         ms_per_deg=0,
         max_ms=0,
+        keep_state=0,
     ):
         """The feedback rules (module docstring); 0 thresholds mean `threshold_mdeg`.
-        Inconsistent values are clamped (N to M, the probe length below its period)."""
+        Inconsistent values are clamped (N to M, the probe length below its period).
+        keep_state=1 (a live change): the stride history, the stances counted below the
+        re-arm level and the fade accumulator are kept; otherwise they start afresh."""
         s = self._s
         thr = s[_THR]
         s[_THR_L] = thr_left_mdeg if thr_left_mdeg > 0 else thr
@@ -187,11 +218,16 @@ class CueDetector:
         s[_PROBE_LEN] = min(probe_len_steps, probe_every_steps) if probe_every_steps > 0 else 0
         s[_PAT] = 1 if side_pattern else 0
         s[_GAP_N] = max(1, self._n(gap_ms))
-        s[_PER_DEG] = self._n(ms_per_deg)
+        # ms per degree past the threshold, kept in ms (not whole samples) so small values
+        # count: the pulse grows by excess_mdeg * ms_per_deg / period_ms samples
+        s[_PER_DEG] = ms_per_deg
         pmax = self._n(max_ms) if max_ms > 0 else 0
         s[_PULSE_MAX] = max(pmax, s[_PULSE_N])
-        s[_BELOW_L] = hysteresis_strides
-        s[_BELOW_R] = hysteresis_strides
+        if not keep_state:
+            s[_BELOW_L] = hysteresis_strides
+            s[_BELOW_R] = hysteresis_strides
+        if s[_RS_LEFT] > s[_RS_N]:
+            s[_RS_LEFT] = s[_RS_N]
 
     def reset(self):
         s = self._s
@@ -217,7 +253,7 @@ class CueDetector:
         s[_STEPS] = 0
         s[_PROBE] = 0
         s[_PROBE_PREV] = 0
-        for k in range(_C_FIRST, _NCELLS):
+        for k in range(_C_FIRST, _C_PROBE_STEPS + 1):
             s[k] = 0
         self.cues = 0
         self.fired = 0  # 1 on the sample a cue fires
@@ -398,7 +434,9 @@ class CueDetector:
                 if excess > 0:
                     if excess > 100000:
                         excess = 100000
-                    n += excess * s[_PER_DEG] // 1000
+                    # excess mdeg x ms/deg = us; in samples, rounded (<= 1e8: no overflow)
+                    p = s[_PERIOD_US]
+                    n += (excess * s[_PER_DEG] + (p >> 1)) // p
                     if n > s[_PULSE_MAX]:
                         n = s[_PULSE_MAX]
             if s[_EL] < n:

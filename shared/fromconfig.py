@@ -47,6 +47,20 @@ def cue_detector(cfg, period_us):
     return cue
 
 
+def update_cue(cue, cfg):
+    """A live config change: cfg's settings to a running CueDetector in place, keeping the
+    session's state (counters, stride history, refractory, pulse) and the session's share of
+    the faded schedule (the fade keys and session_index take effect at the next session)."""
+    cue.set_common(
+        cfg["threshold_deg"],
+        cfg["hysteresis_deg"],
+        cfg["dwell_ms"],
+        cfg["refractory_ms"],
+        cfg["cue_ms"],
+    )
+    configure_cue(cue, cfg, fade=cue.fade_pct, keep_state=1)
+
+
 def calibrator(cfg, period_us):
     acc_ug, gyro_udps = IMUS[cfg["imu"]]
     return Calibrator(

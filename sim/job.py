@@ -61,4 +61,5 @@ def job_config(job):
     conf = job.get("config", {})
     for key in conf:
         cfg.set(key, conf[key])
+    cfg.check()  # the cross-key rules (shared/config.py), as on every other path
     return cfg

@@ -27,6 +27,9 @@ def load_job(job_dir):
     cfg = job_config(job)
     board = SimBoard(counts, dt)
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    cal = job.get("calibration")
+    if cal and not job["calibrate"]:  # a recorded calibration (a raw session's header)
+        app.apply_calibration(cal["frame_q14"], cal["gyro_frame"], cal["bias_q28"])
     return job, board, app
 
 

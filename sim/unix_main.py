@@ -40,10 +40,11 @@ class Runner:
     def __init__(self, job_dir, data_dir):
         job, counts, dt = read_job(job_dir)
         self.job = job
-        self.cfg, note = load_config(data_dir)
+        self.cfg, note, cfg_fault = load_config(data_dir)
         self.board = SimBoard(counts, dt)
         self.board.name = "unix-sim"
         self.app = App(self.board, self.cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+        self.app.faults |= cfg_fault  # a refused stored config was set aside (defaults run)
         self.link = StdioLink()
         self.service = Service(self.link, self.cfg, data_dir, app=self.app, board=self.board)
         self.service.config_note = note
@@ -74,6 +75,9 @@ class Runner:
 
     def info(self):
         return {
+            # the data folder is on the host's disk: its free space is no flash figure
+            "flash_free": None,
+            "storage": "simulator: a folder on the host's disk, not flash",
             "sim": {
                 "held": self.held,
                 "trace": self.job["trace"],
@@ -85,7 +89,7 @@ class Runner:
                 "max_lag_us": self.max_lag_us,
                 "resyncs": self.resyncs,
                 "service_overruns": self.overruns,
-            }
+            },
         }
 
     def run(self):

@@ -51,6 +51,7 @@ def test_exercise_set_on_the_virtual_device(tmp_path, capsys):
         assert res["done"] == 1 and res["count"] == 4 and len(res["reps"]) == 4, res
         for (t_ms, side, drop, dur_ms, _cued), want in zip(res["reps"], truth, strict=True):
             assert side == 1 and abs(drop / 1000 - want.drop_deg) <= 1.0
+            assert want.t0 <= t_ms / 1000 <= want.t0 + want.dur  # the set began with the trace
             assert 0.5 <= dur_ms / 1000 <= want.dur
         s = read_session_file(sim.data_dir / "logs" / res["session"])
         assert s.header["exercise"] == "single-leg-squat" and s.header["ex_reps"] == 4

@@ -24,7 +24,7 @@ from hipcue.replay import run_firmware
 from hipcue.synth import Segment, generate, sensor_from_body, write_trace_csv
 from hipcue.trace import read_trace
 from shared import feedback
-from shared.config import FEEDBACK_KEYS, SCHEMA, Config, ConfigError
+from shared.config import FEEDBACK_KEYS, SCHEMA, Config, ConfigError, format_milli
 from sim.job import read_job, write_job
 from tests.conftest import ROOT, micropython_bin
 from tests.test_alloc import prepare_job
@@ -436,35 +436,34 @@ def test_side_patterns_and_pulse_length(tmp_path):
 # -- configuration ---------------------------------------------------------------------------
 
 
-NEW_KEYS = (
-    "threshold_left_deg",
-    "threshold_right_deg",
-    "stride_n",
-    "stride_m",
-    "refractory_strides",
-    "hysteresis_strides",
-    "feedback",
-    "fade_start_pct",
-    "fade_end_pct",
-    "fade_sessions",
-    "session_index",
-    "probe_every_steps",
-    "probe_len_steps",
-    "cue_side_pattern",
-    "cue_gap_ms",
-    "cue_ms_per_deg",
-    "cue_max_ms",
-    "turn_gate_dps",
-    "turn_hold_ms",
-    "sat_gate_ms",
-    "gap_gate_ms",
-    "gap_settle_ms",
-)
+def test_feedback_keys_leave_default_headers_alone_and_round_trip():
+    """FEEDBACK_KEYS (shared/config.py) are the keys a session header records only when they
+    differ from their defaults. A default header has none of them (headers stay what they were
+    before the feedback rules), and any one changed is recorded and read back exactly (a
+    reader takes an absent key as its default)."""
+    from device.logstore import _header_config
+
+    default = _header_config(Config())
+    assert not set(FEEDBACK_KEYS) & set(default)
+    assert set(default) | set(FEEDBACK_KEYS) == set(SCHEMA)
+    for key in FEEDBACK_KEYS:
+        kind, dflt, lo, hi = SCHEMA[key][:4]
+        cfg = Config()
+        if kind == "choice":
+            cfg.set(key, "faded")
+        else:
+            v = hi if dflt != hi else lo
+            if key in ("threshold_left_deg", "threshold_right_deg"):
+                v = 7000
+            cfg.set(key, str(v) if kind == "int" else format_milli(v))
+        header = _header_config(cfg)
+        assert key in header and len(header) == len(default) + 1, key
+        back = Config()
+        back.load_dict(header)
+        assert back.values == cfg.values, key
 
 
-def test_every_new_key_is_in_the_schema_and_validated():
-    assert set(NEW_KEYS) <= set(SCHEMA)
-    assert set(NEW_KEYS) == set(FEEDBACK_KEYS)
+def test_feedback_keys_are_validated():
     cfg = Config()
     cfg.set("threshold_left_deg", "7.25")
     assert cfg["threshold_left_deg"] == 7250
@@ -494,7 +493,8 @@ def test_replay_summary_reports_withheld_cues(tmp_path):
     p = tmp_path / "stand.csv"
     synth.write_trace_csv(tr, p)
     out = tmp_path / "out"
-    assert main(["replay", str(p), "--out", str(out), "-q", "--set", "threshold_deg=1"]) == 0
+    sets = ["--set", "threshold_deg=1", "--set", "hysteresis_deg=0.5"]  # re-arms (issue #13)
+    assert main(["replay", str(p), "--out", str(out), "-q", *sets]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["cues"] == 0
     assert isinstance(s["feedback"], dict) and s["feedback"]

@@ -65,5 +65,5 @@ def test_session_index_advances_and_is_saved(tmp_path: Path) -> None:
     assert fades == [fade_pct(100, 0, 4, j) for j in idx] == [75, 50, 25]
     assert svc.sessions_counted == 3
     # the stored config loads back with the advanced index
-    cfg2, _note = S.load_config(str(tmp_path))
+    cfg2, _note, _fault = S.load_config(str(tmp_path))
     assert cfg2["session_index"] == 4

@@ -22,7 +22,7 @@ import pytest
 
 from shared.steps import StepDetector
 from sim import rangecheck, stepsig
-from tests.conftest import DATA, ROOT, micropython_bin
+from tests.conftest import ROOT, micropython_bin, need_data
 
 SRC = ROOT / "shared" / "steps.py"
 
@@ -196,8 +196,7 @@ def test_no_steps_from_isolated_jolts():
 
 @pytest.fixture(scope="module")
 def mobgap():
-    if not DATA.exists():
-        pytest.fail(f"{DATA} is missing (../shared beside the repo)")
+    need_data()
     out = {}
     for trial in stepsig.MOBGAP_TRIALS:
         sig = stepsig.trial_signals(trial)

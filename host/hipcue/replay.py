@@ -127,6 +127,7 @@ def run_firmware(
     sets: list[str] | tuple[str, ...] = (),
     calibrate: bool = True,
     engine: str = "micropython",
+    calibration: dict | None = None,
 ) -> ReplayResult:
     """Run the firmware loop over a trace; raises HipcueError/TraceError with one line."""
     if engine not in ENGINES:
@@ -149,11 +150,23 @@ def run_firmware(
         except ConfigError as e:
             where = "--mount" if mount else f"{trace.path}: '# mount:' line"
             raise HipcueError(f"{where}: {e}") from None
+    try:
+        cfg.check()  # the cross-key rules, as the device checks them (shared/config.py)
+    except ConfigError as e:
+        raise HipcueError(f"--set: {e}") from None
     rate = plan_rate(trace, cfg, rate_was_set)
     counts, dt_us, saturated = job_arrays(trace, cfg["imu"], rate.period_us)
     with tempfile.TemporaryDirectory(prefix="hipcue-replay-") as job:
         jobp = Path(job)
-        write_job(job, counts, dt_us, rate.period_us, calibrate=calibrate, config=cfg.as_dict())
+        write_job(
+            job,
+            counts,
+            dt_us,
+            rate.period_us,
+            calibrate=calibrate,
+            config=cfg.as_dict(),
+            calibration=calibration if not calibrate else None,
+        )
         _run_engine(engine, job, trace.n)
         obl = np.frombuffer((jobp / "obl.bin").read_bytes(), dtype="<i4").copy()
         tilt = np.frombuffer((jobp / "tilt.bin").read_bytes(), dtype="<i4").copy()
@@ -378,14 +391,21 @@ def _replay_session(
             sets=[*opts["sets"], *sets],
             calibrate=calibrate and opts["calibrate"],
             engine=engine,
+            calibration=opts["calibration"] if calibrate else None,
         )
     exact = bool(opts["exact"]) and not mount and not sets and calibrate and s.error is None
     if exact:
         note = "exact: the raw capture starts at the device's first sample, same config"
+    elif not opts["exact"] and calibrate and opts["calibration"]:
+        note = (
+            "not exact: the capture started after the device's first sample; replayed in the "
+            "device's calibration from the session header (its filter state is not in the log)"
+        )
     elif not opts["exact"]:
         note = (
-            "not exact: the capture started after the device's first sample (its "
-            "calibration and filter state are not in the log), replayed without calibration"
+            "not exact: the capture started after the device's first sample and the header "
+            "holds no calibration (or --no-calibrate): replayed UNCALIBRATED, in the mount's "
+            "frame (the sensor's mount offset is in the figures)"
         )
     else:
         note = "not exact: overridden by --mount/--set/--no-calibrate, or the log is cut off"

@@ -29,10 +29,12 @@ import threading
 import time
 import tty
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hipcue import HipcueError, synth
+from hipcue.argtypes import number
 from hipcue.link import Client
 from hipcue.replay import job_arrays, mount_from_meta, plan_rate
 from hipcue.trace import read_trace
@@ -88,6 +90,29 @@ def prepare_job(
         loop=bool(loop),
         hold=bool(hold),
     )
+
+
+def _load_prctl() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()  # resolved here: the child runs as little Python as possible
+
+
+def _die_with_parent() -> None:
+    """In the firmware's child process, before exec: on Linux, SIGTERM when the parent (this
+    hipcue) dies, however it dies (a SIGKILL gives us no chance to stop it ourselves).
+    Linux sends it when the *thread* that spawned the child ends: Sim spawns from the thread
+    that calls start() and, on a restart, from its supervisor thread, both alive until stop()."""
+    if _PRCTL is not None:
+        _PRCTL(1, 15, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGTERM
 
 
 class Sim:
@@ -170,6 +195,7 @@ class Sim:
                 cwd=paths.CODE_ROOT,
                 env=env,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not the firmware
+                preexec_fn=_die_with_parent if _PRCTL is not None else None,
             )
         deadline = time.monotonic() + 20
         while not ready.exists():
@@ -275,7 +301,7 @@ class Sim:
 # -- CLI ---------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trace", metavar="FILE", help="trace CSV (default: synthetic walk, 60 s)")
-    p.add_argument("--speed", type=float, default=1.0, help="x real time (default 1)")
+    p.add_argument("--speed", type=number(0.01, 1000), default=1.0, help="x real time (default 1)")
     p.add_argument("--data", metavar="DIR", help="device filesystem (default: temporary)")
     p.add_argument("--once", action="store_true", help="play the trace once, do not repeat")
     p.add_argument("--no-calibrate", action="store_true", help="skip standing calibration")

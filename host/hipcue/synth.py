@@ -54,6 +54,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hipcue.argtypes import number, whole
+
 FloatArray = npt.NDArray[np.float64]
 
 G_MS2 = 9.80665  # standard gravity; the accelerometer's "g"
@@ -1121,20 +1123,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset", choices=sorted([*PRESETS, *EXERCISE_PRESETS]), default="weak-right"
     )
     parser.add_argument(
-        "--duration", type=float, default=60.0, help="seconds (default 60; walking presets)"
+        "--duration",
+        type=number(1, 7200, " s"),
+        default=60.0,
+        help="seconds (default 60; walking presets)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rate", type=float, default=100.0, help="sample rate, Hz")
+    parser.add_argument("--seed", type=whole(0, 2**32 - 1), default=0)
+    parser.add_argument(
+        "--rate", type=number(10, 2000, " Hz"), default=100.0, help="sample rate, Hz"
+    )
     parser.add_argument("--steps-out", default=None, help="also write the per-step truth CSV")
     parser.add_argument("--mount", default=DEFAULT_MOUNT, help="device mount (spec section 1)")
-    parser.add_argument("--mount-pitch", type=float, default=15.0, help="degrees about left")
+    parser.add_argument(
+        "--mount-pitch", type=number(-90, 90, " deg"), default=15.0, help="degrees about left"
+    )
     parser.add_argument(
         "--no-noise", action="store_true", help="ideal IMU: no offsets, scale errors or noise"
     )
     parser.add_argument(
         "--side", choices=("left", "right"), default="left", help="exercise presets: the hip"
     )
-    parser.add_argument("--reps", type=int, default=10, help="exercise presets: reps or steps")
+    parser.add_argument(
+        "--reps", type=whole(1, 200), default=10, help="exercise presets: reps or steps"
+    )
     parser.add_argument("--reps-out", default=None, help="exercise presets: per-rep truth CSV")
 
 
