@@ -24,7 +24,7 @@ import os
 from array import array
 
 from shared import logformat as lf
-from shared.config import EXERCISE_KEYS, FEEDBACK_KEYS, SCHEMA
+from shared.config import FEEDBACK_KEYS, SCHEMA
 from shared.cue import COUNTER_CELL0, COUNTER_NAMES
 
 LOG_FULL = 1  # no space even after rotation: records are being dropped
@@ -81,10 +81,9 @@ def file_sha256(path, chunk=1024):
 
 
 def _header_config(cfg):
-    """The config for a session header: the feedback and exercise keys only when not at
-    their defaults."""
+    """The config for a session header: the feedback keys only when not at their defaults."""
     d = cfg.as_dict()
-    for key in FEEDBACK_KEYS + EXERCISE_KEYS:
+    for key in FEEDBACK_KEYS:
         if cfg[key] == SCHEMA[key][1]:
             del d[key]
     return d
