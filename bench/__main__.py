@@ -12,6 +12,9 @@ targets, printed one per line and written to bench/latest.json.
   9  session logs: hours per MB (per-step and raw), flash bytes per hour, flush duration
  10  feedback: false cues per 1,000 steps (healthy-like synthetic walks, real mobgap walks) and
      cue sensitivity on walks whose drop is 2 deg past the threshold (default settings)
+ 11  the whole board loop (device/main.py run(): read, tick, log service, button, command
+     service and link check) on the unix port: x86 instructions per sample (callgrind, mean,
+     median, p99, by stage), bytes per sample, a 10-minute walk's collections (bench/loopcost.py)
  12  exercise mode: reps counted, per-rep drop error, cue latency, roll-back cue (synthetic sets)
 """
 
@@ -29,7 +32,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import accuracy, cellread, cost  # noqa: E402
+from bench import accuracy, cellread, cost, loopcost  # noqa: E402
 from bench import exercise as exbench  # noqa: E402
 from sim import realdata as real  # noqa: E402
 
@@ -45,6 +48,10 @@ def _call(name_args):
         "broad": real.broad,
         "fixfloat": real.fixed_vs_float,
         "fusioncheck": real.imufusion_check,
+        "loop_instr": loopcost.instructions,
+        "loop_alloc": loopcost.alloc,
+        "loop_walk": loopcost.walk,
+        "loop_heap": loopcost.heap,
         "exercise": exbench.one_set,
     }[name]
     t0 = time.time()
@@ -137,14 +144,108 @@ def _feedback_figures() -> dict:
     return out
 
 
+def _loop_figures(r: Report, got: dict, detail: dict) -> None:
+    c = got["loop_instr"][0]
+    if c["ok"]:
+        v = c["value"]
+        detail["board_loop_instructions"] = v
+        r.fig(
+            "loop instr/sample median (callgrind)",
+            v["median"],
+            "<= 20000",
+            v["median"] <= 20000,
+            "{:.0f}",
+        )
+        r.fig("  mean", v["mean"], "<= 20000", v["mean"] <= 20000, "{:.0f}")
+        r.fig("  p99 / max", f"{v['p99']:.0f}/{v['max']:.0f}")
+        st = v.get("stages", {})
+        r.note(
+            "by stage, median (mean): "
+            + ", ".join(
+                f"{k} {st[k]['median']:.0f} ({st[k]['mean']:.0f})" for k in loopcost.STAGE_NAMES
+            )
+        )
+        r.note(
+            f"{v['iterations_dumped']} iterations dumped one by one after {loopcost.WARMUP} "
+            f"warm-up samples of a walk with a session logged, no host traffic; marker "
+            f"{v['marker']:.0f} subtracted; mean over {v['n_mean']} unmarked samples; read = "
+            "the simulated board (sim/loop.py), not I2C"
+        )
+    else:
+        r.error("board loop instructions", c)
+    a = got["loop_alloc"][0]
+    if a["ok"]:
+        v = a["value"]
+        detail["board_loop_alloc"] = v
+        fl = v["after"]["flushes"] - v["before"]["flushes"]
+        r.fig(
+            "loop alloc bytes/sample incl. flushes",
+            v["bytes_per_sample_mem_total"],
+            None,
+            None,
+            "{:.2f}",
+        )
+        r.note(
+            f"{v['n']} samples in one run() call, GC off, boot()'s log settings, set-up "
+            f"subtracted: mem_alloc / mem_total deltas {v['mem_alloc_delta']} / "
+            f"{v['mem_total_delta']} B, all from {fl} log flushes (the only iterations that "
+            "allocate: tests/test_board_loop_alloc.py, and the walk below)"
+        )
+    else:
+        r.error("board loop alloc", a)
+    w = got["loop_walk"][0]
+    if w["ok"]:
+        v = w["value"]
+        detail["board_loop_walk"] = v
+        r.fig("10-min walk: collections", v["collections"], "0", v["collections"] == 0, "{:d}")
+        r.fig(
+            "  bytes/sample, iterations without a flush",
+            v["bytes_per_sample_no_flush"],
+            0,
+            v["bytes_no_flush"] == 0,
+            "{:.2f}",
+        )
+        r.fig("  bytes per log flush", v["bytes_per_flush"], None, None, "{:.0f}")
+        r.note(
+            f"{v['n']} samples (100 Hz) with a session logged, GC on, 8 MB heap: "
+            f"{v['iterations_allocating_no_flush']} iterations without a flush allocated; "
+            f"{v['flush_iterations']} flushes allocated {v['bytes_at_flushes']} B in all"
+        )
+    else:
+        r.error("board loop walk", w)
+    h = got["loop_heap"][0]
+    if h["ok"]:
+        v = h["value"]
+        detail["board_loop_heap"] = v
+        for kind in ("py", "mpy"):
+            x = v[kind]
+            r.fig(
+                f"live heap after start-up ({kind})",
+                x["after_start"] / 1024,
+                None,
+                None,
+                "{:.1f}",
+                " KiB",
+            )
+            r.note(
+                f"modules {x['modules'] / 1024:.1f} KiB, objects {x['objects'] / 1024:.1f} KiB "
+                f"(of which the simulated board's trace {x['trace_bytes'] / 1024:.1f} KiB); "
+                f"after 500 samples {x['after_500_samples'] / 1024:.1f} KiB"
+            )
+        r.note("64-bit unix port: words are 8 bytes (4 on the RP2040)")
+    else:
+        r.error("board loop heap", h)
+
+
 def main() -> int:
     t_start = time.time()
-    jobs = [("instructions", ()), ("cellread", ())]
+    jobs = [("instructions", ()), ("cellread", ()), ("loop_instr", ())]
     jobs += [("walk", w) for w in accuracy.WALKS]
     jobs += [("alloc", ()), ("broad", ())]
     jobs += [("mobgap", (t,)) for t in real.MOBGAP_TRIALS]
     jobs += [("fixfloat", (w,)) for w in real.FIXED_VS_FLOAT]
-    jobs += [("fusioncheck", ())]
+    jobs += [("fusioncheck", ()), ("loop_alloc", ()), ("loop_walk", ())]
+    jobs += [("loop_heap", ())]
     jobs += [("exercise", j) for j in exbench.JOBS]
     with ProcessPoolExecutor(max_workers=2) as ex:
         results = list(ex.map(_call, jobs))
@@ -540,6 +641,10 @@ def main() -> int:
         r.note(f"{v['qualifying']} qualifying right-stance steps, {v['cued']} cued")
     except Exception as e:  # noqa: BLE001
         r.error("feedback", {"error": f"{type(e).__name__}: {e}"})
+
+    # 11 ----------------------------------------------------------------------------------
+    r.section("11 whole board loop, device/main.py run() (MicroPython unix port x86-64)")
+    _loop_figures(r, got, detail)
 
     # 12 ----------------------------------------------------------------------------------
     sets = [x["value"] for x in got.get("exercise", []) if x["ok"]]

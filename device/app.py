@@ -39,6 +39,16 @@ CREDIT_EARLY_MS = 50
 FAULT_CAL_FAILED = const(1)
 FAULT_STEP_OVERFLOW = const(2)
 
+# Events for the between-sample work (device/main.py run()): bits in `cells[CELL_EV]`, set
+# here (a step went on the ring, a cue fired, `faults` changed) and by the services (a host
+# request was handled: EV_HOST), cleared by the loop once it has run the log service. The
+# loop reads the cell and the sample index (`cells[CELL_N]`) instead of calling the services
+# on every sample.
+EV_STEP = const(1)
+EV_CUE = const(2)
+EV_FAULT = const(4)
+EV_HOST = const(8)
+
 # tick() is viper: its own per-sample state lives in the int32 array `_t`, and it reads the
 # estimator's outputs from the estimator's cells, both through ptr32 (one machine load each,
 # against hundreds of instructions per attribute lookup). Cells that may be negative are
@@ -60,8 +70,11 @@ _T_GAP_N = const(10)  # missed samples that make a long gap
 _T_SETTLE_N = const(11)
 _T_GAP_LEFT = const(12)
 _T_SLS = const(13)  # 1: a single-leg stance test (self.sls) drives the motor
-_T_EX = const(14)  # 1: an exercise set (self.ex, shared/exercise.py) drives the motor
-_T_NCELLS = const(15)
+_T_EV = const(14)  # EV_* bits: what happened since the between-sample work last looked
+_T_EX = const(15)  # 1: an exercise set (self.ex, shared/exercise.py) drives the motor
+_T_NCELLS = const(16)
+CELL_N = _T_N
+CELL_EV = _T_EV
 # Gate reasons (shared/cue.py GATE_*) and the cue's gate cell.
 _G_INIT = const(1)
 _G_WALK = const(2)
@@ -121,6 +134,7 @@ class App:
         self.cue = fromconfig.cue_detector(cfg, period_us)
         self.cal = fromconfig.calibrator(cfg, period_us)
         self._t = t = array("i", [0] * _T_NCELLS)
+        self.cells = t  # read by the loop: CELL_N (sample index), CELL_EV (EV_* bits)
         t[_T_N] = -1
         t[_T_PERIOD] = period_us
         t[_T_FIRST] = 1
@@ -264,6 +278,11 @@ class App:
         # Keep going in the mount's frame: cues still work, and the fault is reported.
         self.faults |= FAULT_CAL_FAILED
         self.state = ST_RUNNING
+        self._t[_T_EV] |= EV_FAULT
+
+    def wake(self, bits):
+        """Note events for the between-sample work (EV_* bits), e.g. EV_HOST."""
+        self._t[_T_EV] |= bits
 
     def run(self):
         """The firmware loop: one tick per sample until the board has no more samples."""
@@ -385,6 +404,7 @@ class App:
     def _note_fire(self, n: int):
         """Remember a cue (sample index, side that dropped) until its step is reported."""
         self._last_fire_n = n
+        self._t[_T_EV] |= EV_CUE
         k = self._fire_head & _FIRE_MASK
         self._fire_n[k] = n
         self._fire_drop_side[k] = self.cue.drop_side
@@ -396,6 +416,7 @@ class App:
         if self.ring_head - self.ring_tail >= _RING:
             self.steps_lost += 1
             self.faults |= FAULT_STEP_OVERFLOW
+            self._t[_T_EV] |= EV_FAULT
             return
         i = self.ring_head & _RING_MASK
         self.ring_ic[i] = st.step_ic_n
@@ -423,3 +444,4 @@ class App:
         self.ring_cued[i] = cued
         self.ring_probe[i] = _cue_note_step(self.cue, drop_side, st.step_drop_mdeg)
         self.ring_head += 1
+        self._t[_T_EV] |= EV_STEP

@@ -174,6 +174,7 @@ class Board:
         self.t_us = 0
         self.late = 0
         self.button_event = 0  # last SHORT / LONG press, until take_button()
+        self.events = array("i", [0])  # 1: a press is waiting (the loop reads this cell)
         self.vbat_mv = 0
         self.usb = 0
         self._wdt = None
@@ -327,6 +328,7 @@ class Board:
         ev = self.button.update(now_ms)
         if ev:
             self.button_event = ev
+            self.events[0] = 1
         if self._clock.ticks_diff(now_ms, self._service_at) >= 1000:
             self._read_battery(now_ms)
 
@@ -362,6 +364,7 @@ class Board:
         """The last button event (button.SHORT / button.LONG), once; 0 if none."""
         ev = self.button_event
         self.button_event = 0
+        self.events[0] = 0
         return ev
 
 

@@ -5,6 +5,10 @@ Measured on the unix port (../shared/notes/micropython-on-the-host.md): reads of
 byte block until all arrive, so input is taken one byte at a time after POLLIN; a blocking
 write into a full port stalled the loop for ~100 ms, so output goes out only after POLLOUT,
 in pieces of at most `piece` bytes.
+
+The readiness checks use `ipoll(0)`, which yields into a tuple the poller owns, instead of
+`poll(0)`, which builds a new list on every call: the board loop asks `readable()` after every
+sample, and that must not allocate (tests/test_board_loop_alloc.py).
 """
 
 import select
@@ -21,15 +25,22 @@ class StdioLink:
         self._pin.register(sys.stdin, select.POLLIN)
         self._pout = select.poll()
         self._pout.register(sys.stdout, select.POLLOUT)
+        # bound once: the board loop iterates ipoll_in(0) after every sample (a byte waiting
+        # yields one entry; nothing is allocated)
+        self.ipoll_in = self._pin.ipoll
         self._one = bytearray(1)
         self.piece = piece
 
+    @micropython.native  # asked after every sample: keep it cheap
     def readable(self):
-        return 1 if self._pin.poll(0) else 0
+        """1 when a byte is waiting (no allocation)."""
+        for _ in self._pin.ipoll(0):
+            return 1
+        return 0
 
     def read_byte(self):
         """One byte (0..255), or -1 when none is waiting. Never blocks."""
-        if not self._pin.poll(0):
+        if not self.readable():
             return -1
         if self._in.readinto(self._one) != 1:
             return -1
@@ -37,7 +48,10 @@ class StdioLink:
 
     def write_some(self, mv):
         """Write the start of memoryview mv if the port can take it; returns bytes written."""
-        if not self._pout.poll(0):
+        ok = 0
+        for _ in self._pout.ipoll(0):
+            ok = 1
+        if not ok:
             return 0
         if len(mv) > self.piece:
             mv = mv[: self.piece]

@@ -18,6 +18,12 @@ each step (App.ring_probe, when the app has one) as R_PROBE records where it cha
 `service(app)` is the between-sample hook for App.idle(): it drains the app's step ring into
 the log, notes cue fires, fault changes, raw samples (raw capture), periodic summaries, starts
 a session on the first step (walking) and ends it after `still_ms` without steps.
+
+It does the same whether it is called on every sample or only when there is something to do:
+`due[0]` is the first sample index at which timed work falls due (a summary, a flush, the end
+of a still period; every sample in raw capture; the next one when a fault bit is still to be
+recorded). The board loop (device/main.py) calls service() when the app reports an event
+(a step, a cue, a fault change, a host request) or the sample index reaches `due[0]`.
 """
 
 import os
@@ -26,6 +32,7 @@ from array import array
 from shared import logformat as lf
 from shared.config import FEEDBACK_KEYS, SCHEMA
 from shared.cue import COUNTER_CELL0, COUNTER_NAMES
+from shared.mp import micropython
 
 LOG_FULL = 1  # no space even after rotation: records are being dropped
 LOG_IO = 2  # a filesystem error other than "full"
@@ -33,6 +40,7 @@ LOG_DROPPED = 4  # the RAM buffer overflowed (flushes too rare for the record ra
 
 _ENOSPC = 28
 _RING_MASK = 31  # device/app.py _RING_MASK
+_NEVER = 0x3FFFFFFF  # `due`: no timed work (a small int on every port)
 
 
 def session_name(k):
@@ -156,6 +164,7 @@ class LogStore:
         # on_session(app, k): called when session k has started (its header written); the
         # service advances and saves the config's session_index there (device/service.py)
         self.on_session = None
+        self.due = array("i", [_NEVER])  # sample index of the next timed work (see above)
         self._next = 1
         try:
             os.mkdir(root)
@@ -228,6 +237,7 @@ class LogStore:
                 self.on_session(app, k)
             except Exception:
                 self.faults |= LOG_IO
+        self._set_due(app, n)
         return k if self.file is not None else -1
 
     def stop(self, app, reason="command", end_extra=None):
@@ -258,10 +268,13 @@ class LogStore:
             self.file = None
         self.active = 0
         self.raw = 0
+        self.due[0] = _NEVER
 
     # -- between samples ---------------------------------------------------------------
+    @micropython.native  # a bytecode frame this size would be heap-allocated on every call
     def service(self, app):
-        """Call once per sample from App.idle(); bounded work, never raises."""
+        """Call once per sample from App.idle(), or when `due` or an app event says so;
+        bounded work, never raises."""
         n = app.n
         if app.ring_tail != app.ring_head and not self.active and self.auto:
             self.start(app, "walking")
@@ -280,6 +293,7 @@ class LogStore:
                 self._last_step_n = n
             app.ring_tail += 1
         if not self.active:
+            self.due[0] = _NEVER
             return
         if app.cue.cues != self._cues_seen:
             self._cues_seen = app.cue.cues
@@ -303,12 +317,34 @@ class LogStore:
             self._last_flush_n = n
         if self.auto and not self.raw and n - self._last_step_n >= self.still_n:
             self.stop(app, "still")
+        self._set_due(app, n)
 
+    @micropython.native
+    def _set_due(self, app, n):
+        """The first sample index at which service() has timed work (see the module doc)."""
+        if not self.active:
+            self.due[0] = _NEVER
+            return
+        if self.raw or (app.faults | (self.faults << 8)) != self._faults_seen:
+            self.due[0] = n + 1
+            return
+        d = self._last_summary_n + self.summary_n
+        f = self._last_flush_n + self.flush_n
+        if f < d:
+            d = f
+        if self.auto:
+            f = self._last_step_n + self.still_n
+            if f < d:
+                d = f
+        self.due[0] = d
+
+    @micropython.native  # between samples: no heap-allocated frame
     def _drop(self):
         self.dropped += 1
         self._sum_dropped += 1
         self.faults |= LOG_DROPPED
 
+    @micropython.native  # between samples: no heap-allocated frame
     def _summary(self, app):
         late = app.late - self._late0
         missed = app.missed - self._missed0
@@ -322,6 +358,7 @@ class LogStore:
         self._last_summary_n = app.n
         self._feedback(app)
 
+    @micropython.native  # between samples: no heap-allocated frame
     def _fb_cells(self, app):
         cue = getattr(app, "cue", None)
         return cue, getattr(cue, "_s", None)
@@ -333,9 +370,11 @@ class LogStore:
         for k in range(len(base)):
             base[k] = s[COUNTER_CELL0 + k] if s is not None else 0
 
+    @micropython.native  # between samples: no heap-allocated frame
     def _feedback(self, app):
         """An R_FEEDBACK record of the counters' growth since the last one (none: no growth)."""
-        cue, s = self._fb_cells(app)
+        cue = getattr(app, "cue", None)  # as _fb_cells(), without its tuple (an allocation)
+        s = getattr(cue, "_s", None)
         if s is None:
             return
         base = self._fb_base
@@ -360,6 +399,7 @@ class LogStore:
             self._drop()
 
     # -- file work (only here) ---------------------------------------------------------
+    @micropython.native  # on the flush schedule: no heap-allocated frame
     def flush(self):
         """Write the buffered block to the file and sync it. Never raises."""
         rec = self.rec
@@ -391,6 +431,7 @@ class LogStore:
             except Exception:
                 pass
 
+    @micropython.native  # on the flush schedule: no heap-allocated frame
     def _write(self, data):
         f = self.file
         if f is None:
@@ -407,6 +448,7 @@ class LogStore:
         else:
             self.faults |= LOG_IO
 
+    @micropython.native  # on the flush schedule: no heap-allocated frame
     def free_bytes(self):
         try:
             st = os.statvfs(self.root)
@@ -414,6 +456,7 @@ class LogStore:
             return -1
         return st[0] * st[3]
 
+    @micropython.native  # on the flush schedule: no heap-allocated frame
     def _rotate(self, need):
         """Delete whole sessions, oldest first and never the current one, until there is
         room for `need` bytes beyond the reserve."""

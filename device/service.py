@@ -40,6 +40,7 @@ from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING
 from shared.config import IMUS, SCHEMA, Config, ConfigError
 from shared.feedback import session_fade_pct
 from shared.fixedpoint import isqrt
+from shared.mp import const
 from shared.slstest import PHASE_NAMES
 
 FIRMWARE_VERSION = "0.1.0"
@@ -80,9 +81,17 @@ LIVE_KEYS = (
 )
 NEXT_SESSION_KEYS = ("feedback", "fade_start_pct", "fade_end_pct", "fade_sessions", "session_index")
 
-# App states and fault bits (device/app.py); read here, never changed in meaning.
+# App states, fault bits and events (device/app.py); read here, never changed in meaning.
 _ST_CALIBRATING = 0
 _FAULT_CAL_FAILED = 1
+_EV_HOST = 8
+
+# Service.wants cells, read by the board loop (device/main.py) so it calls the service only
+# when there is something to do:
+WANT_POLL = const(0)  # 1: call poll() on the next sample even if no byte came in (work or a timer
+#                 is pending: an answer being sent, a partial frame, a log file open for
+#                 reading, the live stream, hashing, a running test); 0: only input wakes it
+WANT_SAMPLE = const(1)  # 1: call sample() after every tick (the live stream is on)
 
 
 def config_path(data_dir):
@@ -272,6 +281,7 @@ class Service:
         self._rf = None  # open log file being read, and its name
         self._rf_name = ""
         self._rf_ms = self._t_ms
+        self.wants = array("i", [1, 0])  # WANT_POLL, WANT_SAMPLE (see above)
         # live stream
         self.live = 0
         self._live_ms = self._t_ms
@@ -373,13 +383,15 @@ class Service:
 
     # -- called by the sample loop (between samples, cheap) ----------------------------
     def sample(self, app):
-        """After each tick: take a decimated live record (no allocation)."""
+        """After each tick while the live stream is on (wants[WANT_SAMPLE]): take a
+        decimated live record (no allocation)."""
         if not self.live:
             return
         self._live_count += 1
         if self._live_count < self._live_every:
             return
         self._live_count = 0
+        self.wants[WANT_POLL] = 1
         obl = app.obliquity_mdeg
         tilt = app.tilt_mdeg
         struct.pack_into(
@@ -417,6 +429,7 @@ class Service:
             cued,
         )
         self._step_head += 1
+        self.wants[WANT_POLL] = 1
 
     # -- the bounded poll ----------------------------------------------------------------
     def poll(self):
@@ -444,10 +457,14 @@ class Service:
             self._ready = 0
             self._rx_state = _IDLE
             self._handle()
+            if self.app is not None:
+                self.app.wake(_EV_HOST)  # the log service looks at once (a session, a
+                # fault or a setting may have changed)
         if self._rf is not None and self._diff(now, self._rf_ms) > 2000:
             self._close_read()
         if self.live and self._diff(now, self._live_ms) > self._lease_ms:
             self.live = 0
+            self.wants[WANT_SAMPLE] = 0
         if self._tx is None and not self._ready:
             self._next_event()
         hashing = 0
@@ -465,12 +482,28 @@ class Service:
             if self._tx_off >= len(self._tx):
                 self._tx = None
         if self._ready or k == 0:
-            return 1
-        if blocked:
-            return 0
-        if self._tx is not None or hashing:
-            return 1
-        return 1 if self.live and (self._sample_ready or self._step_tail != self._step_head) else 0
+            r = 1
+        elif blocked:
+            r = 0
+        elif self._tx is not None or hashing:
+            r = 1
+        else:
+            r = 1 if self.live and (self._sample_ready or self._step_tail != self._step_head) else 0
+        self.wants[WANT_POLL] = (
+            1
+            if r
+            or self._tx is not None
+            or self._rx_state != _IDLE
+            or self._rf is not None
+            or self.live
+            or self._sls_running
+            or self._ex_running
+            or self._hdirty
+            or self._hqueue
+            or self._hf is not None
+            else 0
+        )
+        return r
 
     def _feed(self, b, now):
         if self._rx_state == _IDLE:
@@ -734,6 +767,7 @@ class Service:
         if on and self.app is None:
             raise _Reject(P.E_STATE, "the app is not running")
         self.live = 1 if on else 0
+        self.wants[WANT_SAMPLE] = self.live
         self._live_every = max(1, every_ms // max(1, period_ms))
         self._live_ms = self._ms()
         self._lease_ms = lease_ms

@@ -69,6 +69,8 @@ import json
 import struct
 from binascii import crc32
 
+from shared.mp import micropython
+
 FORMAT_VERSION = 2
 MAGIC = b"HCL\x02"
 READS = (1, 2)  # format versions this reader takes
@@ -99,6 +101,7 @@ FRAME_OVERHEAD = 7
 RAW_SAMPLE_BYTES = 12
 
 
+@micropython.native  # called per record: no heap-allocated frame
 def cs_of(d, period_us):
     """Grid samples -> 10 ms units, exact, with no intermediate beyond 2**30 (no big ints)."""
     q = d // 10000
@@ -134,7 +137,9 @@ def end_frame(info):
 
 
 class RecordBuffer:
-    """Records of one block, appended into a preallocated buffer: appending allocates nothing.
+    """Records of one block, appended into a preallocated buffer: appending allocates nothing
+    (the append methods are @native: a bytecode frame of their size would be allocated on
+    the heap on every call).
 
     The buffer keeps 3 bytes in front for the frame's tag and length and 4 at the end for its
     CRC, so `seal()` finishes the frame in place. A record that does not fit is dropped and
@@ -191,15 +196,18 @@ class RecordBuffer:
         self.raw_next = -1
         self.records = 0
 
+    @micropython.native
     def room(self, k):
         return self.pos + k + 4 <= self.size
 
     def fill(self):
         return self.pos
 
+    @micropython.native
     def _t(self, n):
         return cs_of(n - self.n0, self.period_us)
 
+    @micropython.native
     def step(self, n, side, drop_mdeg, cued):
         t = self._t(n)
         dt = t - self.step_cs
@@ -255,6 +263,7 @@ class RecordBuffer:
         self.raw_at = 0
         return 1
 
+    @micropython.native
     def _event(self, n, tag, k):
         # Writes the event's tag and dt (after any R_ETIME); returns the position after them,
         # or 0 when the record (k bytes after tag and dt) does not fit.
@@ -286,12 +295,14 @@ class RecordBuffer:
         self.raw_at = 0
         return p + 2
 
+    @micropython.native
     def cue(self, n):
         p = self._event(n, R_CUE, 0)
         if p:
             self.pos = p
         return 1 if p else 0
 
+    @micropython.native
     def fault(self, n, bits):
         p = self._event(n, R_FAULT, 2)
         if p:
@@ -301,6 +312,7 @@ class RecordBuffer:
             self.pos = p + 2
         return 1 if p else 0
 
+    @micropython.native
     def summary(self, n, steps, cues, late, missed, dropped):
         p = self._event(n, R_SUMMARY, 10)
         if p:
@@ -317,6 +329,7 @@ class RecordBuffer:
             self.pos = p + 10
         return 1 if p else 0
 
+    @micropython.native
     def feedback(self, n, counts):
         """The feedback counters accumulated since the last call (a sequence of ints)."""
         k = len(counts)
@@ -335,6 +348,7 @@ class RecordBuffer:
             self.pos = p
         return 1 if p else 0
 
+    @micropython.native
     def probe_flag(self, flag):
         """Mark the steps written after this as in (1) / out of (0) a probe block."""
         if flag == self.probe:
@@ -351,6 +365,7 @@ class RecordBuffer:
         self.raw_at = 0
         return 1
 
+    @micropython.native
     def raw(self, n, s):
         """One IMU sample (array of 6 raw int16 counts) at grid index n."""
         b = self.buf
@@ -394,6 +409,7 @@ class RecordBuffer:
         return self.pos + 4
 
 
+@micropython.native
 def _u16(v):
     return v if v < 65535 else 65535
 
