@@ -209,8 +209,8 @@ FEEDBACK_KEYS = (
     "gap_gate_ms",
     "gap_settle_ms",
 )
-# Exercise mode (issue #16): absent from replay summaries while at their defaults, so walking
-# replays stay byte-identical; session headers record them like every other key.
+# Exercise mode (issue #16): like the feedback keys, absent from session headers and replay
+# summaries while at their defaults, so walking sessions and replays stay as they were.
 EXERCISE_KEYS = ("mode", "ex_side", "ex_reps", "ex_threshold_deg", "ex_rep_deg", "ex_min_rep_ms")
 
 CHOICES = {

@@ -442,15 +442,16 @@ def test_feedback_keys_leave_default_headers_alone_and_round_trip():
     before the feedback rules), and any one changed is recorded and read back exactly (a
     reader takes an absent key as its default)."""
     from device.logstore import _header_config
+    from shared.config import EXERCISE_KEYS  # issue #16's keys follow the same rule
 
     default = _header_config(Config())
-    assert not set(FEEDBACK_KEYS) & set(default)
-    assert set(default) | set(FEEDBACK_KEYS) == set(SCHEMA)
-    for key in FEEDBACK_KEYS:
+    assert not set(FEEDBACK_KEYS + EXERCISE_KEYS) & set(default)
+    assert set(default) | set(FEEDBACK_KEYS) | set(EXERCISE_KEYS) == set(SCHEMA)
+    for key in FEEDBACK_KEYS + EXERCISE_KEYS:
         kind, dflt, lo, hi = SCHEMA[key][:4]
         cfg = Config()
         if kind == "choice":
-            cfg.set(key, "faded")
+            cfg.set(key, {"mode": "clamshell", "ex_side": "right"}.get(key, "faded"))
         else:
             v = hi if dflt != hi else lo
             if key in ("threshold_left_deg", "threshold_right_deg"):
