@@ -16,7 +16,7 @@ class ConfigError(ValueError):
 # kind: "int" (whole number in unit), "dec" (decimal, stored in milli-units), "mount",
 # "choice". Entries: key -> (kind, default, lo, hi, unit, help). lo/hi in stored units.
 SCHEMA = {
-    "rate_hz": ("int", 100, 75, 1000, "Hz", "IMU sample rate of the firmware loop"),
+    "rate_hz": ("int", 100, 50, 1000, "Hz", "IMU sample rate of the firmware loop"),
     "imu": ("choice", "lsm6dsox", 0, 0, "", "IMU model: lsm6dsox, icm42688, mpu6050"),
     "mount": ("mount", DEFAULT_MOUNT, 0, 0, "", "sensor axes pointing forward, left, up"),
     "threshold_deg": ("dec", 6000, 1000, 20000, "deg", "drop that triggers a cue"),

@@ -51,6 +51,7 @@ _PI_NUM = const(355)
 _PI_DEN = const(113)
 _M30 = const(0x3FFFFFFF)  # for sign-correct ptr32 reads (module docstring)
 _B29 = const(0x20000000)
+_WMAX = const(107374182)  # 0.4 rad per sample, Q28: the rate limit of the propagation
 
 # Cells of Estimator._s. Set-up (written by the set-up methods):
 _RA = const(0)  # 9: accel rows, raw counts -> Q12 g (after >> 14)
@@ -394,9 +395,23 @@ class Estimator:
         wx = rx - bx
         wy = ry - by
         wz = rz - bz
+        # Each axis is held within 0.4 rad per sample (at 50 Hz: 1146 deg/s, above that the
+        # gyro saturates at >= 87 Hz anyway), so |w| < 0.7 rad per sample at every rate.
+        if wx > _WMAX:
+            wx = _WMAX
+        elif wx < 0 - _WMAX:
+            wx = 0 - _WMAX
+        if wy > _WMAX:
+            wy = _WMAX
+        elif wy < 0 - _WMAX:
+            wy = 0 - _WMAX
+        if wz > _WMAX:
+            wz = _WMAX
+        elif wz < 0 - _WMAX:
+            wz = 0 - _WMAX
         # u x w in Q28: u enters as Q15, w is split into a high part (w >> 13) and a 13-bit
         # low part so the rate keeps its full Q28 resolution. |u| = 1 and |w| < 0.7 rad per
-        # sample (3-axis full scale at >= 75 Hz) keep every product below 2**30.
+        # sample keep every product below 2**30.
         ux = (s[_UX] & _M30) - (s[_UX] >> 1 & _B29) - (s[_UX] >> 1 & _B29)
         uy = (s[_UY] & _M30) - (s[_UY] >> 1 & _B29) - (s[_UY] >> 1 & _B29)
         uz = (s[_UZ] & _M30) - (s[_UZ] >> 1 & _B29) - (s[_UZ] >> 1 & _B29)

@@ -66,7 +66,7 @@ class FloatEstimator:
         c = np.asarray(counts, float)
         a = self.R @ (c[0:3] * self.acc_scale)
         r = self.R @ (c[3:6] * self.gyro_scale)
-        w = r - self.b
+        w = np.clip(r - self.b, -0.4, 0.4)  # the firmware's rate limit (0.4 rad/sample)
         u = self.u + np.cross(self.u, w) + 0.5 * ((w @ self.u) * w - (w @ w) * self.u)
         n2 = float(a @ a)
         if self.n2_lo < n2 < self.n2_hi:
