@@ -5,7 +5,8 @@ targets, printed one per line and written to bench/latest.json.
   2  instructions per sample (callgrind, MicroPython unix port): hipcue loop vs float Madgwick
   3  synthetic walks: obliquity RMS, per-step drop error p95, step detection rate
   4  cue latency vs the true threshold crossing (synthetic walks, 100 Hz)
-  5  mobgap HA_001: reference ICs matched, stance side, false steps
+  5  steps on every shared recording with reference events (ipol, mobgap): ICs matched, stance
+     side, extra steps, contact timing bias, per dataset, beside mobgap 1.2.0 (bench/gait.py)
   6  BROAD 07: tilt / obliquity / up-vector error vs optical truth, ours and imufusion 1.3.3
   7  fixed point vs the float64 reference (tests/floatref.py)
   8  serial link on the virtual device: round trip, log download throughput, late samples
@@ -28,7 +29,8 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import accuracy, cost, real  # noqa: E402
+from bench import accuracy, cost, gait, real  # noqa: E402
+from sim import scoring  # noqa: E402
 
 
 def _call(name_args):
@@ -38,6 +40,7 @@ def _call(name_args):
         "instructions": cost.instructions,
         "walk": accuracy.one_walk,
         "mobgap": real.mobgap_trial,
+        "gait": gait.bench_run,
         "broad": real.broad,
         "fixfloat": real.fixed_vs_float,
         "fusioncheck": real.imufusion_check,
@@ -137,7 +140,7 @@ def main() -> int:
     jobs = [("instructions", ())]
     jobs += [("walk", w) for w in accuracy.WALKS]
     jobs += [("alloc", ()), ("broad", ())]
-    jobs += [("mobgap", (t,)) for t in real.MOBGAP_TRIALS]
+    jobs += [("gait", ())]
     jobs += [("fixfloat", (w,)) for w in real.FIXED_VS_FLOAT]
     jobs += [("fusioncheck", ())]
     with ProcessPoolExecutor(max_workers=2) as ex:
@@ -284,41 +287,42 @@ def main() -> int:
         )
 
     # 5 -----------------------------------------------------------------------------------
-    r.section("5 mobgap HA_001 (calibrate=False, mount from file)")
-    trials = [x["value"] for x in got["mobgap"] if x["ok"]]
-    for b in (x for x in got["mobgap"] if not x["ok"]):
-        r.error("mobgap", b)
-    detail["mobgap"] = trials
-    for system in ("INDIP", "Stereophoto"):
-        if not trials:
-            break
-        ref = sum(t[system]["ref"] for t in trials)
-        m = sum(t[system]["matched"] for t in trials)
-        sd = sum(t[system]["side_ok"] for t in trials)
-        primary = system == "INDIP"
-        r.fig(
-            f"ICs matched ({system})",
-            100.0 * m / ref,
-            ">= 97 %" if primary else None,
-            (m / ref >= 0.97) if primary else None,
-            "{:.1f}",
-            f" % ({m}/{ref})",
-        )
-        r.fig(
-            f"stance side correct ({system})",
-            100.0 * sd / max(m, 1),
-            ">= 98 %" if primary else None,
-            (sd / max(m, 1) >= 0.98) if primary else None,
-            "{:.1f}",
-            f" % ({sd}/{m})",
-        )
-    for t in trials:
-        r.fig(f"false steps {t['trial']}", t["INDIP"]["false_outside_bouts"], None, None, "{:d}")
-        r.note(
-            f"detected {t['detected']}; outside Stereophoto bouts "
-            f"{t['Stereophoto']['false_outside_bouts']}; unmatched inside INDIP bouts "
-            f"{t['INDIP']['unmatched_inside_bouts']}"
-        )
+    r.section(
+        "5 steps on every shared recording with reference events (sim/scoring.py; "
+        "python -m bench.gait): hipcue firmware vs mobgap 1.2.0"
+    )
+    g5 = got["gait"][0]
+    if g5["ok"]:
+        v = g5["value"]
+        detail["gait"] = v["table"]
+        for line in scoring.format_table(v["table"]):
+            r.note(line)
+        ours = v["table"]["hipcue"]
+        peer = v["table"].get(gait.PEER_NAME)
+        for ds, t in ours.items():
+            if ds != "all" and peer is None:
+                continue
+            ahead = None
+            if peer is not None:
+                p = peer[ds]
+                ahead = (
+                    t["matched_pct"] >= p["matched_pct"]
+                    and t["side_pct"] >= p["side_pct"]
+                    and t["extra_pct"] <= p["extra_pct"]
+                    and abs(t["bias_ms"]) <= abs(p["bias_ms"])
+                )
+            r.fig(
+                f"gait goals met, {ds}",
+                "yes" if scoring.meets_goals(t) else "no",
+                "97/99/3/20",
+                scoring.meets_goals(t),
+            )
+            if ahead is not None:
+                r.fig(f"ahead of mobgap, {ds}", "yes" if ahead else "no", None, ahead)
+        if peer is None:
+            r.note(f"mobgap peer not run: {v.get('peer_error')}")
+    else:
+        r.error("gait table", g5)
 
     # 6 -----------------------------------------------------------------------------------
     r.section("6 BROAD 07 fast rotation vs optical reference (movement samples)")
