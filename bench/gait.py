@@ -16,17 +16,10 @@ import subprocess
 import sys
 
 from bench.jobs import DATA, REPO
-from hipcue.replay import run_firmware
-from hipcue.trace import read_trace
 from sim import scoring
 
 PEER_PY = REPO / ".venv-peer" / "bin" / "python"
 PEER_NAME = "mobgap Shin+McCamley"
-
-
-def hipcue_detections(ref: scoring.Reference, engine: str = "cpython", sets=()) -> dict:
-    res = run_firmware(read_trace(ref.trace), calibrate=ref.calibrate, engine=engine, sets=sets)
-    return {"t": [s.t_s for s in res.steps], "side": [s.stance for s in res.steps]}
 
 
 def peer_detections(refs: list[scoring.Reference]) -> dict[str, dict]:
@@ -45,7 +38,7 @@ def peer_detections(refs: list[scoring.Reference]) -> dict[str, dict]:
 
 def run(peer: bool = True, engine: str = "cpython", sets=()) -> dict:
     refs = scoring.load_references(DATA)
-    ours = [scoring.score(**_det(hipcue_detections(r, engine, sets)), ref=r) for r in refs]
+    ours = [scoring.score(**scoring.firmware_detections(r, engine, sets), ref=r) for r in refs]
     out = {"refs": [r.name for r in refs], "hipcue": ours}
     cols = {"hipcue": scoring.by_dataset(refs, ours)}
     if peer:

@@ -9,6 +9,9 @@ References (../shared/data/real, see its README for sources and licences):
   system (mobilise-d/mobgap example data, Apache-2.0). The circuit (Test11) has steps outside
   the bouts (shuffles, sitting down), which the reference does not list: extra steps count
   within the bouts (with MARGIN_S either side); detections outside are reported as `outside`.
+  The INDIP bouts skip some steps (gaps of 1-2 s inside a bout) that the optical reference
+  (Stereophoto) lists, and back: a detection that matches a contact of either system is no
+  extra step; matched and side are scored against INDIP alone.
 
 Scoring, the same for every detector: a detection matches a reference initial contact within
 MATCH_S (one to one, closest pairs first). Side accuracy: matched contacts whose stance side
@@ -40,6 +43,9 @@ class Reference:
     ic_side: np.ndarray  # "L" / "R"
     spans: list[tuple[float, float]]  # where unmatched detections count as extra
     ignore: list[tuple[float, float]] = field(default_factory=list)  # not scored for extras
+    # contacts of a second reference system: a detection within MATCH_S of one is no extra
+    # step (the INDIP bouts of the circuit skip steps the optical system saw, and back)
+    also_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     calibrate: bool = True  # the recording starts standing still
 
 
@@ -53,7 +59,9 @@ def _ic_list(times, sides):
     return t, s
 
 
-def load_references(data_dir: Path, system: str = "INDIP") -> list[Reference]:
+def load_references(
+    data_dir: Path, system: str = "INDIP", other: str = "Stereophoto"
+) -> list[Reference]:
     """Every shared recording with reference initial contacts, in a fixed order."""
     refs: list[Reference] = []
     for p in sorted(data_dir.glob("ipol_*_reference_events.json")):
@@ -82,6 +90,9 @@ def load_references(data_dir: Path, system: str = "INDIP") -> list[Reference]:
             tt, ss = _ic_list(wb["InitialContact_s"], wb["InitialContact_LeftRight"])
             t += tt
             s += ss
+        also = []
+        for wb in d.get(other, {}).get("MicroWB", []):
+            also += _ic_list(wb["InitialContact_s"], wb["InitialContact_LeftRight"])[0]
         test = name.split("_")[3]
         refs.append(
             Reference(
@@ -92,6 +103,7 @@ def load_references(data_dir: Path, system: str = "INDIP") -> list[Reference]:
                 ic_t=np.array(t),
                 ic_side=np.array(s),
                 spans=spans,
+                also_t=np.array(also),
                 # the short walks start moving (no still second): replayed uncalibrated
                 calibrate=test != "Test5",
             )
@@ -126,6 +138,8 @@ def score(det_t, det_side, ref: Reference) -> dict:
     side_ok = sum(int(det_side[j] == ref.ic_side[r]) for r, j in pairs)
     bias = [float(det_t[j] - ref.ic_t[r]) for r, j in pairs]
     scored = _inside(det_t, ref.spans) & ~_inside(det_t, ref.ignore)
+    if len(ref.also_t) and nd:
+        scored &= np.min(np.abs(det_t[:, None] - ref.also_t[None, :]), axis=1) > MATCH_S
     missed_t = [float(t) for t in ref.ic_t[~ref_used]]
     return {
         "name": ref.name,
@@ -183,6 +197,16 @@ def by_dataset(refs: list[Reference], scores: list[dict]) -> dict[str, dict]:
     out = {k: total(v) for k, v in rows.items()}
     out["all"] = total(scores)
     return out
+
+
+def firmware_detections(ref: Reference, engine: str = "cpython", sets=()) -> dict:
+    """The firmware's steps on a reference recording, through `hipcue replay`'s own path
+    (calibrating from the still start where the recording has one): score(**this, ref=ref)."""
+    from hipcue.replay import run_firmware
+    from hipcue.trace import read_trace
+
+    res = run_firmware(read_trace(ref.trace), calibrate=ref.calibrate, engine=engine, sets=sets)
+    return {"det_t": [s.t_s for s in res.steps], "det_side": [s.stance for s in res.steps]}
 
 
 def _f(v, fmt):

@@ -63,3 +63,10 @@ def test_every_shared_reference_is_loaded(data_dir):
     assert {r.dataset for r in refs} >= {"ipol S01", "ipol S02", "ipol S03"}
     for r in refs:
         assert r.trace.exists() and set(r.ic_side) <= {"L", "R"}
+
+
+def test_a_contact_of_the_second_reference_is_no_extra_step():
+    ref = _ref([1.0, 2.0], ["L", "R"])
+    ref.also_t = np.array([1.5])
+    s = scoring.score([1.0, 1.55, 2.0, 2.5], ["L", "R", "R", "L"], ref)
+    assert s["matched"] == 2 and s["extra"] == 1 and s["extra_t"] == [2.5]
