@@ -13,6 +13,8 @@ targets, printed one per line and written to bench/latest.json.
   9  session logs: hours per MB (per-step and raw), flash bytes per hour, flush duration
  10  feedback: false cues per 1,000 steps (healthy-like synthetic walks, real mobgap walks) and
      cue sensitivity on walks whose drop is 2 deg past the threshold (default settings)
+ 11  gates: the turn gate's threshold from straight walking and U-turns, the tilt gate on the
+     bent-over stretch of the mobgap circuit (sim/gates.py)
 """
 
 from __future__ import annotations
@@ -30,7 +32,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import accuracy, cost, gait, real  # noqa: E402
-from sim import scoring  # noqa: E402
+from shared.config import SCHEMA  # noqa: E402
+from sim import gates, scoring  # noqa: E402
+
+
+def _gates():
+    refs = scoring.load_references(real.DATA)
+    return {
+        "turn": gates.turn_figures(refs, SCHEMA["turn_tau_ms"][1]),
+        "turn_raw": gates.turn_figures(refs, 0),
+        "tilt": gates.tilt_figures(refs),
+    }
 
 
 def _call(name_args):
@@ -41,6 +53,7 @@ def _call(name_args):
         "walk": accuracy.one_walk,
         "mobgap": real.mobgap_trial,
         "gait": gait.bench_run,
+        "gates": _gates,
         "broad": real.broad,
         "fixfloat": real.fixed_vs_float,
         "fusioncheck": real.imufusion_check,
@@ -140,7 +153,7 @@ def main() -> int:
     jobs = [("instructions", ())]
     jobs += [("walk", w) for w in accuracy.WALKS]
     jobs += [("alloc", ()), ("broad", ())]
-    jobs += [("gait", ())]
+    jobs += [("gait", ()), ("gates", ())]
     jobs += [("fixfloat", (w,)) for w in real.FIXED_VS_FLOAT]
     jobs += [("fusioncheck", ())]
     with ProcessPoolExecutor(max_workers=2) as ex:
@@ -529,6 +542,50 @@ def main() -> int:
         r.note(f"{v['qualifying']} qualifying right-stance steps, {v['cued']} cued")
     except Exception as e:  # noqa: BLE001
         r.error("feedback", {"error": f"{type(e).__name__}: {e}"})
+
+    # 11 ----------------------------------------------------------------------------------
+    r.section("11 gates: turn threshold and tilt gate from the shared recordings (sim/gates.py)")
+    g11 = got["gates"][0]
+    if g11["ok"]:
+        v = g11["value"]
+        detail["gates"] = v
+        tf = v["turn"]
+        r.fig(
+            "turn gate threshold (rule of sim/gates.py)",
+            tf["threshold_dps"],
+            f"= default {SCHEMA['turn_gate_dps'][1] / 1000:g}",
+            tf["threshold_dps"] * 1000 == SCHEMA["turn_gate_dps"][1] and tf["separates"],
+            "{:.0f}",
+            " deg/s",
+        )
+        r.note(
+            f"yaw rate low-passed over {tf['tau_ms']} ms: straight walking max "
+            f"{tf['straight_max_dps']:.1f} deg/s (x 1.2, up to 5), U-turn medians from "
+            f"{tf['turn_median_min_dps']:.1f}; raw rate: straight max "
+            f"{v['turn_raw']['straight_max_dps']:.1f}, U-turn medians from "
+            f"{v['turn_raw']['turn_median_min_dps']:.1f} (no threshold separates them)"
+        )
+        for row in tf["rows"]:
+            r.note(
+                f"  {row['name']:<30} straight max {row['straight_max_dps'] or 0:6.1f}  "
+                f"U-turn median {row['turn_median_dps'] or 0:6.1f} deg/s"
+            )
+        tl = v["tilt"]
+        r.fig(
+            "cue samples while |tilt| > 30 deg, mobgap Test11",
+            tl["gate_on"]["cue_samples_bent"],
+            "0",
+            tl["gate_on"]["cue_samples_bent"] == 0,
+            "{:d}",
+        )
+        r.note(
+            f"gate off: {tl['gate_off']['cue_samples_bent']} cue samples bent over "
+            f"({tl['gate_on']['bent_s']:.1f} s past 30 deg, up to "
+            f"{tl['gate_on']['max_tilt_deg']:.0f}); calibrated ipol walks: tilt "
+            f"{tl['walk_tilt_min_deg']:.1f} .. {tl['walk_tilt_max_deg']:.1f} deg"
+        )
+    else:
+        r.error("gates", g11)
 
     elapsed = time.time() - t_start
     r.lines.append(

@@ -10,56 +10,13 @@ from __future__ import annotations
 
 import itertools
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from bench.jobs import DATA, write_job
-from hipcue.trace import read_trace
+from bench.jobs import DATA
 from shared.steps import StepDetector
 from sim import scoring
-
-_CACHE: dict[str, dict] = {}
-
-
-def capture(ref: scoring.Reference) -> dict:
-    """Per-sample (n, acc_up, acc_left, acc_fwd, yaw, obl) exactly as the App feeds the step
-    detector, and the trace time of each grid index."""
-    if ref.name in _CACHE:
-        return _CACHE[ref.name]
-    import device.app as app_mod
-    from device.simrun import load_job
-
-    tr = read_trace(ref.trace)
-    rows: list[tuple] = []
-    real = app_mod._steps_update
-
-    def rec(st, n, up, left, fwd, yaw, obl):
-        rows.append((n, up, left, fwd, yaw, obl))
-        return real(st, n, up, left, fwd, yaw, obl)
-
-    with tempfile.TemporaryDirectory() as d:
-        spec = write_job(Path(d), tr, calibrate=ref.calibrate)
-        _job, board, app = load_job(d)
-        app_mod._steps_update = rec
-        try:
-            grid = np.zeros(tr.n, dtype=np.int64)
-            i = 0
-            while board.next_sample():
-                app.tick()
-                grid[i] = app.n
-                i += 1
-        finally:
-            app_mod._steps_update = real
-    out = {
-        "x": np.array(rows, dtype=np.int64),
-        "grid": grid,
-        "t": tr.t_s,
-        "period_us": spec["period_us"],
-    }
-    _CACHE[ref.name] = out
-    return out
+from sim.capture import capture
 
 
 def detect(cap: dict, **params) -> dict:

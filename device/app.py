@@ -56,20 +56,25 @@ _T_GAP_N = const(10)  # missed samples that make a long gap
 _T_SETTLE_N = const(11)
 _T_GAP_LEFT = const(12)
 _T_SLS = const(13)  # 1: a single-leg stance test (self.sls) drives the motor
-_T_NCELLS = const(14)
+_T_TILT_MDEG = const(14)  # |tilt| limit, mdeg (0: off)
+_T_YAW_LP = const(15)  # low-passed yaw rate, cdeg/s << 4
+_T_YAW_K = const(16)  # its shift: 2**k samples ~ turn_tau_ms (0: the raw rate)
+_T_NCELLS = const(17)
 # Gate reasons (shared/cue.py GATE_*) and the cue's gate cell.
 _G_INIT = const(1)
 _G_WALK = const(2)
 _G_TURN = const(4)
 _G_SAT = const(8)
 _G_GAP = const(16)
+_G_TILT = const(64)
 _C_GATE = const(14)
-if (_G_INIT, _G_WALK, _G_TURN, _G_SAT, _G_GAP, _C_GATE) != (
+if (_G_INIT, _G_WALK, _G_TURN, _G_SAT, _G_GAP, _G_TILT, _C_GATE) != (
     _cue_mod.GATE_INIT,
     _cue_mod.GATE_WALK,
     _cue_mod.GATE_TURN,
     _cue_mod.GATE_SAT,
     _cue_mod.GATE_GAP,
+    _cue_mod.GATE_TILT,
     _cue_mod.CELL_GATE,
 ):
     raise ImportError("device/app.py: the cue detector's gate cells moved")
@@ -149,6 +154,11 @@ class App:
         t[_T_WALK_ONLY] = cfg["cue_walking_only"]
         t[_T_TURN_CDPS] = cfg["turn_gate_dps"] // 10  # mdeg/s -> cdeg/s
         t[_T_TURN_HOLD] = self._ms_to_n(cfg["turn_hold_ms"])
+        t[_T_TILT_MDEG] = cfg["tilt_gate_deg"]
+        k = 0
+        while k < 12 and (period_us << (k + 1)) <= cfg["turn_tau_ms"] * 1414:
+            k += 1  # 2**k samples nearest turn_tau_ms (a factor sqrt 2 either side)
+        t[_T_YAW_K] = k
         t[_T_SAT_N] = self._ms_to_n(cfg["sat_gate_ms"])
         gap_ms = cfg["gap_gate_ms"]
         t[_T_GAP_N] = max(1, self._ms_to_n(gap_ms)) if gap_ms > 0 else 0
@@ -312,6 +322,13 @@ class App:
         else:
             st = self.steps
             yaw = (e[_E_YAW] & _M30) - (e[_E_YAW] >> 1 & _B29) - (e[_E_YAW] >> 1 & _B29)
+            # Tilt gate: bent over (or reclined) the obliquity is no pelvic drop (a small
+            # sideways lean reads as tens of degrees): no cue, and the step's drop skips it.
+            tilt = (e[_E_TILT] & _M30) - (e[_E_TILT] >> 1 & _B29) - (e[_E_TILT] >> 1 & _B29)
+            lim = t[_T_TILT_MDEG]
+            tilted = 0
+            if lim > 0 and (tilt > lim or tilt < 0 - lim):
+                tilted = 1
             if _steps_update(
                 st,
                 n,
@@ -319,7 +336,7 @@ class App:
                 (e[_E_LEFT] & _M30) - (e[_E_LEFT] >> 1 & _B29) - (e[_E_LEFT] >> 1 & _B29),
                 (e[_E_FWD] & _M30) - (e[_E_FWD] >> 1 & _B29) - (e[_E_FWD] >> 1 & _B29),
                 yaw,
-                obl,
+                0 if tilted else obl,
             ):
                 self._push_step()
             # Data-quality gates: the reasons a cue may not fire on this sample.
@@ -328,6 +345,14 @@ class App:
                 gate = _G_INIT
             if t[_T_WALK_ONLY] and not st.walking:
                 gate |= _G_WALK
+            if tilted:
+                gate |= _G_TILT
+            # Turn gate on the yaw rate low-passed over turn_tau_ms: a turn is a sustained
+            # rate; the stride's own yaw swing (up to 116 deg/s in straight walking) is not.
+            ylp = (t[_T_YAW_LP] & _M30) - (t[_T_YAW_LP] >> 1 & _B29) - (t[_T_YAW_LP] >> 1 & _B29)
+            ylp += ((yaw << 4) - ylp) >> t[_T_YAW_K]
+            t[_T_YAW_LP] = ylp
+            yaw = ylp >> 4
             lim = t[_T_TURN_CDPS]
             if lim > 0 and (yaw > lim or yaw < 0 - lim):
                 t[_T_TURN_LEFT] = t[_T_TURN_HOLD] + 1

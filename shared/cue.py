@@ -46,6 +46,7 @@ GATE_TURN = const(4)  # turning sharply
 GATE_SAT = const(8)  # a raw axis saturated recently
 GATE_GAP = const(16)  # re-converging after a long gap in the samples
 GATE_OTHER = const(32)  # enabled = 0 with no reason given
+GATE_TILT = const(64)  # bent over (or reclined) past the tilt gate
 
 # Cells of CueDetector._s
 _THR = const(0)  # threshold, mdeg
@@ -102,8 +103,9 @@ _C_STRIDE = const(48)  # withheld: N-of-M rule not met
 _C_FADE = const(49)  # withheld by the faded schedule
 _C_PROBE = const(50)  # withheld in a probe block
 _C_PROBE_STEPS = const(51)  # steps completed inside probe blocks
-_PROBE_PREV = const(52)  # the probe state before the last step completed
-_NCELLS = const(53)
+_C_TILT = const(52)  # suppressed while bent over (the counter after probe_steps)
+_PROBE_PREV = const(53)  # the probe state before the last step completed
+_NCELLS = const(54)
 
 # The counters in log/summary order (shared/logformat.py R_FEEDBACK).
 COUNTER_NAMES = (
@@ -117,6 +119,7 @@ COUNTER_NAMES = (
     "withheld_fade",
     "withheld_probe",
     "probe_steps",
+    "gated_tilt",
 )
 _C_FIRST = const(42)
 COUNTER_CELL0 = 42  # cell of the first counter in CueDetector._s (device/logstore.py)
@@ -321,6 +324,8 @@ class CueDetector:
                         s[_C_SAT] += 1
                     if g & GATE_GAP:
                         s[_C_GAP] += 1
+                    if g & GATE_TILT:
+                        s[_C_TILT] += 1
             else:
                 s[_SH_ABOVE] = 0
         else:
