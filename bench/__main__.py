@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 from bench import accuracy, cost, gait, real  # noqa: E402
 from shared.config import SCHEMA  # noqa: E402
-from sim import gates, scoring  # noqa: E402
+from sim import gates, running, scoring  # noqa: E402
 
 
 def _gates():
@@ -540,6 +540,36 @@ def main() -> int:
             " %",
         )
         r.note(f"{v['qualifying']} qualifying right-stance steps, {v['cued']} cued")
+        rf = running.run_figures()
+        detail["running"] = rf
+        r.fig(
+            "running: cue sensitivity, drop >= thr + 1",
+            100 * rf["sensitivity"],
+            ">= 98 %",
+            rf["sensitivity"] >= 0.98,
+            "{:.1f}",
+            " %",
+        )
+        r.fig(
+            "running: false cues /1000 steps",
+            rf["false_per_1000"],
+            "<= 10",
+            rf["false_per_1000"] <= 10,
+            "{:.1f}",
+        )
+        r.fig(
+            "running: obliquity RMS",
+            rf["obliquity_rms_deg"],
+            "<= 1 deg",
+            rf["obliquity_rms_deg"] <= 1.0,
+            "{:.2f}",
+            " deg",
+        )
+        r.note(
+            f"sim/running.py: 3 x 60 s at 170 steps/min, drops 4 / 7 deg; "
+            f"{rf['qualifying']} qualifying stances, {rf['cued']} cued, {rf['cues']} cues; "
+            f"tilt RMS {rf['tilt_rms_deg']:.2f} deg"
+        )
     except Exception as e:  # noqa: BLE001
         r.error("feedback", {"error": f"{type(e).__name__}: {e}"})
 

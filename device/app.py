@@ -125,6 +125,7 @@ class App:
             init_ms=cfg["init_ms"],
             still_mdps=still_mdps,
             still_mg=cfg["still_mg"],
+            accel_lp_ms=cfg["accel_lp_ms"],
         )
         self.est.set_frame_q14(mount_frame_q14(self.axes))
         self.steps = StepDetector(period_us, cfg["min_step_ms"], cfg["max_step_ms"])
@@ -138,6 +139,9 @@ class App:
         )
         configure_cue(self.cue, cfg)
         self._cue_configured = self.cue
+        self._refr_base_n = 0
+        self._refr_pct = 0
+        self._refr_setup()
         self.cal = Calibrator(
             period_us,
             acc_ug,
@@ -175,6 +179,9 @@ class App:
         self.obliquity_mdeg = 0
         self.tilt_mdeg = 0
         self._last_fire_n = -1
+        # a cue up to 150 ms before a step's detected IC may still be its own: the drop can
+        # peak within 70 ms of heel strike (running), before the detector places the IC
+        self._credit_lead_n = self._ms_to_n(150)
         self._fire_n = array("i", [0] * _FIRES)
         self._fire_side = array("i", [0] * _FIRES)
         self._fire_head = 0
@@ -283,6 +290,12 @@ class App:
         if self.cue is not self._cue_configured:
             configure_cue(self.cue, self.cfg)
             self._cue_configured = self.cue
+            self._refr_setup()
+
+    def _refr_setup(self):
+        """Stride-aware refractory: the cue detector's own (refractory_ms) is the longest."""
+        self._refr_base_n = self.cue._s[_cue_mod.CELL_REFR_N]
+        self._refr_pct = self.cfg["refractory_stride_pct"]
 
     # -- per sample ------------------------------------------------------------------
     @micropython.viper
@@ -426,11 +439,19 @@ class App:
             k -= 1
             m = k & _FIRE_MASK
             f = self._fire_n[m]
-            if f < st.step_ic_n:
+            if f < st.step_ic_n - self._credit_lead_n:
                 break
             if f <= st.step_end_n and self._fire_side[m] == swing:
                 cued = 1
             j += 1
         self.ring_cued[i] = cued
         self.ring_probe[i] = _cue_note_step(self.cue, swing, st.step_drop_mdeg)
+        # Stride-aware refractory: while walking, at most refractory_stride_pct of the last
+        # stride (two IC intervals), so a run's 0.7 s stride does not lose every other cue.
+        refr = self._refr_base_n
+        if self._refr_pct and st.walking:
+            r = (2 * st._int_n * self._refr_pct) // 100
+            if 0 < r < refr:
+                refr = r
+        self.cue._s[_cue_mod.CELL_REFR_N] = refr
         self.ring_head += 1

@@ -53,6 +53,7 @@ _THR = const(0)  # threshold, mdeg
 _REARM = const(1)  # re-arm level of the last cue (fired or withheld), mdeg (may be negative)
 _DWELL_N = const(2)
 _REFR_N = const(3)
+CELL_REFR_N = const(3)  # public: the refractory in samples (device/app.py: stride-aware)
 _PULSE_N = const(4)
 _ABOVE_N = const(5)
 _PH = const(6)  # pulse phase: 0 idle, 1 first pulse, 2 gap, 3 second pulse

@@ -485,6 +485,7 @@ NEW_KEYS = (
     # issue 14
     "turn_tau_ms",
     "tilt_gate_deg",
+    "refractory_stride_pct",
 )
 
 
