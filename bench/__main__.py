@@ -8,7 +8,7 @@ targets, printed one per line and written to bench/latest.json.
   5  steps on every shared recording with reference events (ipol, mobgap): ICs matched, stance
      side, extra steps, contact timing bias, per dataset, beside mobgap 1.2.0 (bench/gait.py)
   6  BROAD 07: tilt / obliquity / up-vector error vs optical truth, ours and imufusion 1.3.3
-  7  fixed point vs the float64 reference (tests/floatref.py)
+  7  fixed point vs the float64 reference (sim/floatref.py)
   8  serial link on the virtual device: round trip, log download throughput, late samples
   9  session logs: hours per MB (per-step and raw), flash bytes per hour, flush duration
  10  feedback: false cues per 1,000 steps (healthy-like synthetic walks, real mobgap walks) and
@@ -31,9 +31,10 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import accuracy, cost, gait, real  # noqa: E402
+from bench import accuracy, cellread, cost, gait  # noqa: E402
 from shared.config import SCHEMA  # noqa: E402
 from sim import gates, running, scoring  # noqa: E402
+from sim import realdata as real  # noqa: E402
 
 
 def _gates():
@@ -50,6 +51,7 @@ def _call(name_args):
     fn = {
         "alloc": cost.alloc,
         "instructions": cost.instructions,
+        "cellread": cellread.cell_read_cost,
         "walk": accuracy.one_walk,
         "mobgap": real.mobgap_trial,
         "gait": gait.bench_run,
@@ -150,7 +152,7 @@ def _feedback_figures() -> dict:
 
 def main() -> int:
     t_start = time.time()
-    jobs = [("instructions", ())]
+    jobs = [("instructions", ()), ("cellread", ())]
     jobs += [("walk", w) for w in accuracy.WALKS]
     jobs += [("alloc", ()), ("broad", ())]
     jobs += [("gait", ()), ("gates", ())]
@@ -228,6 +230,15 @@ def main() -> int:
         )
     else:
         r.error("instructions", c)
+    c = got["cellread"][0]
+    if c["ok"]:
+        v = c["value"]
+        detail["cell_read"] = v
+        r.fig("instr/state-cell read, inline (viper)", v["inline"], None, None, "{:.0f}")
+        r.fig("instr/state-cell read, helper call", v["helper"], None, None, "{:.0f}")
+        r.note("why the sign-correcting read stays inline (23 reads per tick)")
+    else:
+        r.error("cell read", c)
 
     # 3 + 4 -------------------------------------------------------------------------------
     walks = [x["value"] for x in got["walk"] if x["ok"]]
@@ -383,7 +394,7 @@ def main() -> int:
         )
 
     # 7 -----------------------------------------------------------------------------------
-    r.section("7 fixed point vs float64 reference (tests/floatref.py)")
+    r.section("7 fixed point vs float64 reference (sim/floatref.py)")
     rows = []
     for x in got["fixfloat"]:
         if not x["ok"]:
@@ -453,9 +464,9 @@ def main() -> int:
     # 9 -----------------------------------------------------------------------------------
     r.section("9 session logs (LittleFS on simulated NOR flash, MicroPython unix port)")
     try:
-        from tests.test_logformat import run_script
+        from sim.paths import run_json
 
-        v = run_script("micropython", "bench")
+        v = run_json("micropython", "logstore_run.py", "bench")
         detail["logs"] = v
         w, raw = v["steps_walk"], v["raw"]
         r.fig(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.jobs import synth_trace
 from hipcue.replay import run_firmware
+from sim.inputs import synth_trace
 
 WALKS = [(p, s) for p in ("weak-right", "healthy", "weak-left") for s in (1, 2)]
 DURATION_S = 120.0

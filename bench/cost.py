@@ -12,8 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.jobs import REPO, synth_trace, write_job
-from hipcue.replay import micropython_binary
+from sim.inputs import synth_trace, write_job
+from sim.paths import micropython_binary
+
+REPO = Path(__file__).resolve().parents[1]  # bench/ runs from the repository only
 
 WALK = ("weak-right", 120.0, 1)
 WARMUP = 1500  # 15 s: calibrated, walking

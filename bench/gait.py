@@ -15,8 +15,11 @@ import json
 import subprocess
 import sys
 
-from bench.jobs import DATA, REPO
 from sim import scoring
+from sim.paths import CODE_ROOT as REPO
+from sim.paths import data_dir
+
+DATA = data_dir()
 
 PEER_PY = REPO / ".venv-peer" / "bin" / "python"
 PEER_NAME = "mobgap Shin+McCamley"

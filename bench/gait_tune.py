@@ -13,10 +13,10 @@ import sys
 
 import numpy as np
 
-from bench.jobs import DATA
 from shared.steps import StepDetector
 from sim import scoring
 from sim.capture import capture
+from sim.paths import data_dir
 
 
 def detect(cap: dict, **params) -> dict:
@@ -27,7 +27,7 @@ def detect(cap: dict, **params) -> dict:
         if sd.update(n, up, left, fwd, yaw, obl):
             i = min(int(np.searchsorted(grid, sd.step_ic_n)), len(t) - 1)
             t_ic.append(float(t[i]))
-            side.append("R" if sd.step_side else "L")
+            side.append("R" if sd.step_stance else "L")
     return {"det_t": t_ic, "det_side": side}
 
 
@@ -73,7 +73,7 @@ def loso(refs, grid: dict[str, list]) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    refs = scoring.load_references(DATA)
+    refs = scoring.load_references(data_dir())
     res = loso(refs, GRID)
     for s, v in res.items():
         t = v["test"]

@@ -4,8 +4,8 @@
     valgrind --tool=callgrind --collect-atstart=no --toggle-collect=map_iternext \
         --dump-before=mp_builtin_hash micropython bench/mp_loop_cost.py JOB_DIR cost WARMUP N
 
-JOB_DIR as for device/simrun.py (counts.bin, dt.bin, job.json). The firmware loop (SimBoard +
-App.tick + draining the step ring, as device/simrun.py does) first runs WARMUP samples
+JOB_DIR as for sim/run.py (counts.bin, dt.bin, job.json). The firmware loop (SimBoard +
+App.tick + draining the step ring, as sim/run.py does) first runs WARMUP samples
 (calibration, into steady walking), then:
 
 alloc: N samples in a @native driver loop with the GC disabled; prints one JSON line with the
@@ -34,8 +34,8 @@ from array import array
 import micropython
 
 from bench.madgwick import Madgwick, MadgwickNative
-from device.simboard import SimBoard
-from device.simrun import load_job
+from sim.board import SimBoard
+from sim.run import load_job
 
 job_dir = sys.argv[1]
 mode = sys.argv[2]
@@ -67,7 +67,7 @@ def drive(n):
             j = app_.ring_tail & 31
             m = k & 1023
             s_ic[m] = app_.ring_ic[j]
-            s_side[m] = app_.ring_side[j]
+            s_side[m] = app_.ring_stance[j]
             s_drop[m] = app_.ring_drop[j]
             k += 1
             app_.ring_tail += 1
@@ -84,7 +84,7 @@ def hip_step(_):
         j = app_.ring_tail & 31
         m = kk[0] & 1023
         s_ic[m] = app_.ring_ic[j]
-        s_side[m] = app_.ring_side[j]
+        s_side[m] = app_.ring_stance[j]
         s_drop[m] = app_.ring_drop[j]
         kk[0] += 1
         app_.ring_tail += 1

@@ -5,7 +5,7 @@
     python bench/steps_proto.py --plot D   # figures of Test11 with detections into D
 
 Data: mobgap example data HA_001 (Apache-2.0, mobilise-d/mobgap; /work/shared/data/real).
-Inputs are computed from the traces by tests/stepsig.py (float up-vector filter, then rounded to
+Inputs are computed from the traces by sim/stepsig.py (float up-vector filter, then rounded to
 the firmware's integer units). A reference IC is matched by a detection within +-150 ms (each
 detection used once); its side must be the reference foot. "Unmatched (either)" are detections
 that match no IC of either reference; "outside" are those more than 1 s away from every bout of
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests import stepsig  # noqa: E402
+from sim import stepsig  # noqa: E402
 
 TRIALS = stepsig.MOBGAP_TRIALS
 SYSTEMS = ("INDIP", "Stereophoto")

@@ -10,19 +10,17 @@ import sys
 from array import array
 
 from shared import cue as _cue_mod
-from shared import estimator
-from shared.calib import CAL_DONE, CAL_FAILED, Calibrator
-from shared.config import IMUS
+from shared import estimator, fromconfig
+from shared.calib import CAL_DONE, CAL_FAILED
 from shared.cue import CueDetector
 from shared.estimator import Estimator
-from shared.feedback import configure_cue
 from shared.mount import MountError, calibrated_frame_q14, mount_frame_q14, parse_mount
 from shared.mp import const, micropython
 from shared.slstest import SlsTest
 from shared.steps import StepDetector
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
+    from shared.mp import ptr16, ptr32  # viper's pointer casts (builtins there)
 
 ST_CALIBRATING = const(0)
 ST_RUNNING = const(1)
@@ -31,6 +29,13 @@ _RING = const(32)  # completed steps held until the between-sample work takes th
 _RING_MASK = const(31)
 _FIRES = const(8)  # recent cues kept to tell which step each belongs to
 _FIRE_MASK = const(7)
+
+# A cue this long before a step's detected initial contact is still that step's (when its
+# side matches): the detected contact lags the true one (shared/steps.py ic_lag_ms, the jerk
+# filter), and a cue can fire 10-20 ms before it; running, the drop peaks within 70 ms of
+# heel strike and the cue fires 60 ms after it, up to 140 ms before the detected contact
+# (issue 14: sim/running.py, cue sensitivity 0.49 at 50 ms, 0.985 at 150 ms).
+CREDIT_EARLY_MS = 150
 
 FAULT_CAL_FAILED = const(1)
 FAULT_STEP_OVERFLOW = const(2)
@@ -113,44 +118,12 @@ class App:
         if period_us <= 0:
             period_us = (1000000 + cfg["rate_hz"] // 2) // cfg["rate_hz"]
         self.period_us = period_us
-        acc_ug, gyro_udps = IMUS[cfg["imu"]]
         self.axes = parse_mount(cfg["mount"])
-        still_mdps = cfg["still_dps"]
-        self.est = Estimator(
-            period_us,
-            acc_ug,
-            gyro_udps,
-            tau_ms=cfg["filter_tau_ms"],
-            accel_band_mg=cfg["accel_band_mg"],
-            init_ms=cfg["init_ms"],
-            still_mdps=still_mdps,
-            still_mg=cfg["still_mg"],
-            accel_lp_ms=cfg["accel_lp_ms"],
-        )
+        self.est = fromconfig.estimator(cfg, period_us)
         self.est.set_frame_q14(mount_frame_q14(self.axes))
-        self.steps = StepDetector(period_us, cfg["min_step_ms"], cfg["max_step_ms"])
-        self.cue = CueDetector(
-            period_us,
-            cfg["threshold_deg"],
-            cfg["hysteresis_deg"],
-            cfg["dwell_ms"],
-            cfg["refractory_ms"],
-            cfg["cue_ms"],
-        )
-        configure_cue(self.cue, cfg)
-        self._cue_configured = self.cue
-        self._refr_base_n = 0
-        self._refr_pct = 0
-        self._refr_setup()
-        self.cal = Calibrator(
-            period_us,
-            acc_ug,
-            gyro_udps,
-            cfg["cal_still_ms"],
-            cfg["cal_window_ms"],
-            still_mdps,
-            cfg["still_mg"],
-        )
+        self.steps = fromconfig.step_detector(cfg, period_us)
+        self.cue = fromconfig.cue_detector(cfg, period_us)
+        self.cal = fromconfig.calibrator(cfg, period_us)
         self._t = t = array("i", [0] * _T_NCELLS)
         t[_T_N] = -1
         t[_T_PERIOD] = period_us
@@ -179,15 +152,13 @@ class App:
         self.obliquity_mdeg = 0
         self.tilt_mdeg = 0
         self._last_fire_n = -1
-        # a cue up to 150 ms before a step's detected IC may still be its own: the drop can
-        # peak within 70 ms of heel strike (running), before the detector places the IC
-        self._credit_lead_n = self._ms_to_n(150)
+        self._early_n = self._ms_to_n(CREDIT_EARLY_MS)
         self._fire_n = array("i", [0] * _FIRES)
-        self._fire_side = array("i", [0] * _FIRES)
+        self._fire_drop_side = array("i", [0] * _FIRES)
         self._fire_head = 0
         self.ring_ic = array("i", [0] * _RING)
         self.ring_end = array("i", [0] * _RING)
-        self.ring_side = array("i", [0] * _RING)
+        self.ring_stance = array("i", [0] * _RING)
         self.ring_drop = array("i", [0] * _RING)
         self.ring_cued = array("i", [0] * _RING)
         self.ring_probe = array("i", [0] * _RING)  # 1: the step was in a feedback-off probe
@@ -266,6 +237,19 @@ class App:
         self.calibrated = 1
         self.state = ST_RUNNING
 
+    def apply_calibration(self, frame_q14, gyro_frame, bias_q28):
+        """Run in a calibration recorded earlier (a session header's `calibration`: the
+        estimator's folded accel and gyro rows and its bias), as the device ran: for replays
+        of a raw capture that started after the device had calibrated."""
+        est = self.est
+        for i in range(9):
+            est._ra[i] = frame_q14[i]
+            est._rg[i] = gyro_frame[i]
+        est.set_bias_q28(bias_q28[0], bias_q28[1], bias_q28[2])
+        est.reset()
+        self.calibrated = 1
+        self.state = ST_RUNNING
+
     def _fail_calibration(self):
         # Keep going in the mount's frame: cues still work, and the fault is reported.
         self.faults |= FAULT_CAL_FAILED
@@ -282,20 +266,6 @@ class App:
         """Between-sample work, bounded: hand completed steps on (logging comes later)."""
         while self.ring_tail != self.ring_head:
             self.ring_tail += 1
-        self.check_cue()
-
-    def check_cue(self):
-        """A cue detector rebuilt elsewhere (device/service.py on a live config change) gets
-        the feedback rules too. Cheap: one identity test when nothing changed."""
-        if self.cue is not self._cue_configured:
-            configure_cue(self.cue, self.cfg)
-            self._cue_configured = self.cue
-            self._refr_setup()
-
-    def _refr_setup(self):
-        """Stride-aware refractory: the cue detector's own (refractory_ms) is the longest."""
-        self._refr_base_n = self.cue._s[_cue_mod.CELL_REFR_N]
-        self._refr_pct = self.cfg["refractory_stride_pct"]
 
     # -- per sample ------------------------------------------------------------------
     @micropython.viper
@@ -413,7 +383,7 @@ class App:
         self._last_fire_n = n
         k = self._fire_head & _FIRE_MASK
         self._fire_n[k] = n
-        self._fire_side[k] = self.cue.side
+        self._fire_drop_side[k] = self.cue.drop_side
         self._fire_head += 1
 
     @micropython.native
@@ -426,32 +396,28 @@ class App:
         i = self.ring_head & _RING_MASK
         self.ring_ic[i] = st.step_ic_n
         self.ring_end[i] = st.step_end_n
-        self.ring_side[i] = st.step_side
+        self.ring_stance[i] = st.step_stance
         self.ring_drop[i] = st.step_drop_mdeg
-        # Cued: a cue fired during this stance for the swing side's drop. The side matters:
-        # a cue for the next stance's drop can fire before that stance's initial contact is
-        # detected, inside this step's window.
-        swing = 1 - st.step_side  # 1: right side swings (left stance), as cue.side
+        # Cued (spec: 1 if that step triggered a cue): a cue fired for the swing side's drop
+        # during this stance, or up to CREDIT_EARLY_MS before its detected initial contact
+        # (the drop starts at the true contact; the detector reports it a little later). The
+        # side keeps the previous stance, whose window that is, from taking it.
+        drop_side = 1 - st.step_stance  # the swing side (shared/sides.py), as cue.drop_side
         cued = 0
         k = self._fire_head
         j = 0
+        first = st.step_ic_n - self._early_n
         while j < _FIRES and k > 0:
             k -= 1
             m = k & _FIRE_MASK
             f = self._fire_n[m]
-            if f < st.step_ic_n - self._credit_lead_n:
+            if f < first:
                 break
-            if f <= st.step_end_n and self._fire_side[m] == swing:
+            if f <= st.step_end_n and self._fire_drop_side[m] == drop_side:
                 cued = 1
             j += 1
         self.ring_cued[i] = cued
-        self.ring_probe[i] = _cue_note_step(self.cue, swing, st.step_drop_mdeg)
-        # Stride-aware refractory: while walking, at most refractory_stride_pct of the last
-        # stride (two IC intervals), so a run's 0.7 s stride does not lose every other cue.
-        refr = self._refr_base_n
-        if self._refr_pct and st.walking:
-            r = (2 * st._int_n * self._refr_pct) // 100
-            if 0 < r < refr:
-                refr = r
-        self.cue._s[_cue_mod.CELL_REFR_N] = refr
+        self.ring_probe[i] = _cue_note_step(self.cue, drop_side, st.step_drop_mdeg)
+        # stride-aware refractory (shared/cue.py note_stride): the last stride, two intervals
+        self.cue.note_stride(2 * st._int_n if st.walking else 0)
         self.ring_head += 1

@@ -132,6 +132,7 @@ class LogStore:
         self.current = -1  # session number being written
         self.file = None
         self.flushes = 0
+        self.lost_blocks = 0  # blocks of the current session whose write failed
         self.bytes_written = 0
         self.sessions_deleted = 0
         self._last_flush_n = 0
@@ -195,6 +196,7 @@ class LogStore:
         self._fb_snapshot(app)
         self.rec.restart(n)
         self.dropped = 0
+        self.lost_blocks = 0
         info = {
             "format": lf.FORMAT_VERSION,
             "fw": self.fw,
@@ -241,6 +243,8 @@ class LogStore:
                 "steps": self._steps,
                 "cues": self._cues,
                 "dropped": self.dropped,
+                "lost_blocks": self.lost_blocks,
+                "blocks": self.rec.seq,  # the next block's number: the reader's last check
                 "faults": self._faults_seen | (self.faults << 8),
             }
             if end_extra:
@@ -268,7 +272,7 @@ class LogStore:
                 j = app.ring_tail & _RING_MASK
                 if probes is not None and not rec.probe_flag(probes[j]):
                     self._drop()
-                if rec.step(app.ring_ic[j], app.ring_side[j], app.ring_drop[j], app.ring_cued[j]):
+                if rec.step(app.ring_ic[j], app.ring_stance[j], app.ring_drop[j], app.ring_cued[j]):
                     self._steps += 1
                     self._sum_steps += 1
                 else:
@@ -364,13 +368,17 @@ class LogStore:
             return
         if self.file is None:
             self.dropped += rec.records
+            self.lost_blocks += 1
             rec.clear()
             return
         self._rotate(k + 512)
         try:
             self._write(memoryview(rec.buf)[:k])
         except Exception as e:
+            # Lost: only this block's records (the next block carries the clocks and the
+            # side, and its number shows the gap to a reader).
             self.dropped += rec.records
+            self.lost_blocks += 1
             self._fail(e)
         rec.clear()
 
@@ -436,6 +444,7 @@ class LogStore:
             "raw": self.raw,
             "faults": self.faults,
             "dropped": self.dropped,
+            "lost_blocks": self.lost_blocks,
             "flushes": self.flushes,
             "bytes_written": self.bytes_written,
             "sessions_deleted": self.sessions_deleted,

@@ -75,14 +75,16 @@ def boot(clock=None, max_samples=-1, watchdog=True, serve=True):
         print("hipcue: safe boot (button held at power-up): app not started")
         return None
     note = "defaults"
+    cfg_fault = 0
     if serve:
         from device.service import load_config
 
-        cfg, note = load_config(DATA_DIR or ".")
+        cfg, note, cfg_fault = load_config(DATA_DIR or ".")
     else:
         cfg = Config()
     board = hw.Board(rate_hz=cfg["rate_hz"], imu=cfg["imu"], pins=pins, clock=clock)
     app = App(board, cfg, calibrate=True, period_us=board.period_us)
+    app.faults |= cfg_fault  # a refused stored config was set aside: the defaults run
     log = service = None
     if serve:
         from device.link import StdioLink

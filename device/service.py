@@ -33,10 +33,10 @@ import os
 import struct
 import time
 
+from shared import fromconfig, sides
 from shared import protocol as P
-from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING, Calibrator
+from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING
 from shared.config import IMUS, SCHEMA, Config, ConfigError
-from shared.cue import CueDetector
 from shared.feedback import session_fade_pct
 from shared.fixedpoint import isqrt
 from shared.slstest import PHASE_NAMES
@@ -54,8 +54,29 @@ STEP_RING = 8  # step events waiting to be sent
 _IDLE = 0
 _FRAME = 1
 
-# Config keys the running app takes at once; the others apply at the next start.
-LIVE_KEYS = ("threshold_deg", "hysteresis_deg", "dwell_ms", "refractory_ms", "cue_ms")
+# Config keys the running app takes at once, in place (shared/fromconfig.update_cue: the cue
+# detector keeps its session state); the others apply at the next start. The faded schedule
+# (feedback, fade_*, session_index) applies from the next session: a session keeps its share.
+LIVE_KEYS = (
+    "threshold_deg",
+    "hysteresis_deg",
+    "dwell_ms",
+    "refractory_ms",
+    "cue_ms",
+    "threshold_left_deg",
+    "threshold_right_deg",
+    "stride_n",
+    "stride_m",
+    "refractory_strides",
+    "hysteresis_strides",
+    "probe_every_steps",
+    "probe_len_steps",
+    "cue_side_pattern",
+    "cue_gap_ms",
+    "cue_ms_per_deg",
+    "cue_max_ms",
+)
+NEXT_SESSION_KEYS = ("feedback", "fade_start_pct", "fade_end_pct", "fade_sessions", "session_index")
 
 # App states and fault bits (device/app.py); read here, never changed in meaning.
 _ST_CALIBRATING = 0
@@ -66,8 +87,34 @@ def config_path(data_dir):
     return data_dir + "/config.json"
 
 
+SET_ASIDE_MAX = 8  # config.json.bad0 .. bad7 kept; the last is reused when all are taken
+FAULT_CONFIG = 8  # App.faults bit: the stored config was refused and set aside (defaults run)
+
+
+def _set_aside(path):
+    """Rename a refused stored config to path.badN (the first free N): kept, not deleted,
+    for the host to read back; returns the new name."""
+    for i in range(SET_ASIDE_MAX):
+        bad = "%s.bad%d" % (path, i)
+        try:
+            os.stat(bad)
+        except OSError:
+            break
+    else:
+        try:
+            os.remove(bad)
+        except OSError:
+            pass
+    os.rename(path, bad)
+    return bad
+
+
 def load_config(data_dir):
-    """Config from data_dir/config.json -> (Config, note); defaults if absent or refused."""
+    """Config from data_dir/config.json -> (Config, note, fault): the stored config, or the
+    defaults with fault FAULT_CONFIG when it is unreadable (torn, corrupt, not JSON) or
+    refused by the schema (a key out of range, unknown, or a cross-key rule broken): such a
+    file is set aside as config.json.badN and the defaults run, so no stored file can stop
+    the firmware from starting. fault 0 when the file is absent (a new device)."""
     cfg = Config()
     path = config_path(data_dir)
     try:
@@ -75,20 +122,29 @@ def load_config(data_dir):
     except OSError:
         pass
     try:
-        with open(path) as f:
-            d = json.load(f)
+        f = open(path)
     except OSError:
-        return cfg, "no stored config: defaults"
-    except ValueError:
-        return cfg, "stored config unreadable: defaults"
+        return cfg, "no stored config: defaults", 0
+    why = ""
     try:
+        try:
+            d = json.load(f)
+        finally:
+            f.close()
         if not isinstance(d, dict):
             raise ConfigError("not a JSON object")
         cfg.load_dict(d)
+        return cfg, "stored config loaded", 0
     except ConfigError as e:
-        cfg.reset()
-        return cfg, "stored config refused (%s): defaults" % e
-    return cfg, "stored config loaded"
+        why = "refused (%s)" % e
+    except Exception as e:  # noqa: BLE001 - a torn or corrupt file: nothing may stop the boot
+        why = "unreadable (%s)" % (type(e).__name__,)
+    cfg.reset()
+    try:
+        where = "set aside as " + _set_aside(path)
+    except OSError:
+        where = "could not be set aside"
+    return cfg, "stored config %s, %s: defaults" % (why, where), FAULT_CONFIG
 
 
 def save_config(data_dir, cfg):
@@ -101,27 +157,17 @@ def save_config(data_dir, cfg):
 
 
 def apply_config_live(app, keys):
-    """Hand changed keys to the running app; returns the keys that wait for a restart."""
+    """Hand changed keys to the running app; returns the keys that wait for a restart (the
+    faded-schedule keys are not among them: they apply from the next session)."""
     later = []
     cue_changed = 0
     for k in keys:
         if k in LIVE_KEYS:
             cue_changed = 1
-        else:
+        elif k not in NEXT_SESSION_KEYS:
             later.append(k)
     if cue_changed and app is not None:
-        cfg = app.cfg
-        old = app.cue
-        cue = CueDetector(
-            app.period_us,
-            cfg["threshold_deg"],
-            cfg["hysteresis_deg"],
-            cfg["dwell_ms"],
-            cfg["refractory_ms"],
-            cfg["cue_ms"],
-        )
-        cue.cues = old.cues
-        app.cue = cue
+        fromconfig.update_cue(app.cue, app.cfg)  # in place: the session's state stays
     return later
 
 
@@ -129,16 +175,7 @@ def start_calibration(app):
     """Recalibrate the running app from the next still period (the old frame stays in use
     until a new one is found; on failure it is kept)."""
     cfg = app.cfg
-    acc_ug, gyro_udps = IMUS[cfg["imu"]]
-    app.cal = Calibrator(
-        app.period_us,
-        acc_ug,
-        gyro_udps,
-        cfg["cal_still_ms"],
-        cfg["cal_window_ms"],
-        cfg["still_dps"],
-        cfg["still_mg"],
-    )
+    app.cal = fromconfig.calibrator(cfg, app.period_us)
     app.cal_error = ""
     app.faults &= ~_FAULT_CAL_FAILED
     app.calibrated = 0
@@ -633,6 +670,10 @@ class Service:
                 raise _Reject(P.E_CONFIG, str(e)) from None
             if new.values[k] != self.cfg.values[k]:
                 changed.append(k)
+        try:
+            new.check()  # the cross-key rules over the whole new config (shared/config.py)
+        except ConfigError as e:
+            raise _Reject(P.E_CONFIG, str(e)) from None
         self._commit(seq, new, changed)
 
     def _c_config_reset(self, seq, req):
@@ -966,7 +1007,7 @@ class Service:
         d = {"running": self._sls_running, "results": self.sls_last}
         if t is not None and self._sls_running:
             d["phase"] = PHASE_NAMES[t.phase]
-            d["side"] = "L" if t.side == 0 else "R"
+            d["side"] = sides.letter(t.side)
             d["session"] = self._sls_session
         self._reply(seq, d)
 

@@ -258,6 +258,80 @@ def format_milli(v):
     return sign + s
 
 
+# Pairs of keys that must agree (issue #13): each (check, message) takes the whole values dict.
+# A value can be in its own range and still make a config the firmware cannot run (a step
+# detector whose shortest step is not shorter than its longest) or one that silently stops
+# cueing (a re-arm level at or below zero: one cue per session). Every path that takes a config
+# (config set on the device, replay --set, the stored config at boot, a replay job) checks
+# the whole config with `check` after setting its keys, so none accepts what another refuses.
+def _thresholds(v):
+    """The effective cue thresholds (mdeg) with their keys: common and per side."""
+    out = [("threshold_deg", v["threshold_deg"])]
+    for k in ("threshold_left_deg", "threshold_right_deg"):
+        if v[k] != 0:
+            out.append((k, v[k]))
+    return out
+
+
+def check(values):
+    """The cross-key rules over a complete values dict: the first broken rule's one-line
+    message, or None. RULES lists the pairs."""
+    if values["min_step_ms"] >= values["max_step_ms"]:
+        return "min_step_ms (%d) must be below max_step_ms (%d)" % (
+            values["min_step_ms"],
+            values["max_step_ms"],
+        )
+    hyst = values["hysteresis_deg"]
+    for key, thr in _thresholds(values):
+        if hyst >= thr:
+            return "hysteresis_deg (%s) must be below %s (%s): the cue would never re-arm" % (
+                format_milli(hyst),
+                key,
+                format_milli(thr),
+            )
+    if values["cal_still_ms"] > values["cal_window_ms"]:
+        return (
+            "cal_still_ms (%d) must not exceed cal_window_ms (%d): calibration could never finish"
+            % (
+                values["cal_still_ms"],
+                values["cal_window_ms"],
+            )
+        )
+    tau_min = filter_tau_min_ms(values["rate_hz"])
+    if values["filter_tau_ms"] < tau_min:
+        return (
+            "filter_tau_ms (%d) must be at least %d at rate_hz %d: a shorter one gives the "
+            "same filter (the gain is capped at 1/128 per sample)"
+            % (values["filter_tau_ms"], tau_min, values["rate_hz"])
+        )
+    every = values["probe_every_steps"]
+    if every > 0 and values["probe_len_steps"] >= every:
+        return "probe_len_steps (%d) must be below probe_every_steps (%d): feedback always off" % (
+            values["probe_len_steps"],
+            every,
+        )
+    return None
+
+
+def filter_tau_min_ms(rate_hz):
+    """The shortest filter_tau_ms whose gain (shared/estimator.py: k = 2**21 x period / tau, in
+    Q21 per sample) is below its cap of 2**14 - 1; any shorter tau gives the capped gain."""
+    period_us = (1000000 + rate_hz // 2) // rate_hz
+    return (2097152 * period_us) // 16384000 + 1
+
+
+# The pairs `check` relates (for the tests and the README): (key, key, rule).
+RULES = (
+    ("min_step_ms", "max_step_ms", "min_step_ms < max_step_ms"),
+    ("hysteresis_deg", "threshold_deg", "hysteresis_deg < threshold_deg"),
+    ("hysteresis_deg", "threshold_left_deg", "hysteresis_deg < threshold_left_deg (if not 0)"),
+    ("hysteresis_deg", "threshold_right_deg", "hysteresis_deg < threshold_right_deg (if not 0)"),
+    ("cal_still_ms", "cal_window_ms", "cal_still_ms <= cal_window_ms"),
+    ("probe_len_steps", "probe_every_steps", "probe_len_steps < probe_every_steps (if not 0)"),
+    ("filter_tau_ms", "rate_hz", "filter_tau_ms > 128 sample periods (1,281 ms at 100 Hz)"),
+)
+
+
 class Config:
     """Current values in stored units (int, or str for mount/choice)."""
 
@@ -290,9 +364,32 @@ class Config:
             d[key] = self.text(key)
         return d
 
+    def check(self):
+        """Raise ConfigError if the values break a cross-key rule (`check`)."""
+        msg = check(self.values)
+        if msg is not None:
+            raise ConfigError(msg)
+
+    def copy(self):
+        new = Config()
+        for key in self.values:
+            new.values[key] = self.values[key]
+        return new
+
+    def updated(self, items):
+        """A new Config: this one with items (key -> text) set, each validated, then the
+        whole checked; raises ConfigError and leaves this one unchanged."""
+        new = self.copy()
+        for key in items:
+            new.set(key, items[key])
+        new.check()
+        return new
+
     def load_dict(self, d):
+        """Set every key of d (text or numbers), then check the whole; ConfigError if not."""
         for key in d:
             self.set(key, str(d[key]))
+        self.check()
 
 
 def validate(key, text):

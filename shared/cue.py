@@ -20,8 +20,8 @@ Feedback rules (issue #7; `configure`, all off by default, so the defaults behav
   shadow detector (same threshold, dwell, hysteresis, refractory) counts the cues that the
   gate suppressed, one per episode, per reason;
 - the pulse: side patterns (one pulse for a left-side drop, two for a right-side drop,
-  `gap` apart) and a length that grows by `per_deg` samples per degree the drop went past
-  the threshold while the pulse runs (integer, capped at `pulse_max`).
+  `gap` apart) and a length that grows by `per_deg` ms per degree the drop went past
+  the threshold while the pulse runs (integer, rounded to samples once, capped at `pulse_max`).
 
 Per sample, `update` is viper with its settings and state in one int32 array `_s` read
 through ptr32 (see shared/estimator.py for why, and for the sign correction of cells that may
@@ -34,7 +34,7 @@ from array import array
 from shared.mp import const, micropython
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr32  # viper's pointer cast (a builtin there)
+    from shared.mp import ptr32  # viper's pointer cast (a builtin there)
 
 _M30 = const(0x3FFFFFFF)  # sign-correct ptr32 reads (shared/estimator.py)
 _B29 = const(0x20000000)
@@ -53,7 +53,6 @@ _THR = const(0)  # threshold, mdeg
 _REARM = const(1)  # re-arm level of the last cue (fired or withheld), mdeg (may be negative)
 _DWELL_N = const(2)
 _REFR_N = const(3)
-CELL_REFR_N = const(3)  # public: the refractory in samples (device/app.py: stride-aware)
 _PULSE_N = const(4)
 _ABOVE_N = const(5)
 _PH = const(6)  # pulse phase: 0 idle, 1 first pulse, 2 gap, 3 second pulse
@@ -87,7 +86,7 @@ _STEPS = const(32)  # completed steps seen by note_step
 _PROBE = const(33)  # 1 while in a feedback-off probe block
 _PAT = const(34)  # 1: two pulses for a right-side drop
 _GAP_N = const(35)
-_PER_DEG = const(36)  # extra pulse samples per degree past the threshold
+_PER_DEG = const(36)  # extra pulse ms per degree past the threshold
 _PULSE_MAX = const(37)
 _EL = const(38)  # samples into the current pulse phase
 _NPULSE = const(39)
@@ -106,7 +105,10 @@ _C_PROBE = const(50)  # withheld in a probe block
 _C_PROBE_STEPS = const(51)  # steps completed inside probe blocks
 _C_TILT = const(52)  # suppressed while bent over (the counter after probe_steps)
 _PROBE_PREV = const(53)  # the probe state before the last step completed
-_NCELLS = const(54)
+_PERIOD_US = const(54)  # the sample period (the pulse growth's divisor)
+_REFR_BASE = const(55)  # refractory_ms in samples (_REFR_N: the one in force)
+_REFR_PCT = const(56)  # while walking, the refractory is at most this % of a stride
+_NCELLS = const(57)
 
 # The counters in log/summary order (shared/logformat.py R_FEEDBACK).
 COUNTER_NAMES = (
@@ -148,16 +150,65 @@ class CueDetector:
         self.threshold_mdeg = threshold_mdeg
         self.period_us = period_us
         self._s = s = array("i", [0] * _NCELLS)
+        s[_PERIOD_US] = period_us
         s[_THR] = threshold_mdeg
         s[_HYST] = hysteresis_mdeg
         s[_DWELL_N] = (dwell_ms * 1000 + period_us // 2) // period_us
         s[_REFR_N] = (refractory_ms * 1000 + period_us // 2) // period_us
+        s[_REFR_BASE] = s[_REFR_N]
         s[_PULSE_N] = max(1, (pulse_ms * 1000 + period_us // 2) // period_us)
         self.configure()
         self.reset()
 
+    def set_refractory_stride_pct(self, pct):
+        """While walking, the refractory is at most pct % of the last stride (0: off)."""
+        self._s[_REFR_PCT] = min(max(pct, 0), 100)
+
+    @micropython.native
+    def note_stride(self, stride_n):
+        """Per reported step: the last stride in samples (0: not walking). The refractory in
+        force is refractory_ms, or refractory_stride_pct of that stride if shorter, so a run's
+        0.7 s stride does not lose every other cue to a 1 s refractory."""
+        s = self._s
+        refr = s[_REFR_BASE]
+        if s[_REFR_PCT] and stride_n > 0:
+            r = (stride_n * s[_REFR_PCT]) // 100
+            if 0 < r < refr:
+                refr = r
+        s[_REFR_N] = refr
+
     def _n(self, ms):
         return (ms * 1000 + self.period_us // 2) // self.period_us
+
+    def set_common(self, threshold_mdeg, hysteresis_mdeg, dwell_ms, refractory_ms, pulse_ms):
+        """New common settings on a running detector (a live config change), keeping its
+        state: counters, stride history, the refractory countdown (cut to the new length),
+        the faded schedule's share and accumulator, a pulse under way. The re-arm level of a
+        cue already fired stays the one it fired with. Call `configure(..., keep_state=1)`
+        after it, so per-side thresholds that follow the common one follow it."""
+        s = self._s
+        self.threshold_mdeg = threshold_mdeg
+        s[_THR] = threshold_mdeg
+        s[_HYST] = hysteresis_mdeg
+        s[_DWELL_N] = self._n(dwell_ms)
+        new = self._n(refractory_ms)
+        # the stride-aware refractory in force (note_stride) stays unless the new one is shorter
+        if s[_REFR_N] == s[_REFR_BASE] or s[_REFR_N] > new:
+            s[_REFR_N] = new
+        s[_REFR_BASE] = new
+        s[_PULSE_N] = max(1, self._n(pulse_ms))
+        if s[_REFR_LEFT] > new:
+            s[_REFR_LEFT] = new
+        if s[_SH_REFR] > new:
+            s[_SH_REFR] = new
+        if s[_ARMED] and s[_SH_ARMED]:
+            s[_REARM] = threshold_mdeg - hysteresis_mdeg
+            s[_SH_REARM] = s[_REARM]
+
+    @property
+    def fade_pct(self):
+        """The faded schedule's share of cues (%) this detector runs with."""
+        return self._s[_FADE_PCT]
 
     def configure(
         self,
@@ -174,9 +225,12 @@ class CueDetector:
         gap_ms=150,
         ms_per_deg=0,
         max_ms=0,
+        keep_state=0,
     ):
         """The feedback rules (module docstring); 0 thresholds mean `threshold_mdeg`.
-        Inconsistent values are clamped (N to M, the probe length below its period)."""
+        Inconsistent values are clamped (N to M, the probe length below its period).
+        keep_state=1 (a live change): the stride history, the stances counted below the
+        re-arm level and the fade accumulator are kept; otherwise they start afresh."""
         s = self._s
         thr = s[_THR]
         s[_THR_L] = thr_left_mdeg if thr_left_mdeg > 0 else thr
@@ -191,11 +245,16 @@ class CueDetector:
         s[_PROBE_LEN] = min(probe_len_steps, probe_every_steps) if probe_every_steps > 0 else 0
         s[_PAT] = 1 if side_pattern else 0
         s[_GAP_N] = max(1, self._n(gap_ms))
-        s[_PER_DEG] = self._n(ms_per_deg)
+        # ms per degree past the threshold, kept in ms (not whole samples) so small values
+        # count: the pulse grows by excess_mdeg * ms_per_deg / period_ms samples
+        s[_PER_DEG] = ms_per_deg
         pmax = self._n(max_ms) if max_ms > 0 else 0
         s[_PULSE_MAX] = max(pmax, s[_PULSE_N])
-        s[_BELOW_L] = hysteresis_strides
-        s[_BELOW_R] = hysteresis_strides
+        if not keep_state:
+            s[_BELOW_L] = hysteresis_strides
+            s[_BELOW_R] = hysteresis_strides
+        if s[_RS_LEFT] > s[_RS_N]:
+            s[_RS_LEFT] = s[_RS_N]
 
     def reset(self):
         s = self._s
@@ -221,11 +280,11 @@ class CueDetector:
         s[_STEPS] = 0
         s[_PROBE] = 0
         s[_PROBE_PREV] = 0
-        for k in range(_C_FIRST, _NCELLS):
+        for k in range(_C_FIRST, _C_TILT + 1):
             s[k] = 0
         self.cues = 0
         self.fired = 0  # 1 on the sample a cue fires
-        self.side = -1  # side of the pelvis that dropped at the last cue: 0 left, 1 right
+        self.drop_side = -1  # side of the pelvis that dropped at the last cue: 0 left, 1 right
         self.withheld = 0  # cues withheld by the stride rule or the schedule
 
     def counters(self):
@@ -242,17 +301,18 @@ class CueDetector:
         self._s[_GATE] = bits
 
     @micropython.viper
-    def note_step(self, side: int, drop_mdeg: int) -> int:
-        """A completed stance: `side` is the side whose drop it was (as `self.side`: 0 left,
-        1 right), `drop_mdeg` its peak drop. Returns 1 if the step was inside a probe block."""
+    def note_step(self, drop_side: int, drop_mdeg: int) -> int:
+        """A completed stance: `drop_side` is the side whose drop it was (its swing side,
+        shared/sides.py), `drop_mdeg` its peak drop. Returns 1 if the step was inside a
+        probe block."""
         s = ptr32(self._s)
-        if side == 0:
+        if drop_side == 0:
             thr = s[_THR_L]
         else:
             thr = s[_THR_R]
         past = 1 if drop_mdeg >= thr else 0
         below = 1 if drop_mdeg < thr - s[_HYST] else 0
-        if side == 0:
+        if drop_side == 0:
             s[_HIST_L] = ((s[_HIST_L] << 1) | past) & 0xFF
             if below:
                 if s[_BELOW_L] < 1000:
@@ -375,7 +435,7 @@ class CueDetector:
                         s[_FIRED] = 1
                         self.fired = 1
                         self.cues = int(self.cues) + 1
-                        self.side = right
+                        self.drop_side = right
                         s[_PH] = 1
                         s[_EL] = 0
                         s[_PEAK] = drop
@@ -403,7 +463,9 @@ class CueDetector:
                 if excess > 0:
                     if excess > 100000:
                         excess = 100000
-                    n += excess * s[_PER_DEG] // 1000
+                    # excess mdeg x ms/deg = us; in samples, rounded (<= 1e8: no overflow)
+                    p = s[_PERIOD_US]
+                    n += (excess * s[_PER_DEG] + (p >> 1)) // p
                     if n > s[_PULSE_MAX]:
                         n = s[_PULSE_MAX]
             if s[_EL] < n:

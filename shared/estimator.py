@@ -40,7 +40,7 @@ from shared.fixedpoint import atan2_mdeg, hypot_q
 from shared.mp import const, micropython
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
+    from shared.mp import ptr16, ptr32  # viper's pointer casts (builtins there)
 
 _Q28 = const(268435456)
 _Q22 = const(4194304)
@@ -283,6 +283,8 @@ class Estimator:
         # Q14 difference of two unit vectors (|d| <= 2, 2**15) stays below 2**30.
         k = max(1, min(16383, (2097152 * period_us) // (tau_ms * 1000)))
         s[_K] = k
+        # The start-up gain: 20 k, capped like k (so at the default 4 s tau at 100 Hz it is
+        # 3.1 k, 1/128 per sample: the largest gain the arithmetic bound allows).
         s[_K_INIT] = min(16383, k * 20)
         s[_INIT_N] = (init_ms * 1000) // period_us
         s[_KI] = (k * k) >> 15

@@ -30,8 +30,9 @@ def session_fade_pct(cfg):
     )
 
 
-def configure_cue(cue, cfg):
-    """Hand cfg's feedback rules to a CueDetector (built with the common settings)."""
+def configure_cue(cue, cfg, fade=-1, keep_state=0):
+    """Hand cfg's feedback rules to a CueDetector (built with the common settings); fade:
+    the share of cues (-1: this session's, from cfg)."""
     cue.configure(
         thr_left_mdeg=cfg["threshold_left_deg"],
         thr_right_mdeg=cfg["threshold_right_deg"],
@@ -39,13 +40,14 @@ def configure_cue(cue, cfg):
         stride_m=cfg["stride_m"],
         refractory_strides=cfg["refractory_strides"],
         hysteresis_strides=cfg["hysteresis_strides"],
-        fade_pct=session_fade_pct(cfg),
+        fade_pct=session_fade_pct(cfg) if fade < 0 else fade,
         probe_every_steps=cfg["probe_every_steps"],
         probe_len_steps=cfg["probe_len_steps"],
         side_pattern=cfg["cue_side_pattern"],
         gap_ms=cfg["cue_gap_ms"],
         ms_per_deg=cfg["cue_ms_per_deg"],
         max_ms=cfg["cue_max_ms"],
+        keep_state=keep_state,
     )
 
 

@@ -12,7 +12,7 @@ from array import array
 from shared.mp import const, micropython
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr32  # viper's pointer cast (a builtin there)
+    from shared.mp import ptr32  # viper's pointer cast (a builtin there)
 
 # atan(i/256) for i = 0..256, in 1/16 millidegree (45 deg = 720000).
 _ATAN_Q4MDEG = array(

@@ -1,4 +1,4 @@
-"""Session log format, version 1 (`.hcl` files): the device writes it, the host reads it.
+"""Session log format, version 2 (`.hcl` files): the device writes it, the host reads it.
 
 Runs under MicroPython (the writer, on the device) and CPython (the reader, on the host); the
 same bytes come out of both. Everything is little-endian.
@@ -11,10 +11,24 @@ Frame
     tag u8 | length u16 | payload[length] | crc32 u32   (crc32 of tag, length and payload)
     'H' header:  JSON object: format, fw, device, session, start_unix, start_n, period_us,
                  rate_hz, raw, reason, config (Config.as_dict()), calibration (object)
-    'B' block:   records (below); one block per flush
-    'E' end:     JSON object: reason, t_cs, steps, cues, dropped, faults
-    A frame that is cut short or fails its CRC ends the readable part of the file (the torn
-    tail is reported and dropped; everything before it is intact).
+    'B' block:   block header (version 2), then records (below); one block per flush
+    'E' end:     JSON object: reason, t_cs, steps, cues, dropped, faults, lost_blocks, blocks
+                 (version 2: the number of the block that would come next, so a reader
+                 also sees the last blocks missing)
+Block header (version 2, 6 bytes, 7 when the clocks are far apart): u8 state: bits 0-4 seq
+    (the block's number in the session, from 0, modulo 32: blocks written or attempted),
+    bit 5 EV_FULL, bit 6 the side of the last step before the block, bit 7 the probe flag;
+    u24 step clock at the block's start, modulo 2**24 (46.6 hours: the reader takes the value
+    nearest the clock it had); then the event clock: i16 event - step clock, or with EV_FULL
+    u24 modulo 2**24 (when the difference does not fit). Each block is self-contained: a
+    block that is lost (a failed write) or torn loses only its own records; the next block
+    carries the clocks and the side, and its seq shows how many blocks are missing (up to 31
+    in a row).
+Reading: a frame that is cut short or fails its CRC is skipped: the reader looks for the next
+    intact block or end frame after it (resync) and reports the skipped bytes and any missing
+    block numbers in `gaps`; when none follows (a torn tail), the rest is dropped and reported
+    in `error`. Version 1 files (no block header; the clocks continue from block to block)
+    are still read; there the first bad frame ends the readable part, as before.
 
 Records in a block. Two clocks, both in 10 ms units (cs) from the session start: the step
 clock (steps, R_TIME) and the event clock (cues, faults, summaries, R_ETIME). A record's dt is
@@ -45,18 +59,23 @@ what it was before them. A reader from before them stops at the first block hold
 ("unknown record type"; everything before that block is kept).
 
 Size: a walking step is 2 bytes (4 when its side repeats or its drop is over 12.7 deg), a cue
-2 bytes, a flush 7 bytes, a summary 15 bytes a minute: about 45 hours per MB at 110 steps a
-minute flushed every 10 s (tests/test_logformat.py checks the arithmetic). Raw capture: 12
-bytes a sample plus 6 per 255 samples and 7 per flush: ~75 kB a minute at 104 Hz, 72 kB at
-100 Hz (0.22 hours per MB).
+2 bytes, a flush 13 bytes (frame 7 + block header 6), a summary 15 bytes a minute
+(`make bench` measures hours per MB on a synthetic walk: sim/logstore_run.py bench).
+Raw capture: 12 bytes a sample plus 6 per 255 samples and 13 per flush: ~72 kB a minute at
+100 Hz.
 """
 
 import json
 import struct
 from binascii import crc32
 
-FORMAT_VERSION = 1
-MAGIC = b"HCL\x01"
+FORMAT_VERSION = 2
+MAGIC = b"HCL\x02"
+READS = (1, 2)  # format versions this reader takes
+BLOCK_HEADER = 6  # version 2 (7 with EV_FULL): u8 state, u24 step clock, i16 / u24 event clock
+SEQ_MASK = 31
+EV_FULL = 0x20
+CLOCK_MASK = 0xFFFFFF
 
 F_HEADER = 0x48  # 'H'
 F_BLOCK = 0x42  # 'B'
@@ -135,16 +154,40 @@ class RecordBuffer:
         self.step_cs = 0
         self.event_cs = 0
         self.side = 1  # so a first left step may be short
-        self.pos = 3
-        self.raw_at = 0  # position of the open raw chunk's count byte (0: none)
-        self.raw_next = -1
-        self.records = 0
         self.probe = 0  # the probe flag of the steps written (R_PROBE)
+        self.seq = 0  # number of the next block in the session
+        self._begin()
 
     def clear(self):
-        """After a flush: empty, clocks kept."""
-        self.pos = 3
-        self.raw_at = 0
+        """After a flush (written or failed): empty, clocks kept; the next block's number is
+        one up, so a reader sees a block that never landed."""
+        self.seq = (self.seq + 1) & SEQ_MASK
+        self._begin()
+
+    def _begin(self):
+        # The block header: the state a reader needs to decode this block on its own.
+        b = self.buf
+        st = self.seq | ((self.side & 1) << 6) | ((self.probe & 1) << 7)
+        v = self.step_cs
+        b[4] = v & 0xFF
+        b[5] = (v >> 8) & 0xFF
+        b[6] = (v >> 16) & 0xFF
+        d = self.event_cs - v
+        if -32768 <= d <= 32767:
+            d &= 0xFFFF
+            b[7] = d & 0xFF
+            b[8] = d >> 8
+            self.b0 = 9
+        else:
+            st |= EV_FULL
+            v = self.event_cs
+            b[7] = v & 0xFF
+            b[8] = (v >> 8) & 0xFF
+            b[9] = (v >> 16) & 0xFF
+            self.b0 = 10
+        b[3] = st
+        self.pos = self.b0
+        self.raw_at = 0  # position of the open raw chunk's count byte (0: none)
         self.raw_next = -1
         self.records = 0
 
@@ -335,9 +378,9 @@ class RecordBuffer:
 
     def seal(self):
         """Finish the block frame in place; returns its length (0 when there are no records)."""
-        n = self.pos - 3
-        if n <= 0:
+        if self.pos <= self.b0:
             return 0
+        n = self.pos - 3
         b = self.buf
         b[0] = F_BLOCK
         b[1] = n & 0xFF
@@ -365,7 +408,10 @@ def parse(data):
     cues [t_cs], faults [(t_cs, bits)], summaries [(t_cs, steps, cues, late, missed, dropped)],
     feedback [(t_cs, [counts])] (R_FEEDBACK), probe [0/1 per step, in step order] (R_PROBE),
     raw [(n0, bytes)] (runs of 12-byte samples), frames (count of good frames),
-    good_bytes (length of the intact part), error (None, or why the rest was dropped).
+    good_bytes (end of the last intact frame), error (None, or why the rest was dropped),
+    version (of the file), gaps (version 2: ["skipped", at byte, bytes, step clock] for bytes
+    skipped to the next intact frame, ["blocks", at byte, count, step clock] for block
+    numbers missing before the block at that byte; the step clock is the last one known).
     """
     out = {
         "header": None,
@@ -380,64 +426,135 @@ def parse(data):
         "frames": 0,
         "good_bytes": 0,
         "error": None,
+        "version": 0,
+        "gaps": [],
     }  # type: dict
     if len(data) == 0:
         out["error"] = "empty file"
         return out
-    if len(data) < 4 or bytes(data[:4]) != MAGIC:
+    if len(data) < 4 or bytes(data[:3]) != MAGIC[:3] or data[3] not in READS:
         if bytes(data[:3]) == MAGIC[:3] and len(data) >= 4:
-            out["error"] = "format version %d is not supported (this reader: %d)" % (
+            out["error"] = "format version %d is not supported (this reader: %s)" % (
                 data[3],
-                FORMAT_VERSION,
+                ", ".join(str(v) for v in READS),
             )
         else:
             out["error"] = "not a hipcue session log (bad magic)"
         return out
+    version = data[3]
+    out["version"] = version
     mv = memoryview(data)
     pos = 4
     out["good_bytes"] = 4
-    clocks = [0, 0, 1, 0]  # step clock, event clock, previous side, probe flag
+    clocks = [0, 0, 1, 0, 0]  # step clock, event clock, previous side, probe flag, next seq
     while pos < len(data):
-        if len(data) - pos < FRAME_OVERHEAD:
-            out["error"] = "torn frame at byte %d (%d bytes)" % (pos, len(data) - pos)
-            break
-        tag = data[pos]
-        n = data[pos + 1] | (data[pos + 2] << 8)
-        end = pos + 3 + n
-        if end + 4 > len(data):
-            out["error"] = "torn frame at byte %d (needs %d bytes, %d left)" % (
-                pos,
-                n + FRAME_OVERHEAD,
-                len(data) - pos,
-            )
-            break
-        want = struct.unpack_from("<I", data, end)[0]
-        if crc32(mv[pos:end]) & 0xFFFFFFFF != want:
-            out["error"] = "CRC error in frame at byte %d" % pos
-            break
-        payload = mv[pos + 3 : end]
+        err = _frame_error(data, mv, pos)
+        if err is None:
+            tag = data[pos]
+            end = pos + 3 + (data[pos + 1] | (data[pos + 2] << 8))
+            payload = mv[pos + 3 : end]
+            if tag == F_HEADER:
+                if out["header"] is not None:
+                    err = "second header at byte %d" % pos
+            elif out["header"] is None:
+                out["error"] = "frame at byte %d comes before the header" % pos
+                break
+            elif tag == F_BLOCK:
+                if version >= 2:
+                    e = _block(payload, clocks, out, pos)
+                else:
+                    e = _records(payload, clocks, out)
+                if e:
+                    err = "block at byte %d: %s" % (pos, e)
+            elif tag != F_END:
+                err = "unknown frame type 0x%02x at byte %d" % (tag, pos)
+        if err is not None:
+            nxt = _resync(data, mv, pos + 1) if version >= 2 and out["header"] else -1
+            if nxt < 0:
+                out["error"] = err
+                break
+            out["gaps"].append(["skipped", pos, nxt - pos, clocks[0]])
+            pos = nxt
+            continue
         if tag == F_HEADER:
-            if out["header"] is not None:
-                out["error"] = "second header at byte %d" % pos
-                break
             out["header"] = json.loads(bytes(payload).decode())
-        elif out["header"] is None:
-            out["error"] = "frame at byte %d comes before the header" % pos
-            break
-        elif tag == F_BLOCK:
-            err = _records(payload, clocks, out)
-            if err:
-                out["error"] = "block at byte %d: %s" % (pos, err)
-                break
         elif tag == F_END:
-            out["end"] = json.loads(bytes(payload).decode())
-        else:
-            out["error"] = "unknown frame type 0x%02x at byte %d" % (tag, pos)
-            break
+            out["end"] = e = json.loads(bytes(payload).decode())
+            if version >= 2 and isinstance(e, dict) and isinstance(e.get("blocks"), int):
+                k = (e["blocks"] - clocks[4]) & SEQ_MASK
+                if k:
+                    out["gaps"].append(["blocks", pos, k, clocks[0]])
         pos = end + 4
         out["frames"] += 1
         out["good_bytes"] = pos
     return out
+
+
+def _frame_error(data, mv, pos):
+    # Why the frame at pos is not intact, or None.
+    if len(data) - pos < FRAME_OVERHEAD:
+        return "torn frame at byte %d (%d bytes)" % (pos, len(data) - pos)
+    n = data[pos + 1] | (data[pos + 2] << 8)
+    end = pos + 3 + n
+    if end + 4 > len(data):
+        return "torn frame at byte %d (needs %d bytes, %d left)" % (
+            pos,
+            n + FRAME_OVERHEAD,
+            len(data) - pos,
+        )
+    want = struct.unpack_from("<I", data, end)[0]
+    if crc32(mv[pos:end]) & 0xFFFFFFFF != want:
+        return "CRC error in frame at byte %d" % pos
+    return None
+
+
+def _resync(data, mv, pos):
+    # The next position from pos holding an intact block or end frame (-1: none).
+    n = len(data)
+    while pos + FRAME_OVERHEAD <= n:
+        t = data[pos]
+        if (t == F_BLOCK or t == F_END) and _frame_error(data, mv, pos) is None:
+            return pos
+        pos += 1
+    return -1
+
+
+def _block(payload, clocks, out, at):
+    # A version-2 block: its header sets the clocks and the side, then its records.
+    if len(payload) < BLOCK_HEADER:
+        return "block header cut off"
+    p = payload
+    seq = p[0] & SEQ_MASK
+    want = clocks[4]
+    if seq != want:
+        out["gaps"].append(["blocks", at, (seq - want) & SEQ_MASK, clocks[0]])
+    sc = _unwrap(p[1] | (p[2] << 8) | (p[3] << 16), clocks[0])
+    k = BLOCK_HEADER
+    if p[0] & EV_FULL:
+        if len(payload) < k + 1:
+            return "block header cut off"
+        ec = _unwrap(p[4] | (p[5] << 8) | (p[6] << 16), clocks[1])
+        k += 1
+    else:
+        d = p[4] | (p[5] << 8)
+        ec = sc + (d - 0x10000 if d & 0x8000 else d)
+    clocks[0] = sc
+    clocks[1] = ec
+    clocks[2] = (p[0] >> 6) & 1
+    clocks[3] = (p[0] >> 7) & 1
+    clocks[4] = (seq + 1) & SEQ_MASK
+    return _records(payload[k:], clocks, out)
+
+
+def _unwrap(v24, prev):
+    # The clock value that is v24 modulo 2**24, nearest to prev (clocks move forward; the
+    # step clock may be set back by a few seconds, R_BACK).
+    v = (prev & ~CLOCK_MASK) | v24
+    if v < prev - (1 << 23):
+        v += 1 << 24
+    elif v > prev + (1 << 23) and v >= 1 << 24:
+        v -= 1 << 24
+    return v
 
 
 def _records(p, clocks, out):
@@ -449,7 +566,7 @@ def _records(p, clocks, out):
     fb = []
     probes = []
     raw = []
-    sc, ec, side, probe = clocks
+    sc, ec, side, probe = clocks[0], clocks[1], clocks[2], clocks[3]
     i = 0
     n = len(p)
     while i < n:

@@ -24,10 +24,11 @@ samples and after the test.
 import sys
 from array import array
 
+from shared import sides
 from shared.mp import const, micropython
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr32  # viper's pointer cast (a builtin there)
+    from shared.mp import ptr32  # viper's pointer cast (a builtin there)
 
 BUZZ_MS = 800
 PIP_MS = 150
@@ -186,8 +187,8 @@ class SlsTest:
         total = s[r + _HI] * _LO_UNIT + s[r + _LO]
         loss = s[r + _LOSS]
         return {
-            "stance": "L" if side == 0 else "R",
-            "swing": "R" if side == 0 else "L",
+            "stance": sides.letter(side),
+            "swing": sides.letter(sides.swing(side)),
             "samples": cnt,
             "max_drop_mdeg": s[r + _MAX],
             "mean_drop_mdeg": (total + cnt // 2) // cnt if cnt else 0,

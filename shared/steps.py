@@ -213,7 +213,7 @@ class StepDetector:
         self._c_rep = array("i", [0] * _RING)  # 1 once the entry's step has been queued
         # completed records waiting to be handed out (ring)
         self._q_ic = array("i", [0] * _RING)
-        self._q_side = array("i", [0] * _RING)
+        self._q_stance = array("i", [0] * _RING)
         self._q_drop = array("i", [0] * _RING)
         self._q_end = array("i", [0] * _RING)
         self.reset()
@@ -258,12 +258,12 @@ class StepDetector:
         self._p_pos = 0
         self._p_neg = 0
         self._ev = 0  # left-stance evidence of the last reported step
-        self._last_side = -1
+        self._last_stance = -1
         self._q_r = 0
         self._q_w = 0
         self._q_n = 0  # records waiting: (_q_w - _q_r) & _RMASK
         self.step_ic_n = 0
-        self.step_side = 0
+        self.step_stance = 0
         self.step_drop_mdeg = 0
         self.step_end_n = 0
         self.steps = 0
@@ -276,7 +276,7 @@ class StepDetector:
         w = self._q_w
         self._c_rep[k] = 1
         self._q_ic[w] = self._c_t[k]
-        self._q_side[w] = side
+        self._q_stance[w] = side
         if side:
             self._q_drop[w] = self._c_neg[k]
         else:
@@ -284,7 +284,7 @@ class StepDetector:
         self._q_end[w] = end_n
         self._q_w = (w + 1) & _RMASK
         self._q_n = (self._q_n + 1) & _RMASK
-        self._last_side = side
+        self._last_stance = side
         if self.walking:
             self.stance = 1 - side  # the next step's stance, by alternation
         self.steps += 1
@@ -293,7 +293,7 @@ class StepDetector:
     def _walk_step(self, k, end_n):
         # Side of a walking step (chain entry k, previous entry k-1) and queue it.
         ev = self._c_lat[(k - 1) & _RMASK] - self._c_lat[k]
-        if self._last_side >= 0:
+        if self._last_stance >= 0:
             ev -= self._ev >> 1
         if ev > _BIG:
             ev = _BIG
@@ -580,7 +580,7 @@ class StepDetector:
         # evidence carried to the next step: that of the last reported one
         if ev < 0:
             ev = 0 - ev
-        if self._last_side:
+        if self._last_stance:
             ev = 0 - ev
         self._ev = ev
         self._expect(ic)
@@ -693,7 +693,7 @@ class StepDetector:
         if self._q_n:
             r = self._q_r
             self.step_ic_n = self._q_ic[r]
-            self.step_side = self._q_side[r]
+            self.step_stance = self._q_stance[r]
             self.step_drop_mdeg = self._q_drop[r]
             self.step_end_n = self._q_end[r]
             self._q_r = (r + 1) & _RMASK

@@ -3,15 +3,12 @@ for tuning the step detector (bench/gait_tune.py) and for the gates' figures (si
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from hipcue.replay import mount_from_meta, plan_rate, quantise
 from hipcue.trace import read_trace
-from shared.config import Config
 
 _CACHE: dict[str, dict] = {}
 
@@ -22,7 +19,7 @@ def capture(ref) -> dict:
     if ref.name in _CACHE:
         return _CACHE[ref.name]
     import device.app as app_mod
-    from device.simrun import load_job
+    from sim.run import load_job
 
     tr = read_trace(ref.trace)
     rows: list[tuple] = []
@@ -56,18 +53,7 @@ def capture(ref) -> dict:
 
 
 def _write_job(job: Path, trace, calibrate: bool) -> dict:
-    cfg = Config()
-    m = mount_from_meta(trace.meta)
-    if m:
-        cfg.set("mount", m)
-    rate = plan_rate(trace, cfg, False)
-    counts, _ = quantise(trace, cfg["imu"])
-    dt_us = np.zeros(trace.n, dtype="<i4")
-    dt_us[1:] = np.rint(np.diff(trace.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt_us[0] = rate.period_us
-    (job / "counts.bin").write_bytes(counts.tobytes())
-    (job / "dt.bin").write_bytes(dt_us.tobytes())
-    spec = {"config": cfg.as_dict(), "calibrate": calibrate, "period_us": rate.period_us}
-    spec["n"] = trace.n
-    (job / "job.json").write_text(json.dumps(spec))
-    return spec
+    """The job run_firmware would run (sim/inputs.py: the same config, counts and dt)."""
+    from sim.inputs import write_job
+
+    return write_job(job, trace, calibrate=calibrate)

@@ -5,8 +5,23 @@ from pathlib import Path
 
 import pytest
 
+from sim.paths import data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "real"
+# The given real recordings (sim.paths.data_dir: ../shared/data/real beside the repo, or
+# $HIPCUE_DATA). Without them the tests that need them skip, all with NO_DATA as the reason.
+DATA = data_dir()
+NO_DATA = (
+    f"the real recordings are not at {DATA} (the shared data beside the repo, README "
+    "'Setup'; or set HIPCUE_DATA)"
+)
+
+
+def need_data() -> Path:
+    """DATA, or skip the calling test (or fixture) with NO_DATA."""
+    if not DATA.exists():
+        pytest.skip(NO_DATA)
+    return DATA
 
 
 def micropython_bin() -> str:
@@ -18,6 +33,4 @@ def micropython_bin() -> str:
 
 @pytest.fixture
 def data_dir() -> Path:
-    if not DATA.exists():
-        pytest.fail(f"{DATA} is missing (../shared beside the repo)")
-    return DATA
+    return need_data()

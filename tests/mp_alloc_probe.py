@@ -2,7 +2,7 @@
 #
 #   MICROPYPATH=<repo> micropython -X heapsize=32M tests/mp_alloc_probe.py JOB_DIR MODE WARMUP COUNT
 #
-# JOB_DIR is a `hipcue replay` job (job.json, counts.bin, dt.bin; see device/simrun.py). The app
+# JOB_DIR is a `hipcue replay` job (job.json, counts.bin, dt.bin; see sim/run.py). The app
 # is built over it, WARMUP samples of the whole loop run first (one-off transitions: the first
 # tick, calibration), then COUNT samples are measured: gc.collect(), gc.mem_alloc() and
 # micropython.mem_total() before and after. mem_total() also sees memory that was allocated and
@@ -23,7 +23,7 @@ from array import array
 import micropython
 from micropython import const
 
-from device.simrun import load_job
+from sim.run import load_job
 
 _RING_MASK = const(31)  # device/app.py _RING_MASK
 
@@ -40,7 +40,7 @@ def drive(app, board, n, rec):
             i = (k & 63) * 5
             rec[i] = app.ring_ic[j]
             rec[i + 1] = app.ring_end[j]
-            rec[i + 2] = app.ring_side[j]
+            rec[i + 2] = app.ring_stance[j]
             rec[i + 3] = app.ring_drop[j]
             rec[i + 4] = app.ring_cued[j]
             k += 1

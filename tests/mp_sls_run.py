@@ -9,10 +9,7 @@ import gc
 import json
 import sys
 
-from device.app import App
-from device.simboard import SimBoard
-from device.simrun import _read_array
-from shared.config import Config
+from sim.run import load_job
 
 
 def main(argv):
@@ -20,17 +17,7 @@ def main(argv):
     start_n = int(argv[2])
     side_s = int(argv[3])
     rest_s = int(argv[4])
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
-    cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    board = SimBoard(
-        _read_array(job_dir + "/counts.bin", "h", n * 6, 2),
-        _read_array(job_dir + "/dt.bin", "i", n, 4),
-    )
-    app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    job, board, app = load_job(job_dir)
     edges = []
     motor = 0
     started = 0
@@ -49,7 +36,7 @@ def main(argv):
             app.tick()
         app.idle()
         if not started and app.n >= start_n:
-            app.start_sls(side_s, rest_s, cfg["sls_impact_mg"])
+            app.start_sls(side_s, rest_s, app.cfg["sls_impact_mg"])
             started = 1
         if app.motor_on != motor:
             motor = app.motor_on

@@ -61,9 +61,9 @@ def test_staying_down_gives_one_cue_only():
 def test_left_and_right_drops_and_side():
     cue = CueDetector(P, 6000, 1000, 0, 0, 50)
     run(cue, [-7000])
-    assert cue.side == 0  # left side lower
+    assert cue.drop_side == 0  # left side lower
     run(cue, [0, 7000])
-    assert cue.side == 1 and cue.cues == 2
+    assert cue.drop_side == 1 and cue.cues == 2
 
 
 def test_disabled_never_cues_but_keeps_state():
@@ -78,3 +78,16 @@ def test_times_scale_with_the_sample_rate():
     cue = CueDetector(2500, 6000, 1000, 10, 1000, 150)  # 400 Hz
     motor, fired = run(cue, [7000] * 100)
     assert fired.index(1) == 4 and sum(motor) == 60
+
+
+def test_pulse_growth_below_one_sample_per_degree_counts():
+    """cue_ms_per_deg is kept in ms (issue #13): 4 ms/deg at 100 Hz, 5 deg past the threshold
+    lengthens the 150 ms pulse by 20 ms (2 samples); before, 4 ms rounded to 0 samples first."""
+    from shared.cue import CueDetector
+
+    cue = CueDetector(10000, 6000, 1000, 0, 0, 150)
+    cue.configure(ms_per_deg=4, max_ms=600)
+    on = 0
+    for obl in [0] * 3 + [11000] * 40 + [0] * 20:
+        on += cue.update(obl, 1)
+    assert cue.cues == 1 and on == 15 + 2

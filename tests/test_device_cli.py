@@ -82,6 +82,9 @@ def test_info(dev, capsys):
         assert key in d
     rc, out, _ = dev.cli(capsys, "info")
     assert rc == 0 and "firmware" in out
+    if dev.sim:  # issue #13: the host's disk is not shown as the device's flash
+        assert d["flash_free"] is None and "not flash" in d["storage"]
+        assert "flash_free: unknown" in out
 
 
 def test_config_get_set_reset(dev, capsys):
@@ -111,6 +114,10 @@ def test_config_get_set_reset(dev, capsys):
         ({"mount": "forward=+x left=+x up=+z"}, ""),
         ({"bogus": "1"}, "unknown config key"),
         ({"threshold_deg": "7", "cue_ms": "1"}, "out of range"),  # all or nothing
+        ({"min_step_ms": "1000", "max_step_ms": "500"}, "must be below max_step_ms"),
+        ({"min_step_ms": "500", "max_step_ms": "500"}, "must be below max_step_ms"),
+        ({"threshold_deg": "1.0", "hysteresis_deg": "1.0"}, "never re-arm"),
+        ({"threshold_deg": "7", "hysteresis_deg": "5", "threshold_left_deg": "4"}, "re-arm"),
     ],
 )
 def test_config_refused(dev, values, msg):
@@ -129,6 +136,17 @@ def test_config_refused_by_cli(dev, capsys):
     assert rc == 1 and "KEY=VALUE" in err
     rc, _, err = dev.cli(capsys, "config", "get", "nope")
     assert rc == 1 and "unknown config key" in err
+    # cross-key rules against the device's current values: nothing changes on the device
+    with dev.client() as c:
+        before = c.request("config.get")["values"]
+    rc, _, err = dev.cli(capsys, "config", "set", "min_step_ms=1000", "max_step_ms=500")
+    assert rc == 1 and err.count("\n") == 1 and "min_step_ms (1000) must be below" in err
+    rc, _, err = dev.cli(capsys, "config", "set", "max_step_ms=200")
+    assert rc == 1 and "out of range" in err
+    rc, _, err = dev.cli(capsys, "config", "set", "threshold_deg=1", "hysteresis_deg=1")
+    assert rc == 1 and "never re-arm" in err
+    with dev.client() as c:
+        assert c.request("config.get")["values"] == before
 
 
 def _recording(dev):
@@ -447,3 +465,19 @@ def test_single_leg_stance_test_command(tmp_path, capsys):
         # the text output
         rc, out, _err = d.cli(capsys, "test", "sls", "--side-s", "5", "--rest-s", "0")
         assert rc == 0 and "max drop" in out and "stored on the device as S" in out
+
+
+@needs_sim
+def test_a_second_hipcue_on_the_port_is_refused(dev, capsys):
+    """Issue #13: the port is opened exclusively. While one hipcue holds it, a second gets a
+    one-line "port busy" (exit 3) and sends nothing, so no change lands while a CLI reports
+    failure; once the first lets go, the port works again."""
+    with dev.client() as c:
+        before = c.request("config.get")["values"]
+        rc, out, err = dev.cli(capsys, "config", "set", "threshold_deg=7.5")
+        assert rc == 3 and out == "" and err.count("\n") == 1 and "port busy" in err
+        with pytest.raises(L.PortBusy):
+            L.connect(dev.port)
+        assert c.request("config.get")["values"] == before  # nothing was applied
+    rc, out, err = dev.cli(capsys, "config", "get", "threshold_deg")
+    assert rc == 0 and out.strip() == f"threshold_deg = {before['threshold_deg']} deg"

@@ -1,4 +1,4 @@
-"""Fixed point vs a float64 reference of the same algorithm (tests/floatref.py)."""
+"""Fixed point vs a float64 reference of the same algorithm (sim/floatref.py)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hipcue import synth
 from hipcue.replay import quantise, run_firmware
 from hipcue.trace import read_trace
 from shared.config import Config
-from tests.floatref import run_reference
+from sim.floatref import run_reference
 
 
 def _compare(trace, calibrate, mount=None):

@@ -4,7 +4,7 @@ per-side thresholds, stride rules, schedules (faded, probe blocks), side pattern
 pulse lengths; plus the host-side baseline thresholds and the config keys.
 
 The driver (DRIVER, written to a file per run) builds the App over a replay job exactly as
-device/simrun.py does and prints one JSON line: cues, cue starts (sample index and side),
+sim/run.py does and prints one JSON line: cues, cue starts (sample index and side),
 motor switching, steps (ic, side, drop, cued, probe) and App.feedback_counters().
 """
 
@@ -24,7 +24,8 @@ from hipcue.replay import run_firmware
 from hipcue.synth import Segment, generate, sensor_from_body, write_trace_csv
 from hipcue.trace import read_trace
 from shared import feedback
-from shared.config import FEEDBACK_KEYS, SCHEMA, Config, ConfigError
+from shared.config import FEEDBACK_KEYS, SCHEMA, Config, ConfigError, format_milli
+from sim.job import read_job, write_job
 from tests.conftest import ROOT, micropython_bin
 from tests.test_alloc import prepare_job
 
@@ -33,44 +34,24 @@ import json
 import sys
 from array import array
 
-from device.app import App
-from device.simboard import SimBoard
-from shared.config import Config
-
-
-def read_array(path, typecode, count, size):
-    a = array(typecode, bytearray(count * size))
-    with open(path, "rb") as f:
-        f.readinto(a)
-    return a
+from sim.run import load_job
 
 
 def main(job_dir):
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
-    cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    board = SimBoard(
-        read_array(job_dir + "/counts.bin", "h", n * 6, 2),
-        read_array(job_dir + "/dt.bin", "i", n, 4),
-    )
-    app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    job, board, app = load_job(job_dir)
     fires = []
     steps = []
     while board.next_sample():
         app.tick()
         if app.cue.fired:
-            fires.append([board.i, app.cue.side])
+            fires.append([board.i, app.cue.drop_side])
         while app.ring_tail != app.ring_head:
             j = app.ring_tail & 31
             steps.append(
-                [app.ring_ic[j], app.ring_side[j], app.ring_drop[j], app.ring_cued[j],
+                [app.ring_ic[j], app.ring_stance[j], app.ring_drop[j], app.ring_cued[j],
                  app.ring_probe[j]]
             )
             app.ring_tail += 1
-        app.check_cue()
     motor = [[board.motor_n[k], board.motor_v[k]] for k in range(board.motor_events)]
     out = {
         "cues": app.cue.cues,
@@ -124,14 +105,10 @@ def run(tmp_path, trace, sets=(), name="run", calibrate=True, engine="micropytho
     job = tmp_path / f"job-{name}-{engine}"
     prepare_job(job, path, calibrate, tuple(s.split("=", 1) for s in sets))
     if edit is not None:
-        counts = np.frombuffer((job / "counts.bin").read_bytes(), dtype="<i2").reshape(-1, 6)
-        dt = np.frombuffer((job / "dt.bin").read_bytes(), dtype="<i4")
-        counts, dt = edit(counts.copy(), dt.copy())
-        (job / "counts.bin").write_bytes(np.ascontiguousarray(counts, "<i2").tobytes())
-        (job / "dt.bin").write_bytes(np.ascontiguousarray(dt, "<i4").tobytes())
-        spec = json.loads((job / "job.json").read_text())
-        spec["n"] = len(dt)
-        (job / "job.json").write_text(json.dumps(spec))
+        spec, counts, dt = read_job(str(job))
+        counts, dt = edit(np.array(counts, dtype="<i2").reshape(-1, 6), np.array(dt, dtype="<i4"))
+        del spec["n"]
+        write_job(job, np.ascontiguousarray(counts, "<i2"), np.ascontiguousarray(dt, "<i4"), **spec)
     return run_job(job, engine)
 
 
@@ -459,39 +436,34 @@ def test_side_patterns_and_pulse_length(tmp_path):
 # -- configuration ---------------------------------------------------------------------------
 
 
-NEW_KEYS = (
-    "threshold_left_deg",
-    "threshold_right_deg",
-    "stride_n",
-    "stride_m",
-    "refractory_strides",
-    "hysteresis_strides",
-    "feedback",
-    "fade_start_pct",
-    "fade_end_pct",
-    "fade_sessions",
-    "session_index",
-    "probe_every_steps",
-    "probe_len_steps",
-    "cue_side_pattern",
-    "cue_gap_ms",
-    "cue_ms_per_deg",
-    "cue_max_ms",
-    "turn_gate_dps",
-    "turn_hold_ms",
-    "sat_gate_ms",
-    "gap_gate_ms",
-    "gap_settle_ms",
-    # issue 14
-    "turn_tau_ms",
-    "tilt_gate_deg",
-    "refractory_stride_pct",
-)
+def test_feedback_keys_leave_default_headers_alone_and_round_trip():
+    """FEEDBACK_KEYS (shared/config.py) are the keys a session header records only when they
+    differ from their defaults. A default header has none of them (headers stay what they were
+    before the feedback rules), and any one changed is recorded and read back exactly (a
+    reader takes an absent key as its default)."""
+    from device.logstore import _header_config
+
+    default = _header_config(Config())
+    assert not set(FEEDBACK_KEYS) & set(default)
+    assert set(default) | set(FEEDBACK_KEYS) == set(SCHEMA)
+    for key in FEEDBACK_KEYS:
+        kind, dflt, lo, hi = SCHEMA[key][:4]
+        cfg = Config()
+        if kind == "choice":
+            cfg.set(key, "faded")
+        else:
+            v = hi if dflt != hi else lo
+            if key in ("threshold_left_deg", "threshold_right_deg"):
+                v = 7000
+            cfg.set(key, str(v) if kind == "int" else format_milli(v))
+        header = _header_config(cfg)
+        assert key in header and len(header) == len(default) + 1, key
+        back = Config()
+        back.load_dict(header)
+        assert back.values == cfg.values, key
 
 
-def test_every_new_key_is_in_the_schema_and_validated():
-    assert set(NEW_KEYS) <= set(SCHEMA)
-    assert set(NEW_KEYS) == set(FEEDBACK_KEYS)
+def test_feedback_keys_are_validated():
     cfg = Config()
     cfg.set("threshold_left_deg", "7.25")
     assert cfg["threshold_left_deg"] == 7250
@@ -521,7 +493,8 @@ def test_replay_summary_reports_withheld_cues(tmp_path):
     p = tmp_path / "stand.csv"
     synth.write_trace_csv(tr, p)
     out = tmp_path / "out"
-    assert main(["replay", str(p), "--out", str(out), "-q", "--set", "threshold_deg=1"]) == 0
+    sets = ["--set", "threshold_deg=1", "--set", "hysteresis_deg=0.5"]  # re-arms (issue #13)
+    assert main(["replay", str(p), "--out", str(out), "-q", *sets]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["cues"] == 0
     assert isinstance(s["feedback"], dict) and s["feedback"]

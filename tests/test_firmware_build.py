@@ -54,7 +54,7 @@ def test_every_firmware_module_is_compiled(firmware):
         "shared/estimator.mpy",
     ):
         assert need in names, need
-    assert "device/simrun.mpy" not in names and "shared/cpython_shim.mpy" not in names
+    assert not any(n.startswith("sim/") for n in names)
     assert (firmware / "main.py").read_text() == (ROOT / "device" / "main.py").read_text()
 
 
@@ -76,3 +76,20 @@ def test_bytecode_mpy_loads_in_the_same_micropython(firmware):
     code = "from shared.config import Config; print(Config()['rate_hz'])"
     p = subprocess.run([micropython_bin(), "-c", code], env=env, capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.strip() == "100", p.stdout + p.stderr
+
+
+def test_manifest_ships_every_firmware_module_and_nothing_else():
+    """device/manifest.py is the one list of what ships: every module of device/ and shared/
+    (a new module cannot be forgotten), nothing from sim/ or the host."""
+    from sim.manifest import shipped
+
+    listed = {src.resolve() for src, _ in shipped()}
+    firmware = {
+        p.resolve()
+        for d in ("device", "shared")
+        for p in (ROOT / d).rglob("*.py")
+        if p.name != "manifest.py" and "__pycache__" not in p.parts
+    }
+    assert firmware - listed == set(), "not in device/manifest.py"
+    outside = {p for p in listed if p.parent.name not in ("device", "drivers", "shared")}
+    assert outside == set()

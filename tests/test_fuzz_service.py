@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from device import service as S
 from device.app import App
-from device.simboard import SimBoard
 from shared import protocol as P
 from shared.config import SCHEMA, Config
+from sim.board import SimBoard
 
 FRAMES_SENT = [0]
 
@@ -242,7 +242,8 @@ def test_fuzz_service(rig):
         assert got and json.loads(got[0][2]) == {"pong": "ok"}
         rig.link.tx.clear()
         # Config on flash == config in memory, and valid; logs untouched.
-        stored, note = S.load_config(rig.dir)
+        stored, note, fault = S.load_config(rig.dir)
+        assert fault == 0
         assert note == "stored config loaded"
         assert stored.values == rig.svc.cfg.values
         assert open(rig.keep, "rb").read() == keep

@@ -7,14 +7,12 @@ import pytest
 
 from shared.config import SCHEMA
 from sim import gates, scoring
-from tests.conftest import DATA
+from tests.conftest import need_data
 
 
 @pytest.fixture(scope="module")
 def refs():
-    if not DATA.exists():
-        pytest.fail(f"{DATA} is missing (../shared beside the repo)")
-    return scoring.load_references(DATA)
+    return scoring.load_references(need_data())
 
 
 def test_turn_gate_default_comes_from_straight_walking_and_u_turns(refs):

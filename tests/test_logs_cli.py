@@ -75,9 +75,15 @@ def _device_file(dev: Dev, name: str = "S0001.hcl") -> bytes:
 
 
 def test_session_written_and_listed_with_hash(dev, capsys):
-    rc, out, _ = dev.cli(capsys, "logs", "list", "--json")
-    assert rc == 0
-    logs = {d["name"]: d for d in json.loads(out)}
+    # the device hashes between samples, a slice per poll: `logs list` shows null until then
+    deadline = time.monotonic() + 30
+    while True:
+        rc, out, _ = dev.cli(capsys, "logs", "list", "--json")
+        assert rc == 0
+        logs = {d["name"]: d for d in json.loads(out)}
+        if logs["S0001.hcl"]["sha256"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     data = _device_file(dev)
     assert logs["S0001.hcl"]["size"] == len(data)
     assert logs["S0001.hcl"]["sha256"] == hashlib.sha256(data).hexdigest()

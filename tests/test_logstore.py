@@ -13,7 +13,7 @@ import pytest
 
 from hipcue.library import Library, default_library_path
 from hipcue.logs import LogError, RemoteFile, pull, raw_to_trace_csv, read_session_file
-from tests.conftest import DATA
+from tests.conftest import need_data
 from tests.test_logformat import run_script
 
 
@@ -45,7 +45,7 @@ def app_run(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("applog")
     job = base / "job"
-    trace = DATA / "mobgap_HA_001_Test11_Trial1.trace.csv"
+    trace = need_data() / "mobgap_HA_001_Test11_Trial1.trace.csv"
     prepare_job(job, trace, False, (("threshold_deg", "3"),))
     out = base / "logs"
     out.mkdir()
@@ -201,7 +201,7 @@ def test_feedback_counters_and_probe_steps_round_trip(tmp_path):
     from tests.test_alloc import prepare_job
 
     job = tmp_path / "job"
-    trace = DATA / "mobgap_HA_001_Test11_Trial1.trace.csv"
+    trace = need_data() / "mobgap_HA_001_Test11_Trial1.trace.csv"
     sets = (
         ("threshold_deg", "3"),
         ("stride_n", "2"),

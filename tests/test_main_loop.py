@@ -9,11 +9,11 @@ import pytest
 
 from device.app import App
 from device.logstore import LogStore
-from device.simboard import SimBoard
 from hipcue import synth
 from hipcue.replay import quantise
 from hipcue.trace import read_trace
 from shared.config import Config
+from sim.board import SimBoard
 from tests import fake_machine
 
 

@@ -14,7 +14,7 @@ from shared.mount import (
     mount_matrix,
     parse_mount,
 )
-from tests.floatref import float_frame
+from sim.floatref import float_frame
 
 
 def test_parse_mount():

@@ -1,9 +1,9 @@
 """Every arithmetic result on the per-sample path is an int within [-2**30, 2**30 - 1].
 
 The per-sample path (every `@micropython.native` function of shared/ and device/) is loaded from
-source with each arithmetic result wrapped in a check (tests/rangecheck.py), and the whole
+source with each arithmetic result wrapped in a check (sim/rangecheck.py), and the whole
 firmware loop - SimBoard.next_sample, App.tick, the between-sample drain of the step ring
-(device/simrun.py `_loop`) - is run over real traces, full-scale inputs and a synthetic walk.
+(sim/run.py `_loop`) - is run over real traces, full-scale inputs and a synthetic walk.
 MicroPython on 32-bit ports keeps only 31-bit small ints; anything outside becomes a heap big
 int, so a range bug would break the no-allocation rule on the board while staying invisible on
 the 64-bit unix port.
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.simrun import _loop
-from hipcue.replay import mount_from_meta, plan_rate, quantise
+from hipcue.replay import job_arrays, mount_from_meta, plan_rate
 from hipcue.trace import read_trace
 from shared.config import IMUS, SCHEMA, Config, format_milli
-from tests import rangecheck
+from sim import rangecheck
+from sim.run import _loop
 from tests.conftest import ROOT
 
 # The per-sample functions named by the issue; helpers of StepDetector.update are found by
@@ -34,8 +34,8 @@ from tests.conftest import ROOT
 REQUIRED = {
     "device.app.App.tick",
     "device.app.App._push_step",
-    "device.simboard.SimBoard.next_sample",
-    "device.simboard.SimBoard.motor",
+    "sim.board.SimBoard.next_sample",
+    "sim.board.SimBoard.motor",
     "shared.estimator.Estimator.update",
     "shared.steps.StepDetector.update",
     "shared.cue.CueDetector.update",
@@ -98,15 +98,13 @@ def _per_function(checker: rangecheck.Checker) -> dict[str, int]:
 
 
 def run_loop(checked, label, counts, dt_us, cfg, calibrate, period_us=0) -> Run:
-    """The firmware loop as device/simrun.py drives it, on the instrumented modules."""
+    """The firmware loop as sim/run.py drives it, on the instrumented modules."""
     checker, mods = checked
     counts = np.ascontiguousarray(counts, dtype="<i2")
     dt_us = np.ascontiguousarray(dt_us, dtype="<i4")
     n = len(dt_us)
     assert counts.shape == (n, 6)
-    board = mods["device.simboard"].SimBoard(
-        array("h", counts.tobytes()), array("i", dt_us.tobytes())
-    )
+    board = mods["sim.board"].SimBoard(array("h", counts.tobytes()), array("i", dt_us.tobytes()))
     app = mods["device.app"].App(board, cfg, calibrate=calibrate, period_us=period_us)
     checker.context = lambda: (
         f"{label}: sample {board.i}, imu {list(board.imu)}, dt_us {board.dt_us}, "
@@ -144,10 +142,7 @@ def _trace_case(checked, path: Path, calibrate: bool, mount: str | None, sets=()
         cfg.set(key, value)
     cfg.set("mount", mount or mount_from_meta(tr.meta))
     rate = plan_rate(tr, cfg, False)
-    counts, _saturated = quantise(tr, cfg["imu"])  # exactly as `hipcue replay` does
-    dt = np.zeros(tr.n, dtype="<i4")
-    dt[1:] = np.rint(np.diff(tr.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt[0] = rate.period_us
+    counts, dt, _saturated = job_arrays(tr, cfg["imu"], rate.period_us)  # as `hipcue replay`
     run = run_loop(checked, path.name, counts, dt, cfg, calibrate, rate.period_us)
     return run, rate
 
@@ -586,8 +581,7 @@ def schema_ends(ends: dict[str, str]) -> tuple[tuple[str, str], ...]:
 @pytest.mark.parametrize("imu", ["lsm6dsox", "icm42688"])
 @pytest.mark.parametrize("sets", [FAST_GAINS, SLOW_GAINS], ids=["fast-gains", "slow-gains"])
 def test_config_extremes_stay_in_range(fresh, data_dir, sets, imu):
-    if imu not in IMUS:
-        pytest.skip(f"no imu {imu} in shared/config.py")
+    assert imu in IMUS
     checker, _mods = fresh
     which = "fast gains" if sets is FAST_GAINS else "slow gains"
     sets = schema_ends(sets)
@@ -615,10 +609,8 @@ def test_config_extremes_stay_in_range(fresh, data_dir, sets, imu):
 
 
 def test_synthetic_walk_stays_in_range(fresh, tmp_path):
-    try:
-        from hipcue.synth import PRESETS, generate, write_trace_csv
-    except ImportError as e:
-        pytest.skip(f"hipcue.synth does not import: {e}")
+    from hipcue.synth import PRESETS, generate, write_trace_csv  # no skip: a broken synth fails
+
     checker, _mods = fresh
     path = tmp_path / "weak-right.trace.csv"
     write_trace_csv(generate(PRESETS["weak-right"](60.0)), path)
@@ -633,13 +625,9 @@ def test_single_leg_stance_test_stays_in_range(fresh, tmp_path, rate):
     """The single-leg stance test (shared/slstest.py) driven by App.tick over a synthetic
     test (both sides, a foot coming down), at the lowest and the highest rate (the longest
     side at 1000 Hz: the mean's sum is largest), plus its extremes fed directly."""
-    from hipcue.replay import plan_rate, quantise
+    from hipcue.synth import generate, write_trace_csv  # no skip: a broken synth fails
     from tests.test_sls import _segments
 
-    try:
-        from hipcue.synth import generate, write_trace_csv
-    except ImportError as e:
-        pytest.skip(f"hipcue.synth does not import: {e}")
     checker, mods = fresh
     path = tmp_path / "sls.trace.csv"
     write_trace_csv(generate(_segments(), rate_hz=float(rate), seed=5), path)
@@ -648,11 +636,8 @@ def test_single_leg_stance_test_stays_in_range(fresh, tmp_path, rate):
     cfg.set("rate_hz", str(rate))
     cfg.set("mount", mount_from_meta(tr.meta))
     plan = plan_rate(tr, cfg, False)
-    counts, _sat = quantise(tr, cfg["imu"])
-    dt = np.zeros(tr.n, dtype="<i4")
-    dt[1:] = np.rint(np.diff(tr.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt[0] = plan.period_us
-    board = mods["device.simboard"].SimBoard(
+    counts, dt, _sat = job_arrays(tr, cfg["imu"], plan.period_us)
+    board = mods["sim.board"].SimBoard(
         array("h", np.ascontiguousarray(counts, dtype="<i2").tobytes()), array("i", dt.tobytes())
     )
     app = mods["device.app"].App(board, cfg, calibrate=True, period_us=plan.period_us)

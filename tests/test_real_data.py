@@ -4,16 +4,14 @@ BROAD CC-BY-4.0, x-io Fusion MIT)."""
 
 import pytest
 
-from bench.real import broad
 from sim import scoring
-from tests.conftest import DATA
+from sim.realdata import broad
+from tests.conftest import need_data
 
 
 @pytest.fixture(scope="module")
 def gait():
-    if not DATA.exists():
-        pytest.fail(f"{DATA} is missing (../shared beside the repo)")
-    refs = scoring.load_references(DATA)
+    refs = scoring.load_references(need_data())
     scores = [scoring.score(**scoring.firmware_detections(r), ref=r) for r in refs]
     return scoring.by_dataset(refs, scores)
 

@@ -221,7 +221,6 @@ def test_report_from_the_session_library(tmp_path):
 
     from device.app import App
     from device.logstore import LogStore
-    from device.simboard import SimBoard
     from hipcue import synth
     from hipcue.library import Library
     from hipcue.replay import quantise
@@ -229,6 +228,7 @@ def test_report_from_the_session_library(tmp_path):
     from hipcue.session import load_sessions
     from hipcue.trace import read_trace
     from shared.config import Config
+    from sim.board import SimBoard
 
     tr = synth.generate(synth.PRESETS["weak-right"](30.0), seed=6)
     p = tmp_path / "w.csv"

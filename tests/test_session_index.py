@@ -11,11 +11,11 @@ from pathlib import Path
 from device import service as S
 from device.app import App
 from device.logstore import LogStore
-from device.simboard import SimBoard
 from hipcue.logs import read_session_file
 from shared import cue as cue_mod
 from shared.config import Config
 from shared.feedback import fade_pct
+from sim.board import SimBoard
 
 
 class _Link:
@@ -65,5 +65,5 @@ def test_session_index_advances_and_is_saved(tmp_path: Path) -> None:
     assert fades == [fade_pct(100, 0, 4, j) for j in idx] == [75, 50, 25]
     assert svc.sessions_counted == 3
     # the stored config loads back with the advanced index
-    cfg2, _note = S.load_config(str(tmp_path))
+    cfg2, _note, _fault = S.load_config(str(tmp_path))
     assert cfg2["session_index"] == 4

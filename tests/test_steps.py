@@ -3,7 +3,7 @@
 - accuracy on the mobgap HA_001 recordings (Apache-2.0, mobilise-d/mobgap example data; see
   /work/shared/data/real/README.md) against both reference systems (INDIP, Stereophoto);
 - identical output under the MicroPython unix port, and no heap allocation per update() there;
-- every intermediate of the per-sample path within [-2**30, 2**30 - 1] (tests/rangecheck.py);
+- every intermediate of the per-sample path within [-2**30, 2**30 - 1] (sim/rangecheck.py);
 - side and drop on a hand-made walk, at 50 .. 400 Hz; no steps while standing still.
 
 Run with `-s` for the accuracy table.
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from shared.steps import StepDetector
-from tests import rangecheck, stepsig
-from tests.conftest import DATA, ROOT, micropython_bin
+from sim import rangecheck, stepsig
+from tests.conftest import ROOT, micropython_bin, need_data
 
 SRC = ROOT / "shared" / "steps.py"
 
@@ -88,7 +88,7 @@ def feed(det, cols, n0=0):
     walked = 0
     for i in range(len(a0)):
         if det.update(n0 + i, a0[i], a1[i], a2[i], a3[i], a4[i]):
-            out.append((det.step_ic_n, det.step_side, det.step_drop_mdeg, det.step_end_n))
+            out.append((det.step_ic_n, det.step_stance, det.step_drop_mdeg, det.step_end_n))
         walked |= det.walking
     return out, walked
 
@@ -99,7 +99,7 @@ def feed(det, cols, n0=0):
 def test_interface():
     d = StepDetector(10000)
     assert (d.steps, d.walking, d.stance) == (0, 0, -1)
-    for name in ("step_ic_n", "step_side", "step_drop_mdeg", "step_end_n"):
+    for name in ("step_ic_n", "step_stance", "step_drop_mdeg", "step_end_n"):
         assert getattr(d, name) == 0
     StepDetector(10000, 250, 1500)  # as the firmware app calls it
     with pytest.raises(ValueError):
@@ -154,7 +154,7 @@ def test_right_first_and_live_state():
     stance_seen = set()
     for i in range(len(a[0])):
         if d.update(i, a[0][i], a[1][i], a[2][i], a[3][i], a[4][i]):
-            got.append((d.step_side, d.step_drop_mdeg))
+            got.append((d.step_stance, d.step_drop_mdeg))
         if d.walking:
             stance_seen.add(d.stance)
     assert got == [(s, 3000 if s == 0 else 4000) for s in sides]
@@ -205,8 +205,7 @@ def test_no_steps_from_isolated_jolts():
 
 @pytest.fixture(scope="module")
 def mobgap():
-    if not DATA.exists():
-        pytest.fail(f"{DATA} is missing (../shared beside the repo)")
+    need_data()
     out = {}
     for trial in stepsig.MOBGAP_TRIALS:
         sig = stepsig.trial_signals(trial)
@@ -324,7 +323,7 @@ i = 0
 for line in f:
     v = line.split()
     if d.update(i, int(v[0]), int(v[1]), int(v[2]), int(v[3]), int(v[4])):
-        print(d.step_ic_n, d.step_side, d.step_drop_mdeg, d.step_end_n, d.steps)
+        print(d.step_ic_n, d.step_stance, d.step_drop_mdeg, d.step_end_n, d.steps)
     i += 1
 """
 

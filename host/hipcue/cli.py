@@ -1,7 +1,9 @@
 """`hipcue`: the host command line.
 
-Exit codes: 0 success; 1 an error (bad input, failed run, device problem), printed as one
-line `hipcue: error: ...`; 2 a usage error (argparse).
+Exit codes: 0 success (also when the reader of the output went away: `| head`); 1 an error
+(bad input, failed run, a file that cannot be written), printed as one line
+`hipcue: error: ...`; 2 a usage error (argparse, also a number out of its range); device
+commands: 3 no device, no answer or the port busy; 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import sys
 from collections.abc import Callable
 
 from hipcue import HipcueError, __version__
+from hipcue.argtypes import number
 from hipcue.devcmd import COMMANDS as DEVICE_COMMANDS
 
 
@@ -82,7 +85,7 @@ def _run_synth(args: argparse.Namespace) -> int:
 def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/demo", metavar="DIR")
     p.add_argument("--engine", choices=("micropython", "cpython"), default="micropython")
-    p.add_argument("--duration", type=float, default=90.0, help="walking time, s")
+    p.add_argument("--duration", type=number(10, 3600, " s"), default=90.0, help="walking time, s")
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -134,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hipcue", description="hipcue: wearable biofeedback for hip drop (host tool)"
     )
     parser.add_argument("--version", action="version", version=f"hipcue {__version__}")
+    parser.add_argument(
+        "--port",
+        "-p",
+        dest="global_port",
+        metavar="PORT",
+        help="device port for the device commands (also accepted after the command)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (help_text, add, run) in COMMANDS.items():
@@ -146,14 +156,41 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.global_port:
+        if not hasattr(args, "port"):
+            parser.error(f"--port: `hipcue {args.command}` does not talk to a device")
+        if args.port and args.port != args.global_port:
+            parser.error(f"--port given twice: {args.global_port} and {args.port}")
+        args.port = args.global_port
     try:
         return int(args._run(args))
     except HipcueError as e:
         print(f"hipcue: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader went away (`hipcue live --json | head`): stop quietly, as cat does
+        _quiet_stdout()
+        return 0
+    except OSError as e:
+        # a file the command had to write or read (read-only --out, a full disk, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"hipcue: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("hipcue: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null, so the interpreter's final flush of
+    the dead pipe raises nothing more."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from hipcue import HipcueError, logs
+from hipcue.argtypes import number, whole
 from hipcue.library import Library
 from hipcue.link import Client, LinkError, connect, find_boards
 from hipcue.logs import RemoteFile
 from shared import protocol as P
-from shared.config import SCHEMA, ConfigError, validate
+from shared.config import SCHEMA, Config, ConfigError, validate
 
 EXIT_NO_DEVICE = 3
 
@@ -44,7 +45,9 @@ Runner = Callable[[argparse.Namespace], int]
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", "-p", help="device path or pyserial URL (default: the only board)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--timeout", type=float, default=1.0, help="seconds per try (default 1)")
+    p.add_argument(
+        "--timeout", type=number(0.05, 60, " s"), default=1.0, help="seconds per try (default 1)"
+    )
     p.epilog = EPILOG
 
 
@@ -139,6 +142,18 @@ def _config(args: argparse.Namespace, c: Client) -> int:
             except ConfigError as e:
                 raise HipcueError(str(e)) from None
             values[key.strip()] = value.strip()
+        # the cross-key rules over the device's config with these changes (the device
+        # checks the same; failing here first keeps the message the same without a round trip)
+        current = Config()
+        try:
+            current.load_dict(c.request("config.get")["values"])
+        except ConfigError:
+            current = Config()  # a device with another firmware's schema: it decides
+        else:
+            try:
+                current.updated(values)
+            except ConfigError as e:
+                raise HipcueError(str(e)) from None
         r = c.request("config.set", values=values)
     else:
         r = c.request("config.reset")
@@ -180,8 +195,15 @@ def _calibrate(args: argparse.Namespace, c: Client) -> int:
 # -- live ---------------------------------------------------------------------------------
 def add_live(p: argparse.ArgumentParser) -> None:
     _common(p)
-    p.add_argument("--every-ms", type=int, default=40, help="one record per this many ms")
-    p.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl-C)")
+    p.add_argument(
+        "--every-ms", type=whole(10, 1000, " ms"), default=40, help="one record per this many ms"
+    )
+    p.add_argument(
+        "--seconds",
+        type=number(0, 86400, " s"),
+        default=0,
+        help="stop after this long (0: Ctrl-C)",
+    )
 
 
 def decode_event(payload: bytes) -> dict[str, Any] | None:
@@ -554,7 +576,7 @@ def _logs(args: argparse.Namespace, c: Client) -> int:
 
 
 def _library_logs(args: argparse.Namespace) -> int:
-    with Library(args.library) as lib:
+    with Library(args.library, create=False) as lib:
         if args.action == "export":
             text = lib.export(args.session, args.fmt)
             if args.out:
@@ -615,8 +637,12 @@ def add_test(p: argparse.ArgumentParser) -> None:
         "Left leg first, then a rest, then the right leg. The results are stored on the device "
         "as a test session (pull it with `hipcue logs pull`) and shown here.",
     )
-    sls.add_argument("--side-s", type=int, help="seconds on each leg (default: sls_side_s)")
-    sls.add_argument("--rest-s", type=int, help="rest between the legs (default: sls_rest_s)")
+    sls.add_argument(
+        "--side-s", type=whole(5, 120, " s"), help="seconds on each leg (default: sls_side_s)"
+    )
+    sls.add_argument(
+        "--rest-s", type=whole(0, 120, " s"), help="rest between the legs (default: sls_rest_s)"
+    )
     sls.add_argument("--no-wait", action="store_true", help="start it and return")
     _common(sls)
 

@@ -78,8 +78,14 @@ def default_library_path() -> Path:
 
 
 class Library:
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, create: bool = True) -> None:
+        """create=False (reading: sessions, export, reports): a missing file is an error, not
+        a new empty library (a typo in --library must not make one)."""
         self.path = Path(path) if path is not None else default_library_path()
+        if not create and not self.path.is_file():
+            raise LibraryError(
+                f"{self.path}: no such session library (`hipcue logs pull` makes one)"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path))

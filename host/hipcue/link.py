@@ -88,11 +88,25 @@ def resolve_port(port: str | None) -> str:
     return boards[0].port
 
 
+class PortBusy(LinkError):
+    """Another program (another hipcue) holds the port's exclusive lock."""
+
+
 def open_port(port: str) -> serial.SerialBase:
+    """Open the port exclusively: a device path gets pyserial's exclusive lock (flock on
+    POSIX), so a second hipcue on the same port fails at once with "port busy" instead of
+    taking the first one's answers (which made it report a failure for a change the device
+    had applied). URL ports (socket://, loop://) have no lock."""
     try:
         # Baud rate means nothing to USB CDC or a pty; pyserial puts the port in raw mode.
-        return serial.serial_for_url(port, baudrate=115200, timeout=0.02, write_timeout=2)
+        return serial.serial_for_url(
+            port, baudrate=115200, timeout=0.02, write_timeout=2, exclusive=True
+        )
     except (serial.SerialException, OSError, ValueError) as e:
+        if "exclusively lock" in str(e):
+            raise PortBusy(
+                f"{port}: port busy (another hipcue or program holds it; close it and retry)"
+            ) from None
         raise LinkError(f"cannot open {port}: {e}") from None
 
 

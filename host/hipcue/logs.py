@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hipcue import HipcueError
 from shared import logformat as lf
+from shared import sides
 from shared.config import IMUS
 from shared.cue import COUNTER_NAMES
 
@@ -75,6 +76,9 @@ class Session:
     good_bytes: int
     notes: list[str] = field(default_factory=list)
     feedback: list[FeedbackCounts] = field(default_factory=list)
+    # shared/logformat.parse gaps: ["blocks", at byte, count, t_cs] blocks missing (a failed
+    # write), ["skipped", at byte, bytes, t_cs] corrupt bytes skipped to the next intact frame
+    gaps: list[list[Any]] = field(default_factory=list)
 
     @property
     def feedback_totals(self) -> dict[str, int]:
@@ -91,7 +95,7 @@ class Session:
 
     @property
     def complete(self) -> bool:
-        return self.end is not None and self.error is None
+        return self.end is not None and self.error is None and not self.gaps
 
     @property
     def period_us(self) -> int:
@@ -121,8 +125,8 @@ def read_session(data: bytes, name: str = "") -> Session:
         raise LogError(f"{name or 'session'}: {p['error'] or 'no header'}")
     probe = p["probe"]
     steps = [
-        LogStep(t / 100.0, "R" if side else "L", ds / 10.0, cued, probe[i] if i < len(probe) else 0)
-        for i, (t, side, ds, cued) in enumerate(p["steps"])
+        LogStep(t / 100.0, sides.letter(stance), ds / 10.0, cued, probe[i] if i < len(probe) else 0)
+        for i, (t, stance, ds, cued) in enumerate(p["steps"])
     ]
     feedback = [
         FeedbackCounts(
@@ -146,7 +150,16 @@ def read_session(data: bytes, name: str = "") -> Session:
         error=p["error"],
         good_bytes=p["good_bytes"],
         feedback=feedback,
+        gaps=[list(g) for g in p["gaps"]],
     )
+    for kind, at, k, t_cs in s.gaps:
+        if kind == "blocks":
+            s.notes.append(
+                f"{k} block(s) missing after {t_cs / 100:.1f} s (a failed flash write): "
+                "their steps and cues are lost, the rest keeps its times"
+            )
+        else:
+            s.notes.append(f"{k} corrupt bytes skipped at byte {at} (after {t_cs / 100:.1f} s)")
     if s.error:
         s.notes.append(f"tail dropped after byte {s.good_bytes} of {s.size}: {s.error}")
     if s.end is None:
@@ -181,6 +194,7 @@ def session_dict(s: Session) -> dict[str, Any]:
         "sha256": s.sha256,
         "size": s.size,
         "complete": s.complete,
+        "gaps": s.gaps,
         "notes": s.notes,
         "header": s.header,
         "end": s.end,
@@ -238,10 +252,17 @@ def replay_options(s: Session) -> dict[str, Any]:
     sets = [f"{k}={v}" for k, v in sorted(cfg.items())]
     from_start = int(s.header.get("start_n", 0)) == 0 and bool(s.raw) and s.raw[0][0] == 0
     cal = s.header.get("calibration", {})
+    recorded = None
+    if not from_start and cal.get("calibrated") == 1:
+        # a capture started after the device had calibrated: replay in its calibration
+        keys = ("frame_q14", "gyro_frame", "bias_q28")
+        if all(isinstance(cal.get(k), list) for k in keys):
+            recorded = {k: [int(v) for v in cal[k]] for k in keys}
     return {
         "mount": mount,
         "sets": sets,
         "calibrate": bool(from_start and cal.get("calibrate", 1)),
+        "calibration": recorded,
         "exact": from_start,
     }
 

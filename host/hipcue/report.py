@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from hipcue import HipcueError
+from hipcue.argtypes import number
 from hipcue.metrics import (
     SIDE_NAMES,
     SIDES,
@@ -96,21 +97,46 @@ def session_lines(sess: Session) -> list[str]:
         f"  median drop: left stance {_deg(s['left_stance_drop_deg'])}, right stance "
         f"{_deg(s['right_stance_drop_deg'])}; asymmetry index {asymmetry_text(s)}",
         f"  cues {s['cues']}, {_num(s['cues_per_100_steps'])} per 100 steps ({_by_stance(sess)})",
+        f"  rests on: {sess.basis}" + (f" ({sess.calibration})" if sess.calibration else ""),
     ]
+    if sess.calibrated is False:
+        lines.append(
+            "  WARNING: uncalibrated figures: the sensor's mount offset adds to one side's drop "
+            "and takes from the other's; do not compare with calibrated sessions"
+        )
+    for note in sess.notes:
+        lines.append(f"  WARNING: {note}")
     return lines
+
+
+def mixed_bases(sessions: list[Session]) -> str | None:
+    """A one-line warning when a trend's sessions rest on different kinds of figures (per-step
+    log peaks vs per-sample replays, calibrated vs not), else None."""
+    kinds = sorted({s.basis for s in sessions})
+    if len(kinds) <= 1:
+        return None
+    return (
+        "WARNING: the trend mixes sessions of different kinds (" + "; ".join(kinds) + "): "
+        "their figures are not directly comparable (the basis column says which is which)"
+    )
 
 
 def trend_lines(sessions: list[Session]) -> list[str]:
     rows = trend([(s.start, s.summary) for s in sessions])
+    order = sorted(sessions, key=lambda s: s.start)  # trend() sorts the same way (stable)
     out = [
         f"trend over {len(rows)} sessions",
-        f"  {'date':<16}  {'left stance':>11}  {'right stance':>12}  {'cues/100 steps':>14}",
+        f"  {'date':<16}  {'left stance':>11}  {'right stance':>12}  {'cues/100 steps':>14}  basis",
     ]
-    for d, r in rows:
+    for (d, r), sess in zip(rows, order, strict=True):
         out.append(
             f"  {d:%Y-%m-%d %H:%M}  {_deg(r['left_stance_drop_deg']):>11}  "
-            f"{_deg(r['right_stance_drop_deg']):>12}  {_num(r['cues_per_100_steps']):>14}"
+            f"{_deg(r['right_stance_drop_deg']):>12}  {_num(r['cues_per_100_steps']):>14}  "
+            f"{sess.basis}"
         )
+    warn = mixed_bases(sessions)
+    if warn:
+        out.append("  " + warn)
     return out
 
 
@@ -358,6 +384,7 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
        max-width: 1240px; margin: 1.5em auto; padding: 0 1em; }
 h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { border-bottom: 2px solid #ddd; }
 .muted { color: #666; font-size: .9em; }
+.warn { color: #a00; font-weight: bold; }
 img { max-width: 100%; height: auto; display: block; margin: .4em 0 1em; }
 table.figs { border-collapse: collapse; margin: .5em 0 1em; }
 table.figs td, table.figs th { padding: .25em .8em; border-bottom: 1px solid #eee;
@@ -458,6 +485,10 @@ def _session_html(
         f"date from {e(sess.date_from)}; threshold {e(c['threshold_deg'])} deg, hysteresis "
         f"{e(c.get('hysteresis_deg', '?'))} deg, refractory {e(c.get('refractory_ms', '?'))} ms"
         "</p>",
+        f"<p class=muted>rests on: {e(sess.basis)}"
+        + (f" ({e(sess.calibration)})" if sess.calibration else "")
+        + "</p>",
+        *[f"<p class=warn>{e(w.strip())}</p>" for w in session_lines(sess) if "WARNING" in w],
         _figures_table(sess),
         overview.img(),
         "<h3>Drop distribution</h3>",
@@ -528,9 +559,11 @@ def build_report(sessions: list[Session], out_dir: str | Path, window_s: float =
         if len(sessions) >= 2:
             tf = Figure(img / "trends.png", "trends over the session dates")
             plot_trends(sessions, tf.path)
+            warn = mixed_bases(sessions)
             trend_html = (
                 f"<section id=trends><h2>Trends over {len(sessions)} sessions</h2>"
-                f"{tf.img()}<pre>{html.escape(chr(10).join(trend_lines(sessions)))}</pre>"
+                + (f"<p class=warn>{html.escape(warn)}</p>" if warn else "")
+                + f"{tf.img()}<pre>{html.escape(chr(10).join(trend_lines(sessions)))}</pre>"
                 "</section>"
             )
         text = text_summary(sessions)
@@ -577,7 +610,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default="out/report", metavar="DIR", help="default out/report")
     p.add_argument(
-        "--window", type=float, default=60.0, metavar="S", help="time window, s (default 60)"
+        "--window",
+        type=number(1, 86400, " s"),
+        default=60.0,
+        metavar="S",
+        help="time window, s (default 60; 1 s at least)",
     )
     p.add_argument("--mount", help="trace sessions: mount (overrides # mount:)")
     p.add_argument(

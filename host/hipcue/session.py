@@ -57,6 +57,23 @@ class Session:
     config: dict[str, str]
     summary: dict = field(default_factory=dict)  # metrics.summarise() of this session
     trace: Trace | None = None  # the raw capture, when there is one (needed by `tune`)
+    # What the figures rest on (issue #13): calibrated or not, and any cut, torn or gapped
+    # log; the report prints both, and a trend says when its sessions differ in them.
+    # How a re-run (`hipcue tune`) replays the raw capture as this session was: None, as the
+    # caller's options say; for a pulled raw session, the device's choice and calibration.
+    replay_calibrate: bool | None = None
+    replay_calibration: dict | None = None
+    calibrated: bool | None = None  # None: unknown (a replay folder without the flag)
+    calibration: str = ""  # how: "calibrated at the start", "the device's calibration", ...
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def basis(self) -> str:
+        """The kind of figures: per-step log peaks or a per-sample replay, and whether
+        calibrated; sessions whose basis differs are not directly comparable."""
+        kind = "per-step log" if self.kind == "log" else "replay"
+        cal = {True: "calibrated", False: "uncalibrated", None: "calibration unknown"}
+        return f"{kind}, {cal[self.calibrated]}"
 
     @property
     def threshold_deg(self) -> float:
@@ -110,7 +127,7 @@ def load_library(path: Path, ref: str | None, options: LoadOptions) -> list[Sess
 
     if not path.exists():
         raise HipcueError(f"{path}: no such session library")
-    with Library(path) as lib:
+    with Library(path, create=False) as lib:
         ids = [lib.resolve(ref)] if ref else [int(r["id"]) for r in lib.sessions()]
         out = []
         for sid in ids:
@@ -156,15 +173,23 @@ def session_from_log(data: bytes, name: str, source: Path, options: LoadOptions)
                 sets=tuple(opts["sets"]) + tuple(options.sets),
                 calibrate=opts["calibrate"] and options.calibrate,
                 engine=options.engine,
+                calibration=opts["calibration"] if options.calibrate else None,
             )
-            sess = session_from_result(res, stem)
-        sess.source, sess.start, sess.date_from = source, start, date_from
+            sess = session_from_result(res, stem, when=(start, date_from))
+        sess.source = source
+        sess.replay_calibrate = bool(opts["calibrate"] and options.calibrate)
+        sess.replay_calibration = opts["calibration"] if options.calibrate else None
+        if options.calibrate and opts["calibration"] and not opts["calibrate"]:
+            sess.calibration = "the device's calibration (session header), replayed"
+        sess.notes = list(log.notes)
         return sess
     steps = [Step(st.t_s, st.stance, st.drop_deg, st.cued) for st in log.steps]
     if len(steps) < 2:
         raise HipcueError(f"{source}#{name}: fewer than two steps logged, nothing to report")
     cfg = {k: str(v) for k, v in log.header.get("config", {}).items()}
     cfg.setdefault("threshold_deg", "6.0")
+    dev_cal = log.header.get("calibration", {})
+    calibrated = dev_cal.get("calibrated") == 1 if "calibrated" in dev_cal else None
     # A per-step log has no per-sample curve: the curve is each step's peak, signed as
     # obliquity (right stance: the left side sinks, negative), and the cue marks are the
     # cued steps. Plots of it are labelled as such by the session's name.
@@ -180,6 +205,13 @@ def session_from_log(data: bytes, name: str, source: Path, options: LoadOptions)
         steps=steps,
         config=cfg,
         summary=session_summary(log),
+        calibrated=calibrated,
+        calibration=(
+            "the device was calibrated"
+            if calibrated
+            else ("the device was NOT calibrated (mount frame)" if calibrated is False else "")
+        ),
+        notes=list(log.notes),
     )
 
 
@@ -315,6 +347,13 @@ def load_replay_dir(p: Path, options: LoadOptions) -> Session:
         steps=steps,
         config=config,
     )
+    if isinstance(meta.get("calibrated"), bool):
+        session.calibrated = meta["calibrated"]
+        session.calibration = (
+            "calibrated (replay summary.json)"
+            if meta["calibrated"]
+            else "NOT calibrated (replay summary.json): the mount offset is in the figures"
+        )
     session.summary = summarise(steps, [float(t[i]) for i in session.cue_index], session.duration_s)
     return session
 
@@ -331,13 +370,17 @@ def _is_trace(p: Path) -> bool:
 _TRACE_SUFFIX = re.compile(r"(\.trace)?\.csv$", re.IGNORECASE)
 
 
-def session_from_result(res: ReplayResult, name: str | None = None) -> Session:
-    """A Session from a firmware run (used for trace files and by `hipcue tune`)."""
+def session_from_result(
+    res: ReplayResult, name: str | None = None, when: tuple[datetime, str] | None = None
+) -> Session:
+    """A Session from a firmware run (used for trace files and by `hipcue tune`); when: its
+    (start, date_from), else from the trace's `# start:` or its file time."""
     trace = res.trace
-    start = parse_start(trace.meta.get("start", ""))
-    date_from = "metadata"
-    if start is None:
-        start, date_from = _file_time(trace.path), "file time"
+    if when is not None:
+        start, date_from = when
+    else:
+        found = parse_start(trace.meta.get("start", ""))
+        start, date_from = (found, "metadata") if found else (_file_time(trace.path), "file time")
     return Session(
         name=name or _TRACE_SUFFIX.sub("", trace.path.name),
         source=trace.path,
@@ -351,6 +394,12 @@ def session_from_result(res: ReplayResult, name: str | None = None) -> Session:
         config=dict(res.config),
         summary=dict(res.summary),  # replay's own metrics.summarise()
         trace=trace,
+        calibrated=bool(res.firmware.get("calibrated")),
+        calibration=(
+            "calibrated (still start, or a recorded calibration)"
+            if res.firmware.get("calibrated")
+            else "NOT calibrated: the mount's frame, so its mount offset is in the figures"
+        ),
     )
 
 

@@ -3,7 +3,7 @@
     hipcue sim [--trace FILE] [--speed X] [--data DIR] [--once] [--hold]
     hipcue sim --demo DIR [--speed X]      (the device demo: see demo())
 
-The firmware (device/unix_main.py) gets a pty's master end as its stdin/stdout, raw with no
+The firmware (sim/unix_main.py) gets a pty's master end as its stdin/stdout, raw with no
 echo (set here on the slave before it starts: both ends share one termios); the host opens
 the slave of a second pty, whose path is printed; a relay thread joins the two (see Sim).
 This process keeps the host's pty open, so a host can close and reopen the port, and the
@@ -29,14 +29,18 @@ import threading
 import time
 import tty
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from hipcue import REPO_ROOT, HipcueError, synth
+from hipcue import HipcueError, synth
+from hipcue.argtypes import number
 from hipcue.link import Client
-from hipcue.replay import micropython_binary, mount_from_meta, plan_rate, quantise
+from hipcue.replay import job_arrays, mount_from_meta, plan_rate
 from hipcue.trace import read_trace
 from shared.config import Config, ConfigError
+from sim import paths
+from sim.job import write_job
 
 
 def prepare_job(
@@ -74,23 +78,41 @@ def prepare_job(
     if not stored.exists():
         # A new device: set up for this wearer's mount and the trace's sample rate.
         stored.write_text(json.dumps(cfg.as_dict()))
-    counts, _ = quantise(trace, cfg["imu"])
-    dt_us = np.zeros(trace.n, dtype="<i4")
-    dt_us[1:] = np.rint(np.diff(trace.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt_us[0] = rate.period_us
-    (job_dir / "counts.bin").write_bytes(counts.tobytes())
-    (job_dir / "dt.bin").write_bytes(dt_us.tobytes())
-    job = {
-        "trace": Path(trace_path).name,
-        "n": trace.n,
-        "period_us": rate.period_us,
-        "speed_pct": max(1, round(speed * 100)),
-        "loop": bool(loop),
-        "calibrate": bool(calibrate),
-        "hold": bool(hold),
-    }
-    (job_dir / "job.json").write_text(json.dumps(job))
-    return job
+    counts, dt_us, _ = job_arrays(trace, cfg["imu"], rate.period_us)
+    return write_job(
+        job_dir,
+        counts,
+        dt_us,
+        rate.period_us,
+        calibrate=bool(calibrate),
+        trace=Path(trace_path).name,
+        speed_pct=max(1, round(speed * 100)),
+        loop=bool(loop),
+        hold=bool(hold),
+    )
+
+
+def _load_prctl() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()  # resolved here: the child runs as little Python as possible
+
+
+def _die_with_parent() -> None:
+    """In the firmware's child process, before exec: on Linux, SIGTERM when the parent (this
+    hipcue) dies, however it dies (a SIGKILL gives us no chance to stop it ourselves).
+    Linux sends it when the *thread* that spawned the child ends: Sim spawns from the thread
+    that calls start() and, on a restart, from its supervisor thread, both alive until stop()."""
+    if _PRCTL is not None:
+        _PRCTL(1, 15, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGTERM
 
 
 class Sim:
@@ -158,8 +180,11 @@ class Sim:
         tty.setraw(s)
         os.set_blocking(s, False)
         self._fw_m, self._fw = m, s
-        env = dict(os.environ, MICROPYPATH=str(REPO_ROOT))
-        cmd = [micropython_binary(), "-X", "heapsize=8M", "-i", "-m", "device.unix_main"]
+        try:
+            env = paths.engine_env("micropython")
+            cmd = paths.engine_cmd("micropython", heap_mb=8) + ["-i", "-m", "sim.unix_main"]
+        except paths.EngineError as e:
+            raise HipcueError(str(e)) from None
         cmd += [str(self.job_dir), str(self.data_dir)]
         with open(self.fw_log, "ab") as log:
             self._proc = subprocess.Popen(
@@ -167,9 +192,10 @@ class Sim:
                 stdin=m,
                 stdout=m,
                 stderr=log,
-                cwd=REPO_ROOT,
+                cwd=paths.CODE_ROOT,
                 env=env,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not the firmware
+                preexec_fn=_die_with_parent if _PRCTL is not None else None,
             )
         deadline = time.monotonic() + 20
         while not ready.exists():
@@ -275,7 +301,7 @@ class Sim:
 # -- CLI ---------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trace", metavar="FILE", help="trace CSV (default: synthetic walk, 60 s)")
-    p.add_argument("--speed", type=float, default=1.0, help="x real time (default 1)")
+    p.add_argument("--speed", type=number(0.01, 1000), default=1.0, help="x real time (default 1)")
     p.add_argument("--data", metavar="DIR", help="device filesystem (default: temporary)")
     p.add_argument("--once", action="store_true", help="play the trace once, do not repeat")
     p.add_argument("--no-calibrate", action="store_true", help="skip standing calibration")

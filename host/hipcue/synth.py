@@ -54,6 +54,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hipcue.argtypes import number, whole
+
 FloatArray = npt.NDArray[np.float64]
 
 G_MS2 = 9.80665  # standard gravity; the accelerometer's "g"
@@ -487,7 +489,7 @@ class _Plan:
     bouts: list[_Bout]
     step_t0: FloatArray  # truth steps: IC times
     step_t1: FloatArray  # end of each step (next IC, or the end of the bout)
-    step_side: FloatArray  # +1 left stance, -1 right stance
+    step_stance: FloatArray  # +1 left stance, -1 right stance
     sits: list[tuple[float, float, float, float]]  # t0, t1, ramp, tilt_deg
     turns: list[tuple[float, float, float]]  # t0, t1, turn_rad
     sway_deg: FloatArray  # (3 axes: obliquity, tilt, yaw) x 2 components x (amp, f_hz, phase)
@@ -596,7 +598,7 @@ def _plan(segments: Sequence[Segment], rng: np.random.Generator) -> _Plan:
         bouts=bouts,
         step_t0=np.array(t0s, dtype=np.float64),
         step_t1=np.array(t1s, dtype=np.float64),
-        step_side=np.array(sides, dtype=np.float64),
+        step_stance=np.array(sides, dtype=np.float64),
         sits=sits,
         turns=turns,
         sway_deg=sway(0.02, 0.05),
@@ -909,7 +911,7 @@ def generate(
     activity[:] = kinds[seg_idx]
 
     steps: list[tuple[float, str, float]] = []
-    for t0, t1, side in zip(plan.step_t0, plan.step_t1, plan.step_side, strict=True):
+    for t0, t1, side in zip(plan.step_t0, plan.step_t1, plan.step_stance, strict=True):
         label = "L" if side > 0 else "R"
         # on the sample grid a stance runs from the sample nearest its IC to the one nearest
         # the next IC (exclusive), so the ic and stance columns agree
@@ -1085,12 +1087,18 @@ PRESETS: dict[str, Callable[[float], list[Segment]]] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="trace CSV to write")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="weak-right")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rate", type=float, default=100.0, help="sample rate, Hz")
+    parser.add_argument(
+        "--duration", type=number(1, 7200, " s"), default=60.0, help="seconds (default 60)"
+    )
+    parser.add_argument("--seed", type=whole(0, 2**32 - 1), default=0)
+    parser.add_argument(
+        "--rate", type=number(10, 2000, " Hz"), default=100.0, help="sample rate, Hz"
+    )
     parser.add_argument("--steps-out", default=None, help="also write the per-step truth CSV")
     parser.add_argument("--mount", default=DEFAULT_MOUNT, help="device mount (spec section 1)")
-    parser.add_argument("--mount-pitch", type=float, default=15.0, help="degrees about left")
+    parser.add_argument(
+        "--mount-pitch", type=number(-90, 90, " deg"), default=15.0, help="degrees about left"
+    )
     parser.add_argument(
         "--no-noise", action="store_true", help="ideal IMU: no offsets, scale errors or noise"
     )

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from hipcue import HipcueError
 from hipcue.metrics import Step, Suggestion, cues_by_stance, suggest_threshold, weaker_side
 from hipcue.replay import run_firmware
-from hipcue.session import LoadOptions, Session, load_session, raw_trace, session_from_result
+from hipcue.session import (
+    LoadOptions,
+    Session,
+    load_session,
+    load_sessions,
+    raw_trace,
+    session_from_result,
+)
 from hipcue.trace import Trace
 
 ALIASES = {
@@ -91,10 +98,18 @@ def what_if(
 
     def run(changes: list[tuple[str, str]]) -> Session:
         sets = base + [f"{k}={v}" for k, v in changes]
+        calibrate = opts.calibrate
+        if session.replay_calibrate is not None:  # a pulled raw session: as it was replayed
+            calibrate = session.replay_calibrate and opts.calibrate
         res = run_firmware(
-            trace, mount=mount, sets=sets, calibrate=opts.calibrate, engine=opts.engine
+            trace,
+            mount=mount,
+            sets=sets,
+            calibrate=calibrate,
+            engine=opts.engine,
+            calibration=session.replay_calibration if opts.calibrate else None,
         )
-        return session_from_result(res, name=session.name)
+        return session_from_result(res, name=session.name, when=(session.start, session.date_from))
 
     outcomes = [Outcome("as recorded", [], run([]))]
     for changes in settings:
@@ -205,7 +220,11 @@ def as_json(outcomes: list[Outcome]) -> list[dict]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("session", metavar="SESSION", help="raw capture: trace CSV")
+    p.add_argument(
+        "session",
+        metavar="SESSION",
+        help="raw capture: trace CSV, pulled raw S0001.hcl, or LIBRARY.sqlite#REF",
+    )
     p.add_argument(
         "--set",
         action="append",
@@ -236,7 +255,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     opts = LoadOptions(mount=args.mount, calibrate=not args.no_calibrate, engine=args.engine)
     settings = [parse_setting(s) for s in args.set]
-    session = load_session(args.session, opts)
+    if str(args.session).partition("#")[0].endswith(".sqlite"):
+        # a session of the library (library.sqlite#REF): it must name exactly one
+        found = load_sessions([args.session], opts)
+        if len(found) != 1:
+            raise HipcueError(
+                f"{args.session}: {len(found)} sessions; name one as LIBRARY.sqlite#REF "
+                "(id, name or SHA-256 prefix)"
+            )
+        session = found[0]
+    else:
+        session = load_session(args.session, opts)
     outcomes = what_if(
         session,
         settings,

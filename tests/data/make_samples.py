@@ -1,6 +1,6 @@
 """Regenerate the sample sessions in tests/data/sessions (small, synthetic, deterministic).
 
-    .venv/bin/python -m tests.data.make_samples
+    .venv/bin/python -m tests.data.make_samples [DIR]
 
 Three weekly sessions of a wearer with a weak right hip whose right-stance drop improves
 (9, 8, 7 deg; left stance 4 deg), 20 s of walking each between 2 s of standing:
@@ -56,7 +56,10 @@ def trace_text(drop_right: float, seed: int, start: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main(out: Path = OUT) -> None:
+    """Write the sessions into `out` (tests/test_sample_sessions.py writes them into a temporary
+    folder and compares: the committed files are what this command makes)."""
+    OUT = out  # noqa: N806
     OUT.mkdir(parents=True, exist_ok=True)
     for name, start, drop_right, seed, raw in SESSIONS:
         text = trace_text(drop_right, seed, start)
@@ -76,4 +79,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

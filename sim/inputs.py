@@ -1,21 +1,20 @@
-"""Shared host-side helpers: synthetic traces as `Trace` objects, firmware jobs for MicroPython."""
+"""Evaluation inputs (host side, CPython): synthetic traces as `Trace` objects and firmware jobs
+made from a trace exactly as `hipcue replay` makes them."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from hipcue import synth
-from hipcue.replay import mount_from_meta, plan_rate, quantise
+from hipcue.replay import job_arrays, mount_from_meta, plan_rate
 from hipcue.trace import Trace
-from shared.config import Config
+from shared.config import IMUS, Config
+from sim import job as _job
+from sim.paths import data_dir
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path("/work/shared/data/real")
-if not DATA.exists():
-    DATA = REPO.parent / "shared" / "data" / "real"
+DATA = data_dir()
 
 
 def synth_trace(preset: str, duration_s: float, seed: int):
@@ -45,29 +44,14 @@ def firmware_inputs(trace: Trace, mount: str | None = None):
     if m:
         cfg.set("mount", m)
     rate = plan_rate(trace, cfg, False)
-    counts, _ = quantise(trace, cfg["imu"])
-    dt_us = np.zeros(trace.n, dtype="<i4")
-    dt_us[1:] = np.rint(np.diff(trace.t_s) * 1e6).clip(0, 2**31 - 1)
-    dt_us[0] = rate.period_us
+    counts, dt_us, _ = job_arrays(trace, cfg["imu"], rate.period_us)
     return cfg, counts, dt_us, rate.period_us
 
 
 def write_job(job: Path, trace: Trace, calibrate: bool = True, extra: dict | None = None) -> dict:
+    """A replay job of `trace` (default config, the trace's mount), with the IMU's scale."""
     cfg, counts, dt_us, period_us = firmware_inputs(trace)
-    job.mkdir(parents=True, exist_ok=True)
-    (job / "counts.bin").write_bytes(counts.tobytes())
-    (job / "dt.bin").write_bytes(dt_us.tobytes())
-    spec = {
-        "config": cfg.as_dict(),
-        "calibrate": calibrate,
-        "period_us": period_us,
-        "n": trace.n,
-        "acc_ug": 0,
-        "gyro_udps": 0,
-    }
-    from shared.config import IMUS
-
-    spec["acc_ug"], spec["gyro_udps"] = IMUS[cfg["imu"]]
-    spec.update(extra or {})
-    (job / "job.json").write_text(json.dumps(spec))
-    return spec
+    acc_ug, gyro_udps = IMUS[cfg["imu"]]
+    settings = {"config": cfg.as_dict(), "acc_ug": acc_ug, "gyro_udps": gyro_udps}
+    settings.update(extra or {})
+    return _job.write_job(job, counts, dt_us, period_us, calibrate=calibrate, **settings)

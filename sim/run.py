@@ -1,9 +1,9 @@
 """Run the firmware loop over a prepared trace: the engine behind `hipcue replay`.
 
-    micropython -m device.simrun JOB_DIR      (or: python -m device.simrun JOB_DIR)
+    micropython -m sim.run JOB_DIR      (or: python -m sim.run JOB_DIR)
 
-JOB_DIR holds job.json (config, calibrate flag, period, sample count), counts.bin (int16
-ax ay az gx gy gz per sample, little-endian) and dt.bin (int32 us since previous sample).
+JOB_DIR is a firmware job (sim/job.py: settings, counts.bin, dt.bin; the settings carry
+the config, calibrate flag, period and sample count).
 It writes obl.bin, tilt.bin (int32 mdeg per sample), cue.bin (one byte per sample),
 grid.bin (int32: the sample's index on the firmware's time grid, which skips missed samples),
 steps.csv (ic index, end index, side, drop mdeg, cued), motor.csv and result.json.
@@ -15,32 +15,21 @@ import sys
 from array import array
 
 from device.app import App
-from device.simboard import SimBoard
-from shared.config import Config, ConfigError
-
-
-def _read_array(path, typecode, count, size):
-    a = array(typecode, bytearray(count * size))
-    with open(path, "rb") as f:
-        got = f.readinto(a)
-    if got != count * size:
-        raise ValueError("%s: expected %d bytes, got %d" % (path, count * size, got))
-    return a
+from shared.config import ConfigError
+from sim.board import SimBoard
+from sim.job import job_config, read_job
 
 
 def load_job(job_dir):
     """The prepared trace of JOB_DIR on a simulated board, and the app over it:
     (job dict, SimBoard, App). Also used by the allocation probe and the cost benchmark."""
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
-    cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    counts = _read_array(job_dir + "/counts.bin", "h", n * 6, 2)
-    dt = _read_array(job_dir + "/dt.bin", "i", n, 4)
+    job, counts, dt = read_job(job_dir)
+    cfg = job_config(job)
     board = SimBoard(counts, dt)
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    cal = job.get("calibration")
+    if cal and not job["calibrate"]:  # a recorded calibration (a raw session's header)
+        app.apply_calibration(cal["frame_q14"], cal["gyro_frame"], cal["bias_q28"])
     return job, board, app
 
 
@@ -110,7 +99,7 @@ def _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued)
             if k < cap:
                 s_ic[k] = app.ring_ic[j]
                 s_end[k] = app.ring_end[j]
-                s_side[k] = app.ring_side[j]
+                s_side[k] = app.ring_stance[j]
                 s_drop[k] = app.ring_drop[j]
                 s_cued[k] = app.ring_cued[j]
                 k += 1

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from shared.calib import CAL_DONE, CAL_FAILED, Calibrator
+from shared import fromconfig
+from shared.calib import CAL_DONE, CAL_FAILED
 from shared.config import IMUS, Config
 from shared.mount import mount_matrix, parse_mount
 
@@ -113,15 +114,7 @@ def run_reference(counts: np.ndarray, cfg: Config, period_us: int, calibrate: bo
     axes = parse_mount(cfg["mount"])
     est = FloatEstimator(period_us, acc_ug, gyro_udps, cfg)
     est.R = np.asarray(mount_matrix(axes), float).reshape(3, 3)
-    cal = Calibrator(
-        period_us,
-        acc_ug,
-        gyro_udps,
-        cfg["cal_still_ms"],
-        cfg["cal_window_ms"],
-        cfg["still_dps"],
-        cfg["still_mg"],
-    )
+    cal = fromconfig.calibrator(cfg, period_us)
     state = "cal" if calibrate else "run"
     out = np.zeros((len(counts), 2))
     for i, row in enumerate(counts):

@@ -1,13 +1,15 @@
 # Scripts for the log store tests: run under the MicroPython unix port (and, for `write` and
 # `app`, also under CPython, to compare bytes).
 #
-#   MICROPYPATH=<repo> micropython -X heapsize=32M tests/mp_logstore_run.py MODE ARGS...
+#   MICROPYPATH=<code root> micropython -X heapsize=32M sim/logstore_run.py MODE ARGS...
 #
 # write DIR SEED SAMPLES RAW   a synthetic walker (FakeApp) logged into DIR on the host's own
 #                              filesystem; prints one JSON line with everything it logged
 # sweep FROM TO MODES          power cuts at operations FROM..TO-1 of a logging session on
 #                              LittleFS over NOR flash; MODES "lost", "torn" or "lost,torn";
 #                              prints one JSON line: cases, survived, failures, ops
+# wfail MODES SAMPLES          a write failure at every write of a session (after its header),
+#                              MODES "lost", "torn" or "lost,torn"; prints one JSON line
 # full BLOCKS                  fill a small flash: rotation, then a full flash (cues go on)
 # bench                        flush timing, bytes programmed per hour, hours per MB
 # app JOB OUT RAW              the real App over a replay job with the store in its idle
@@ -52,7 +54,7 @@ class FakeApp:
         self.n = -1
         self.ring_ic = array("i", [0] * 32)
         self.ring_end = array("i", [0] * 32)
-        self.ring_side = array("i", [0] * 32)
+        self.ring_stance = array("i", [0] * 32)
         self.ring_drop = array("i", [0] * 32)
         self.ring_cued = array("i", [0] * 32)
         self.ring_head = 0
@@ -110,7 +112,7 @@ class FakeApp:
             j = self.ring_head & 31
             self.ring_ic[j] = ic
             self.ring_end[j] = self.n
-            self.ring_side[j] = self.side
+            self.ring_stance[j] = self.side
             self.ring_drop[j] = drop
             self.ring_cued[j] = cued
             self.ring_head += 1
@@ -187,7 +189,7 @@ def read_file(path):
 
 def make_base(blocks):
     """A flash image with a config file and two finished sessions."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev = NorFlash(4096, blocks)
     mount(dev, fresh=True)
@@ -217,7 +219,7 @@ class Tracker:
 
 def scenario(dev_data, cut_at, torn, samples, tracker):
     """One logging session; returns the device (dead if the power was cut)."""
-    from tests.nor_flash import NorFlash, PowerCut
+    from sim.nor_flash import NorFlash, PowerCut
 
     dev = NorFlash(4096, len(dev_data) // 4096, bytearray(dev_data))
     mount(dev)
@@ -248,7 +250,7 @@ def scenario(dev_data, cut_at, torn, samples, tracker):
 
 def verify(dev, old, reference, tracker):
     """Remount after the cut and check everything; returns None or what is wrong."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev2 = NorFlash(4096, dev.count, dev.data)
     try:
@@ -269,6 +271,8 @@ def verify(dev, old, reference, tracker):
                 p = lf.parse(data)
                 if p["error"] and not (p["error"] == "empty file"):
                     return "session %s: %s" % (name, p["error"])
+                if p["gaps"]:
+                    return "session %s: gaps before the cut: %r" % (name, p["gaps"])
                 steps = p["steps"]
         if steps != reference[: len(steps)]:
             return "steps read back differ from the ones logged"
@@ -321,9 +325,126 @@ def mode_sweep(start, stop, modes, samples=3000, blocks=48):
     print(json.dumps(out))
 
 
+class FailingFile:
+    """A session file whose write number `fail_at` (0: the first after the header) fails with
+    EIO: "lost" (nothing lands) or "torn" (the first half lands). Records, per write, the
+    steps and cues the store had buffered by then, so a sweep knows each block's records."""
+
+    def __init__(self, f, store, fail_at, torn):
+        self.f = f
+        self.store = store
+        self.fail_at = fail_at
+        self.torn = torn
+        self.writes = 0
+        self.marks = []  # (steps, cues) logged by the end of each write
+
+    def write(self, data):
+        k = self.writes
+        self.writes = k + 1
+        self.marks.append((self.store._steps, self.store._cues))
+        if k == self.fail_at:
+            if self.torn:
+                self.f.write(bytes(data[: len(data) // 2]))
+            raise OSError(5)
+        return self.f.write(data)
+
+    def flush(self):
+        return self.f.flush()
+
+    def close(self):
+        return self.f.close()
+
+
+def _wfail_session(fail_at, torn, samples):
+    app = FakeApp(99)
+    store = LogStore(ROOT, PERIOD_US, fw="wfail", still_ms=600000)
+    k = store.start(app, "command")
+    ff = FailingFile(store.file, store, fail_at, torn)
+    store.file = ff
+    walk(app, store, samples, 10**9)
+    store.stop(app, "command")
+    return k, ff, store, app
+
+
+def mode_wfail(modes, samples, blocks=48):
+    """A write failure at every write of a session after its header (every block and the end
+    frame), lost or torn, on LittleFS over NOR flash. Checks that only the failed block's
+    steps and cues are missing, every other step has its time and side, and the reader reports
+    the gap (or the missing end). Prints one JSON line."""
+    from sim.nor_flash import NorFlash
+
+    dev = NorFlash(4096, blocks)
+    mount(dev, fresh=True)
+    k, ff, store, app = _wfail_session(-1, 0, samples)
+    ref = lf.parse(read_file(ROOT + "/" + session_name(k)))
+    writes = ff.writes
+    marks = ff.marks
+    umount()
+    cases = ok = 0
+    failures = []
+    worst_dt = 0
+    lost_steps = []
+    for torn in [1 if m == "torn" else 0 for m in modes.split(",")]:
+        for w in range(writes):
+            dev = NorFlash(4096, blocks)
+            mount(dev, fresh=True)
+            k, ff, store, app = _wfail_session(w, torn, samples)
+            p = lf.parse(read_file(ROOT + "/" + session_name(k)))
+            umount()
+            cases += 1
+            s0, c0 = marks[w - 1] if w > 0 else (0, 0)
+            s1, c1 = marks[w]
+            last = w == writes - 1  # the end frame
+            if last:
+                want_steps, want_cues = ref["steps"], ref["cues"]
+            else:
+                want_steps = ref["steps"][:s0] + ref["steps"][s1:]
+                want_cues = ref["cues"][:c0] + ref["cues"][c1:]
+            err = None
+            if p["steps"] != want_steps:
+                n = min(len(p["steps"]), len(want_steps))
+                i = 0
+                while i < n and p["steps"][i] == want_steps[i]:
+                    i += 1
+                err = "steps differ from step %d (block %d)" % (i, w)
+                if i < n:
+                    dt = abs(p["steps"][i][0] - want_steps[i][0])
+                    worst_dt = max(worst_dt, dt)
+            elif p["cues"] != want_cues:
+                err = "cues differ"
+            elif last:
+                if p["end"] is not None:
+                    err = "end frame read though its write failed"
+            elif p["end"] is None or p["end"]["lost_blocks"] != 1:
+                err = "end frame missing or lost_blocks != 1"
+            elif p["error"] is not None:
+                err = "reader error: %s" % p["error"]
+            else:
+                kinds = [g[0] for g in p["gaps"]]
+                if "blocks" not in kinds or (torn and "skipped" not in kinds):
+                    err = "gap not reported: %r" % (p["gaps"],)
+            if not last:
+                lost_steps.append(s1 - s0)
+            if err is None:
+                ok += 1
+            elif len(failures) < 20:
+                failures.append([w, "torn" if torn else "lost", err])
+    out = {
+        "cases": cases,
+        "survived": ok,
+        "failures": failures,
+        "writes": writes,
+        "steps": len(ref["steps"]),
+        "cues": len(ref["cues"]),
+        "max_lost_steps": max(lost_steps) if lost_steps else 0,
+        "worst_dt_cs": worst_dt,
+    }
+    print(json.dumps(out))
+
+
 def mode_full(blocks):
     """Small flash: sessions until rotation deletes old ones; then one session that fills it."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     dev = NorFlash(4096, blocks)
     mount(dev, fresh=True)
@@ -376,7 +497,7 @@ def mode_full(blocks):
 
 def mode_bench():
     """Per hour of walking at 110 steps/min: bytes in the files and bytes programmed."""
-    from tests.nor_flash import NorFlash
+    from sim.nor_flash import NorFlash
 
     out = {}
     for raw, profile in ((0, "walk"), (0, "cues"), (1, "walk")):
@@ -429,21 +550,9 @@ def mode_bench():
 
 def mode_app(job_dir, out_dir, raw):
     """The real firmware loop with the store in its between-sample step."""
-    from device.app import App
-    from device.simboard import SimBoard
-    from device.simrun import _read_array
+    from sim.run import load_job
 
-    with open(job_dir + "/job.json") as f:
-        job = json.load(f)
-    cfg = Config()
-    for key in job["config"]:
-        cfg.set(key, job["config"][key])
-    n = job["n"]
-    board = SimBoard(
-        _read_array(job_dir + "/counts.bin", "h", n * 6, 2),
-        _read_array(job_dir + "/dt.bin", "i", n, 4),
-    )
-    app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+    job, board, app = load_job(job_dir)
     store = LogStore(out_dir, job["period_us"], fw="app-test", buf_bytes=8192 if raw else 1024)
     if raw:
         store.start(app, "command", raw=1)
@@ -455,7 +564,7 @@ def mode_app(job_dir, out_dir, raw):
         k = app.ring_tail
         while k != j:
             i = k & 31
-            rows.append((app.ring_ic[i], app.ring_side[i], app.ring_drop[i], app.ring_cued[i]))
+            rows.append((app.ring_ic[i], app.ring_stance[i], app.ring_drop[i], app.ring_cued[i]))
             probes.append(app.ring_probe[i])
             k += 1
         store.service(app)
@@ -476,6 +585,8 @@ def main(argv):
     elif mode == "sweep":
         samples = int(argv[5]) if len(argv) > 5 else 3000
         mode_sweep(int(argv[2]), int(argv[3]), argv[4], samples)
+    elif mode == "wfail":
+        mode_wfail(argv[2], int(argv[3]))
     elif mode == "full":
         mode_full(int(argv[2]))
     elif mode == "bench":

@@ -1,5 +1,5 @@
 """Real recordings (figures 5, 6, 7): mobgap steps, BROAD tilt vs optical truth (ours and
-imufusion 1.3.3), fixed-point firmware vs the float64 reference of tests/floatref.py."""
+imufusion 1.3.3), fixed-point firmware vs the float64 reference of sim/floatref.py."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import math
 
 import numpy as np
 
-from bench.jobs import DATA, firmware_inputs, synth_trace
 from hipcue.replay import run_firmware
 from hipcue.trace import read_trace
 from shared.mount import parse_mount
-from tests.floatref import float_frame, run_reference
+from sim.floatref import float_frame, run_reference
+from sim.inputs import DATA, firmware_inputs, synth_trace
 
 MOBGAP_TRIALS = ("Test5_Trial1", "Test5_Trial2", "Test11_Trial1")
 BROAD = "broad_07_fast_rotation.trace.csv"
@@ -177,7 +177,7 @@ def broad() -> dict:
     u_fus = up_in_sensor_from_q(qf) @ r_cal.T
     obl_fus, tilt_fus = angles_from_up(u_fus)
 
-    # the same algorithm in float64 (tests/floatref.py): is the error the algorithm's?
+    # the same algorithm in float64 (sim/floatref.py): is the error the algorithm's?
     ref = run_reference(counts.astype(np.int64), cfg, period_us, True)
     u_flt = up_from_angles(ref[:, 0], ref[:, 1])
 

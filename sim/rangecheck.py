@@ -46,7 +46,8 @@ MODULES = (
     "shared.estimator",
     "shared.steps",
     "shared.slstest",
-    "device.simboard",
+    "shared.fromconfig",  # after the classes it builds, so it builds the instrumented ones
+    "sim.board",
     "device.app",
 )
 

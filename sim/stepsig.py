@@ -14,14 +14,15 @@ import os
 
 import numpy as np
 
-# ../shared/data/real beside the repo (as tests/conftest.py)
-DATA_DIR = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "real"
-)
+from hipcue.replay import mount_from_meta
+from hipcue.trace import read_trace
+from shared.mount import mount_matrix
+from shared.mount import parse_mount as _parse_mount
+from sim.paths import data_dir
+
+DATA_DIR = str(data_dir())
 MOBGAP_TRIALS = ("Test5_Trial1", "Test5_Trial2", "Test11_Trial1")
 INPUTS = ("acc_up_mg", "acc_left_mg", "acc_fwd_mg", "gyro_up_cdps", "obl_mdeg")
-
-_AXES = {"x": 0, "y": 1, "z": 2}
 
 
 def trace_path(trial):
@@ -33,36 +34,15 @@ def events_path(trial):
 
 
 def parse_mount(text):
-    """'forward=+z left=-y up=+x' -> 3x3 matrix M with body = M @ sensor."""
-    m = np.zeros((3, 3))
-    rows = {"forward": 0, "left": 1, "up": 2}
-    for part in text.split():
-        key, val = part.split("=")
-        sign = -1.0 if val[0] == "-" else 1.0
-        m[rows[key], _AXES[val[-1]]] = sign
-    return m
+    """'forward=+z left=-y up=+x' -> 3x3 matrix M with body = M @ sensor (shared/mount.py)."""
+    return np.asarray(mount_matrix(_parse_mount(text)), float).reshape(3, 3)
 
 
 def load_trace(path):
-    """Returns (t_s, acc_g[N,3], gyro_dps[N,3], mount_text) in sensor axes."""
-    mount = None
-    header = None
-    with open(path) as f:
-        skip = 0
-        for line in f:
-            skip += 1
-            if line.startswith("#"):
-                if line[1:].strip().startswith("mount:"):
-                    mount = line.split("mount:", 1)[1].split("(")[0].strip()
-                continue
-            header = line.strip().split(",")
-            break
-    data = np.loadtxt(path, delimiter=",", skiprows=skip, usecols=range(len(header)), ndmin=2)
-    col = {name: i for i, name in enumerate(header)}
-    t = data[:, col["t_s"]] - data[0, col["t_s"]]
-    acc = data[:, [col["ax_g"], col["ay_g"], col["az_g"]]]
-    gyr = data[:, [col["gx_dps"], col["gy_dps"], col["gz_dps"]]]
-    return t, acc, gyr, mount
+    """Returns (t_s from 0, acc_g[N,3], gyro_dps[N,3], mount text or None) in sensor axes,
+    read as `hipcue replay` reads a trace."""
+    tr = read_trace(path)
+    return tr.t_s - tr.t_s[0], tr.acc_g, tr.gyro_dps, mount_from_meta(tr.meta)
 
 
 def up_vector(acc_b, gyr_b, period_s, tau_s=2.0):
@@ -189,7 +169,7 @@ def score(det_t, det_side, ref_t, ref_side, bouts, tol_s=0.15, margin_s=1.0):
 def run_detector(sig, **kw):
     """Runs shared.steps.StepDetector over signals() output (CPython).
 
-    Returns a list of (step_ic_n, step_side, step_drop_mdeg, step_end_n)."""
+    Returns a list of (step_ic_n, step_stance, step_drop_mdeg, step_end_n)."""
     from shared.steps import StepDetector
 
     d = StepDetector(sig["period_us"], **kw)
@@ -199,7 +179,7 @@ def run_detector(sig, **kw):
     out = []
     for i in range(len(a0)):
         if upd(i, a0[i], a1[i], a2[i], a3[i], a4[i]):
-            out.append((d.step_ic_n, d.step_side, d.step_drop_mdeg, d.step_end_n))
+            out.append((d.step_ic_n, d.step_stance, d.step_drop_mdeg, d.step_end_n))
     return out
 
 

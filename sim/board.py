@@ -11,7 +11,7 @@ from array import array
 from shared.mp import micropython
 
 if sys.implementation.name != "micropython":
-    from shared.cpython_shim import ptr16, ptr32  # viper's pointer casts (builtins there)
+    from shared.mp import ptr16, ptr32  # viper's pointer casts (builtins there)
 
 
 class SimBoard:

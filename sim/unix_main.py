@@ -1,10 +1,10 @@
 """The virtual device: the firmware under the MicroPython unix port, its serial port on a pty.
 
-    micropython -i -m device.unix_main JOB_DIR DATA_DIR      (started by `hipcue sim`)
+    micropython -i -m sim.unix_main JOB_DIR DATA_DIR      (started by `hipcue sim`)
 
 JOB_DIR (written by host/hipcue/sim.py) holds job.json (period_us, n, speed_pct, loop,
 calibrate, hold, trace name), counts.bin (int16 ax ay az gx gy gz per sample) and dt.bin (int32 us
-since the previous sample), as for device/simrun.py. DATA_DIR is the device's filesystem:
+since the previous sample), as for sim/run.py. DATA_DIR is the device's filesystem:
 config.json and logs/. stdin/stdout are the serial port (the pty), as on the board.
 
 Session logs: a LogStore (device/logstore.py) over DATA_DIR/logs, serviced once per sample
@@ -22,42 +22,29 @@ A Ctrl-C from mpremote (0x03 between frames) ends the loop with KeyboardInterrup
 leaves the unix port at its REPL, as a board would be, so `mpremote resume` works.
 """
 
-import json
 import sys
 import time
-from array import array
 
 from device.app import App
 from device.link import StdioLink
 from device.logstore import LogStore
 from device.service import FIRMWARE_VERSION, Service, load_config
-from device.simboard import SimBoard
+from sim.board import SimBoard
+from sim.job import read_job
 
 GUARD_US = 500  # stop serving this long before a sample is due
 RESYNC_US = 200000  # further behind than this (process stopped): restart the clock
 
 
-def _read_array(path, typecode, count, size):
-    a = array(typecode, bytearray(count * size))
-    with open(path, "rb") as f:
-        got = f.readinto(a)
-    if got != count * size:
-        raise ValueError("%s: expected %d bytes, got %d" % (path, count * size, got))
-    return a
-
-
 class Runner:
     def __init__(self, job_dir, data_dir):
-        with open(job_dir + "/job.json") as f:
-            job = json.load(f)
+        job, counts, dt = read_job(job_dir)
         self.job = job
-        n = job["n"]
-        counts = _read_array(job_dir + "/counts.bin", "h", n * 6, 2)
-        dt = _read_array(job_dir + "/dt.bin", "i", n, 4)
-        self.cfg, note = load_config(data_dir)
+        self.cfg, note, cfg_fault = load_config(data_dir)
         self.board = SimBoard(counts, dt)
         self.board.name = "unix-sim"
         self.app = App(self.board, self.cfg, calibrate=job["calibrate"], period_us=job["period_us"])
+        self.app.faults |= cfg_fault  # a refused stored config was set aside (defaults run)
         self.link = StdioLink()
         self.service = Service(self.link, self.cfg, data_dir, app=self.app, board=self.board)
         self.service.config_note = note
@@ -88,6 +75,9 @@ class Runner:
 
     def info(self):
         return {
+            # the data folder is on the host's disk: its free space is no flash figure
+            "flash_free": None,
+            "storage": "simulator: a folder on the host's disk, not flash",
             "sim": {
                 "held": self.held,
                 "trace": self.job["trace"],
@@ -99,7 +89,7 @@ class Runner:
                 "max_lag_us": self.max_lag_us,
                 "resyncs": self.resyncs,
                 "service_overruns": self.overruns,
-            }
+            },
         }
 
     def run(self):
@@ -159,7 +149,7 @@ class Runner:
                     service.step(
                         app.ring_ic[j],
                         app.ring_end[j],
-                        app.ring_side[j],
+                        app.ring_stance[j],
                         app.ring_drop[j],
                         app.ring_cued[j],
                     )
@@ -175,7 +165,7 @@ class Runner:
 
 def main(argv):
     if len(argv) != 3:
-        print("usage: micropython -i -m device.unix_main JOB_DIR DATA_DIR")
+        print("usage: micropython -i -m sim.unix_main JOB_DIR DATA_DIR")
         return 2
     try:
         import termios  # type: ignore[import-not-found]  # unix port only
