@@ -22,6 +22,7 @@ def estimator(cfg, period_us):
         init_ms=cfg["init_ms"],
         still_mdps=cfg["still_dps"],
         still_mg=cfg["still_mg"],
+        accel_lp_ms=cfg["accel_lp_ms"],
     )
 
 
@@ -40,6 +41,7 @@ def cue_detector(cfg, period_us):
         cfg["cue_ms"],
     )
     configure_cue(cue, cfg)
+    cue.set_refractory_stride_pct(cfg["refractory_stride_pct"])
     return cue
 
 
@@ -55,6 +57,7 @@ def update_cue(cue, cfg):
         cfg["cue_ms"],
     )
     configure_cue(cue, cfg, fade=cue.fade_pct, keep_state=1)
+    cue.set_refractory_stride_pct(cfg["refractory_stride_pct"])
 
 
 def calibrator(cfg, period_us):
