@@ -5,7 +5,8 @@ targets, printed one per line and written to bench/latest.json.
   2  instructions per sample (callgrind, MicroPython unix port): hipcue loop vs float Madgwick
   3  synthetic walks: obliquity RMS, per-step drop error p95, step detection rate
   4  cue latency vs the true threshold crossing (synthetic walks, 100 Hz)
-  5  mobgap HA_001: reference ICs matched, stance side, false steps
+  5  steps on every shared recording with reference events (ipol, mobgap): ICs matched, stance
+     side, extra steps, contact timing bias, per dataset, beside mobgap 1.2.0 (bench/gait.py)
   6  BROAD 07: tilt / obliquity / up-vector error vs optical truth, ours and imufusion 1.3.3
   7  fixed point vs the float64 reference (sim/floatref.py)
   8  serial link on the virtual device: round trip, log download throughput, late samples
@@ -15,7 +16,9 @@ targets, printed one per line and written to bench/latest.json.
  11  the whole board loop (device/main.py run(): read, tick, log service, button, command
      service and link check) on the unix port: x86 instructions per sample (callgrind, mean,
      median, p99, by stage), bytes per sample, a 10-minute walk's collections (bench/loopcost.py)
- 12  exercise mode: reps counted, per-rep drop error, cue latency, roll-back cue (synthetic sets)
+ 12  gates: the turn gate's threshold from straight walking and U-turns, the tilt gate on the
+     bent-over stretch of the mobgap circuit (sim/gates.py)
+ 13  exercise mode: reps counted, per-rep drop error, cue latency, roll-back cue (synthetic sets)
 """
 
 from __future__ import annotations
@@ -32,9 +35,20 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import accuracy, cellread, cost, loopcost  # noqa: E402
+from bench import accuracy, cellread, cost, gait, loopcost  # noqa: E402
 from bench import exercise as exbench  # noqa: E402
+from shared.config import SCHEMA  # noqa: E402
+from sim import gates, running, scoring  # noqa: E402
 from sim import realdata as real  # noqa: E402
+
+
+def _gates():
+    refs = scoring.load_references(real.DATA)
+    return {
+        "turn": gates.turn_figures(refs, SCHEMA["turn_tau_ms"][1]),
+        "turn_raw": gates.turn_figures(refs, 0),
+        "tilt": gates.tilt_figures(refs),
+    }
 
 
 def _call(name_args):
@@ -45,6 +59,8 @@ def _call(name_args):
         "cellread": cellread.cell_read_cost,
         "walk": accuracy.one_walk,
         "mobgap": real.mobgap_trial,
+        "gait": gait.bench_run,
+        "gates": _gates,
         "broad": real.broad,
         "fixfloat": real.fixed_vs_float,
         "fusioncheck": real.imufusion_check,
@@ -53,6 +69,7 @@ def _call(name_args):
         "loop_walk": loopcost.walk,
         "loop_heap": loopcost.heap,
         "exercise": exbench.one_set,
+        "ex_still": exbench.still_effect,
     }[name]
     t0 = time.time()
     try:
@@ -242,11 +259,12 @@ def main() -> int:
     jobs = [("instructions", ()), ("cellread", ()), ("loop_instr", ())]
     jobs += [("walk", w) for w in accuracy.WALKS]
     jobs += [("alloc", ()), ("broad", ())]
-    jobs += [("mobgap", (t,)) for t in real.MOBGAP_TRIALS]
+    jobs += [("gait", ()), ("gates", ())]
     jobs += [("fixfloat", (w,)) for w in real.FIXED_VS_FLOAT]
     jobs += [("fusioncheck", ()), ("loop_alloc", ()), ("loop_walk", ())]
     jobs += [("loop_heap", ())]
     jobs += [("exercise", j) for j in exbench.JOBS]
+    jobs += [("ex_still", j) for j in exbench.STILL_JOBS]
     with ProcessPoolExecutor(max_workers=2) as ex:
         results = list(ex.map(_call, jobs))
     got: dict = {}
@@ -400,41 +418,42 @@ def main() -> int:
         )
 
     # 5 -----------------------------------------------------------------------------------
-    r.section("5 mobgap HA_001 (calibrate=False, mount from file)")
-    trials = [x["value"] for x in got["mobgap"] if x["ok"]]
-    for b in (x for x in got["mobgap"] if not x["ok"]):
-        r.error("mobgap", b)
-    detail["mobgap"] = trials
-    for system in ("INDIP", "Stereophoto"):
-        if not trials:
-            break
-        ref = sum(t[system]["ref"] for t in trials)
-        m = sum(t[system]["matched"] for t in trials)
-        sd = sum(t[system]["side_ok"] for t in trials)
-        primary = system == "INDIP"
-        r.fig(
-            f"ICs matched ({system})",
-            100.0 * m / ref,
-            ">= 97 %" if primary else None,
-            (m / ref >= 0.97) if primary else None,
-            "{:.1f}",
-            f" % ({m}/{ref})",
-        )
-        r.fig(
-            f"stance side correct ({system})",
-            100.0 * sd / max(m, 1),
-            ">= 98 %" if primary else None,
-            (sd / max(m, 1) >= 0.98) if primary else None,
-            "{:.1f}",
-            f" % ({sd}/{m})",
-        )
-    for t in trials:
-        r.fig(f"false steps {t['trial']}", t["INDIP"]["false_outside_bouts"], None, None, "{:d}")
-        r.note(
-            f"detected {t['detected']}; outside Stereophoto bouts "
-            f"{t['Stereophoto']['false_outside_bouts']}; unmatched inside INDIP bouts "
-            f"{t['INDIP']['unmatched_inside_bouts']}"
-        )
+    r.section(
+        "5 steps on every shared recording with reference events (sim/scoring.py; "
+        "python -m bench.gait): hipcue firmware vs mobgap 1.2.0"
+    )
+    g5 = got["gait"][0]
+    if g5["ok"]:
+        v = g5["value"]
+        detail["gait"] = v["table"]
+        for line in scoring.format_table(v["table"]):
+            r.note(line)
+        ours = v["table"]["hipcue"]
+        peer = v["table"].get(gait.PEER_NAME)
+        for ds, t in ours.items():
+            if ds != "all" and peer is None:
+                continue
+            ahead = None
+            if peer is not None:
+                p = peer[ds]
+                ahead = (
+                    t["matched_pct"] >= p["matched_pct"]
+                    and t["side_pct"] >= p["side_pct"]
+                    and t["extra_pct"] <= p["extra_pct"]
+                    and abs(t["bias_ms"]) <= abs(p["bias_ms"])
+                )
+            r.fig(
+                f"gait goals met, {ds}",
+                "yes" if scoring.meets_goals(t) else "no",
+                "97/99/3/20",
+                scoring.meets_goals(t),
+            )
+            if ahead is not None:
+                r.fig(f"ahead of mobgap, {ds}", "yes" if ahead else "no", None, ahead)
+        if peer is None:
+            r.note(f"mobgap peer not run: {v.get('peer_error')}")
+    else:
+        r.error("gait table", g5)
 
     # 6 -----------------------------------------------------------------------------------
     r.section("6 BROAD 07 fast rotation vs optical reference (movement samples)")
@@ -639,6 +658,36 @@ def main() -> int:
             " %",
         )
         r.note(f"{v['qualifying']} qualifying right-stance steps, {v['cued']} cued")
+        rf = running.run_figures()
+        detail["running"] = rf
+        r.fig(
+            "running: cue sensitivity, drop >= thr + 1",
+            100 * rf["sensitivity"],
+            ">= 98 %",
+            rf["sensitivity"] >= 0.98,
+            "{:.1f}",
+            " %",
+        )
+        r.fig(
+            "running: false cues /1000 steps",
+            rf["false_per_1000"],
+            "<= 10",
+            rf["false_per_1000"] <= 10,
+            "{:.1f}",
+        )
+        r.fig(
+            "running: obliquity RMS",
+            rf["obliquity_rms_deg"],
+            "<= 1 deg",
+            rf["obliquity_rms_deg"] <= 1.0,
+            "{:.2f}",
+            " deg",
+        )
+        r.note(
+            f"sim/running.py: 3 x 60 s at 170 steps/min, drops 4 / 7 deg; "
+            f"{rf['qualifying']} qualifying stances, {rf['cued']} cued, {rf['cues']} cues; "
+            f"tilt RMS {rf['tilt_rms_deg']:.2f} deg"
+        )
     except Exception as e:  # noqa: BLE001
         r.error("feedback", {"error": f"{type(e).__name__}: {e}"})
 
@@ -647,12 +696,57 @@ def main() -> int:
     _loop_figures(r, got, detail)
 
     # 12 ----------------------------------------------------------------------------------
+    r.section("12 gates: turn threshold and tilt gate from the shared recordings (sim/gates.py)")
+    g12 = got["gates"][0]
+    if g12["ok"]:
+        v = g12["value"]
+        detail["gates"] = v
+        tf = v["turn"]
+        r.fig(
+            "turn gate threshold (rule of sim/gates.py)",
+            tf["threshold_dps"],
+            f"= default {SCHEMA['turn_gate_dps'][1] / 1000:g}",
+            tf["threshold_dps"] * 1000 == SCHEMA["turn_gate_dps"][1] and tf["separates"],
+            "{:.0f}",
+            " deg/s",
+        )
+        r.note(
+            f"yaw rate low-passed over {tf['tau_ms']} ms: straight walking max "
+            f"{tf['straight_max_dps']:.1f} deg/s (x 1.2, up to 5), U-turn medians from "
+            f"{tf['turn_median_min_dps']:.1f}; raw rate: straight max "
+            f"{v['turn_raw']['straight_max_dps']:.1f}, U-turn medians from "
+            f"{v['turn_raw']['turn_median_min_dps']:.1f} (no threshold separates them)"
+        )
+        for row in tf["rows"]:
+            r.note(
+                f"  {row['name']:<30} straight max {row['straight_max_dps'] or 0:6.1f}  "
+                f"U-turn median {row['turn_median_dps'] or 0:6.1f} deg/s"
+            )
+        tl = v["tilt"]
+        r.fig(
+            "cue samples while |tilt| > 30 deg, mobgap Test11",
+            tl["gate_on"]["cue_samples_bent"],
+            "0",
+            tl["gate_on"]["cue_samples_bent"] == 0,
+            "{:d}",
+        )
+        r.note(
+            f"gate off: {tl['gate_off']['cue_samples_bent']} cue samples bent over "
+            f"({tl['gate_on']['bent_s']:.1f} s past 30 deg, up to "
+            f"{tl['gate_on']['max_tilt_deg']:.0f}); calibrated ipol walks: tilt "
+            f"{tl['walk_tilt_min_deg']:.1f} .. {tl['walk_tilt_max_deg']:.1f} deg"
+        )
+    else:
+        r.error("gates", g12)
+
+    # 13 ----------------------------------------------------------------------------------
     sets = [x["value"] for x in got.get("exercise", []) if x["ok"]]
     for b in (x for x in got.get("exercise", []) if not x["ok"]):
         r.error("exercise set", b)
     if sets:
         try:
-            exbench.report(r, sets, detail)
+            still = [x["value"] for x in got.get("ex_still", []) if x["ok"]]
+            exbench.report(r, sets, detail, still)
         except Exception as e:  # noqa: BLE001
             r.error("exercise", {"error": f"{type(e).__name__}: {e}"})
 

@@ -22,10 +22,11 @@ def estimator(cfg, period_us):
         accel_band_mg=cfg["accel_band_mg"],
         init_ms=cfg["init_ms"],
         # Exercise sets hold slow postures (one-leg sway, lying) whose pelvic rates pass the
-        # still gate, so it would learn real rotation as gyro bias (make bench, section 12):
+        # still gate, so it would learn real rotation as gyro bias (make bench, section 13):
         # no still-bias learning there; the calibrated bias and the integral term remain.
         still_mdps=cfg["still_dps"] if cfg["mode"] == "walk" else 0,
         still_mg=cfg["still_mg"],
+        accel_lp_ms=cfg["accel_lp_ms"],
     )
 
 
@@ -44,6 +45,7 @@ def cue_detector(cfg, period_us):
         cfg["cue_ms"],
     )
     configure_cue(cue, cfg)
+    cue.set_refractory_stride_pct(cfg["refractory_stride_pct"])
     return cue
 
 
@@ -59,6 +61,7 @@ def update_cue(cue, cfg):
         cfg["cue_ms"],
     )
     configure_cue(cue, cfg, fade=cue.fade_pct, keep_state=1)
+    cue.set_refractory_stride_pct(cfg["refractory_stride_pct"])
 
 
 def calibrator(cfg, period_us):

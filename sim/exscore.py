@@ -2,7 +2,7 @@
 
 `one_set` generates a synthetic set (host/hipcue/exsynth.py), replays it through the
 firmware loop (`--set mode=...`) and scores it; `combine` pools sets. Used by the tests
-(a few sets) and by `make bench` section 12 (many).
+(a few sets) and by `make bench` section 13 (many).
 
 Matching: a truth rep [t0, t0 + duration] and a detected rep [start, end] match when they
 overlap; each is used once (in time order). Per matched rep: the drop error, |detected -
@@ -164,4 +164,30 @@ def combine(results: list[dict]) -> dict:
     out["cue_near_agree"] = (
         sum(1 for d, c in near if (d >= thr) == bool(c)) / len(near) if near else None
     )
+    return out
+
+
+def still_learning_effect(exercise: str, seed: int) -> dict:
+    """Obliquity error against the truth over one synthetic set, replayed as a walk (the
+    estimator learns gyro bias while "still") and as the exercise (it does not): the measured
+    reason exercise mode turns that learning off (shared/fromconfig.py)."""
+    from hipcue import exsynth, synth
+    from hipcue.replay import run_firmware
+    from hipcue.trace import read_trace
+
+    tr, _truth = exsynth.generate(exercise, "left", 10, seed=seed)
+    with tempfile.TemporaryDirectory(prefix="hipcue-ex-") as tmp:
+        path = Path(tmp) / "set.trace.csv"
+        synth.write_trace_csv(tr, path)
+        trace = read_trace(path)
+        out = {}
+        for mode in ("walk", exercise):
+            res = run_firmware(trace, sets=[f"mode={mode}"], engine="cpython")
+            err = res.obl_mdeg / 1000.0 - np.asarray(tr.columns["obliquity_deg"], float)
+            err = err[300:]  # after the calibration second and the filter's start
+            key = "learning_on" if mode == "walk" else "learning_off"
+            out[key] = {
+                "rms_deg": float(np.sqrt(np.mean(err**2))),
+                "max_abs_deg": float(np.max(np.abs(err))),
+            }
     return out

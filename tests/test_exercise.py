@@ -1,7 +1,7 @@
 """Exercise mode (issue #16): shared/exercise.py through the firmware loop and `hipcue replay`.
 
 Synthetic sets (host/hipcue/exsynth.py) carry the truth per rep; sim/exscore.py scores the
-firmware's reps against it. `make bench` section 12 runs many more sets; these are the
+firmware's reps against it. `make bench` section 13 runs many more sets; these are the
 checks that must hold on every set tried here.
 """
 

@@ -55,6 +55,20 @@ class RatePlan:
         )
 
 
+def header_rate(trace: Trace) -> float | None:
+    """The trace's `# rate_hz:` metadata in Hz, or None when absent; a bad value is an error."""
+    text = trace.meta.get("rate_hz")
+    if text is None:
+        return None
+    try:
+        hz = float(text.split()[0]) if text.split() else float("nan")
+    except ValueError:
+        hz = float("nan")
+    if not (hz > 0.0 and np.isfinite(hz)):
+        raise TraceError(f"{trace.path}: '# rate_hz: {text}' is not a sample rate in Hz")
+    return hz
+
+
 def plan_rate(trace: Trace, cfg: Config, rate_was_set: bool) -> RatePlan:
     name = str(trace.path)
     if trace.n < 2:
@@ -62,6 +76,17 @@ def plan_rate(trace: Trace, cfg: Config, rate_was_set: bool) -> RatePlan:
     dt = np.diff(trace.t_s)
     med = float(np.median(dt))
     trace_hz = 1.0 / med
+    header_hz = header_rate(trace)
+    if header_hz is not None:
+        # the header wins over the median interval (timestamps may be rounded, e.g. 104 Hz
+        # written to 1 ms), unless the two disagree grossly (then the file is inconsistent)
+        if abs(header_hz - trace_hz) > 0.25 * header_hz:
+            raise TraceError(
+                f"{name}: '# rate_hz: {trace.meta['rate_hz']}' but the samples are "
+                f"{trace_hz:.3f} Hz apart (median interval)"
+            )
+        trace_hz = header_hz
+        med = 1.0 / header_hz
     period_us = int(round(med * 1e6))
     firmware_hz = int(round(trace_hz))
     lo, hi = SCHEMA["rate_hz"][2], SCHEMA["rate_hz"][3]
