@@ -58,7 +58,6 @@ def _call(name_args):
         "instructions": cost.instructions,
         "cellread": cellread.cell_read_cost,
         "walk": accuracy.one_walk,
-        "mobgap": real.mobgap_trial,
         "gait": gait.bench_run,
         "gates": _gates,
         "broad": real.broad,
