@@ -51,7 +51,17 @@ typecheck-device: $(STUBS_STAMP)
 pytest: venv
 	$(BIN)/python -m pytest -n 2
 
-bench: venv
+# The peer detectors of the gait table (mobgap, heavy: numba, scikit-learn) get their own venv.
+PEER_VENV := .venv-peer
+PEER_STAMP := $(PEER_VENV)/.installed-stamp
+
+$(PEER_STAMP): bench/requirements-peer.txt
+	$(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install -q --upgrade pip
+	$(PEER_VENV)/bin/pip install -q -r bench/requirements-peer.txt
+	touch $(PEER_STAMP)
+
+bench: venv $(PEER_STAMP)
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	$(BIN)/python -m bench
 
@@ -130,4 +140,4 @@ deploy-clean:
 	$(BIN)/mpremote connect $(PORT) fs rm -r :device + fs rm -r :shared + fs rm :main.py
 
 clean:
-	rm -rf $(VENV) $(STUBS) build out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEER_VENV) $(STUBS) build out .pytest_cache .mypy_cache .ruff_cache

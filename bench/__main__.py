@@ -5,7 +5,8 @@ targets, printed one per line and written to bench/latest.json.
   2  instructions per sample (callgrind, MicroPython unix port): hipcue loop vs float Madgwick
   3  synthetic walks: obliquity RMS, per-step drop error p95, step detection rate
   4  cue latency vs the true threshold crossing (synthetic walks, 100 Hz)
-  5  mobgap HA_001: reference ICs matched, stance side, false steps
+  5  steps on every shared recording with reference events (ipol, mobgap): ICs matched, stance
+     side, extra steps, contact timing bias, per dataset, beside mobgap 1.2.0 (bench/gait.py)
   6  BROAD 07: tilt / obliquity / up-vector error vs optical truth, ours and imufusion 1.3.3
   7  fixed point vs the float64 reference (sim/floatref.py)
   8  serial link on the virtual device: round trip, log download throughput, late samples
@@ -15,7 +16,10 @@ targets, printed one per line and written to bench/latest.json.
  11  the whole board loop (device/main.py run(): read, tick, log service, button, command
      service and link check) on the unix port: x86 instructions per sample (callgrind, mean,
      median, p99, by stage), bytes per sample, a 10-minute walk's collections (bench/loopcost.py)
- 12  the hipcue image on an emulated RP2040 (bench/rp2040.py; rp2040js 1.4.1, cycle model not
+ 12  gates: the turn gate's threshold from straight walking and U-turns, the tilt gate on the
+     bent-over stretch of the mobgap circuit (sim/gates.py)
+ 13  exercise mode: reps counted, per-rep drop error, cue latency, roll-back cue (synthetic sets)
+ 14  the hipcue image on an emulated RP2040 (bench/rp2040.py; rp2040js 1.4.1, cycle model not
      checked against silicon): boot, the board loop by stage in cycles, heap, GC, missed/late
      samples, cue latency to the motor pin, the make deploy path, replay identity
 """
@@ -34,8 +38,20 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import accuracy, cellread, cost, loopcost  # noqa: E402
+from bench import accuracy, cellread, cost, gait, loopcost  # noqa: E402
+from bench import exercise as exbench  # noqa: E402
+from shared.config import SCHEMA  # noqa: E402
+from sim import gates, running, scoring  # noqa: E402
 from sim import realdata as real  # noqa: E402
+
+
+def _gates():
+    refs = scoring.load_references(real.DATA)
+    return {
+        "turn": gates.turn_figures(refs, SCHEMA["turn_tau_ms"][1]),
+        "turn_raw": gates.turn_figures(refs, 0),
+        "tilt": gates.tilt_figures(refs),
+    }
 
 
 def _call(name_args):
@@ -45,7 +61,8 @@ def _call(name_args):
         "instructions": cost.instructions,
         "cellread": cellread.cell_read_cost,
         "walk": accuracy.one_walk,
-        "mobgap": real.mobgap_trial,
+        "gait": gait.bench_run,
+        "gates": _gates,
         "broad": real.broad,
         "fixfloat": real.fixed_vs_float,
         "fusioncheck": real.imufusion_check,
@@ -53,6 +70,8 @@ def _call(name_args):
         "loop_alloc": loopcost.alloc,
         "loop_walk": loopcost.walk,
         "loop_heap": loopcost.heap,
+        "exercise": exbench.one_set,
+        "ex_still": exbench.still_effect,
     }[name]
     t0 = time.time()
     try:
@@ -145,7 +164,7 @@ def _feedback_figures() -> dict:
 
 
 def _rp2040_section(r: Report, detail: dict) -> None:
-    """12: the hipcue image on the emulated RP2040 (bench/rp2040.py). Walk length and the
+    """14: the hipcue image on the emulated RP2040 (bench/rp2040.py). Walk length and the
     number of replayed traces: HIPCUE_BENCH_RP2040_WALK_S (default 60 s emulated),
     HIPCUE_BENCH_RP2040_TRACES (default 0: every shared real trace)."""
     import os
@@ -153,7 +172,7 @@ def _rp2040_section(r: Report, detail: dict) -> None:
     from bench import rp2040
     from sim.rp2040 import EMULATOR, emulator_missing, ensure_emulator
 
-    r.section(f"12 board loop on the chip ({EMULATOR})")
+    r.section(f"14 board loop on the chip ({EMULATOR})")
     try:
         ensure_emulator()
     except Exception as e:  # noqa: BLE001
@@ -407,10 +426,12 @@ def main() -> int:
     jobs = [("instructions", ()), ("cellread", ()), ("loop_instr", ())]
     jobs += [("walk", w) for w in accuracy.WALKS]
     jobs += [("alloc", ()), ("broad", ())]
-    jobs += [("mobgap", (t,)) for t in real.MOBGAP_TRIALS]
+    jobs += [("gait", ()), ("gates", ())]
     jobs += [("fixfloat", (w,)) for w in real.FIXED_VS_FLOAT]
     jobs += [("fusioncheck", ()), ("loop_alloc", ()), ("loop_walk", ())]
     jobs += [("loop_heap", ())]
+    jobs += [("exercise", j) for j in exbench.JOBS]
+    jobs += [("ex_still", j) for j in exbench.STILL_JOBS]
     with ProcessPoolExecutor(max_workers=2) as ex:
         results = list(ex.map(_call, jobs))
     got: dict = {}
@@ -564,41 +585,42 @@ def main() -> int:
         )
 
     # 5 -----------------------------------------------------------------------------------
-    r.section("5 mobgap HA_001 (calibrate=False, mount from file)")
-    trials = [x["value"] for x in got["mobgap"] if x["ok"]]
-    for b in (x for x in got["mobgap"] if not x["ok"]):
-        r.error("mobgap", b)
-    detail["mobgap"] = trials
-    for system in ("INDIP", "Stereophoto"):
-        if not trials:
-            break
-        ref = sum(t[system]["ref"] for t in trials)
-        m = sum(t[system]["matched"] for t in trials)
-        sd = sum(t[system]["side_ok"] for t in trials)
-        primary = system == "INDIP"
-        r.fig(
-            f"ICs matched ({system})",
-            100.0 * m / ref,
-            ">= 97 %" if primary else None,
-            (m / ref >= 0.97) if primary else None,
-            "{:.1f}",
-            f" % ({m}/{ref})",
-        )
-        r.fig(
-            f"stance side correct ({system})",
-            100.0 * sd / max(m, 1),
-            ">= 98 %" if primary else None,
-            (sd / max(m, 1) >= 0.98) if primary else None,
-            "{:.1f}",
-            f" % ({sd}/{m})",
-        )
-    for t in trials:
-        r.fig(f"false steps {t['trial']}", t["INDIP"]["false_outside_bouts"], None, None, "{:d}")
-        r.note(
-            f"detected {t['detected']}; outside Stereophoto bouts "
-            f"{t['Stereophoto']['false_outside_bouts']}; unmatched inside INDIP bouts "
-            f"{t['INDIP']['unmatched_inside_bouts']}"
-        )
+    r.section(
+        "5 steps on every shared recording with reference events (sim/scoring.py; "
+        "python -m bench.gait): hipcue firmware vs mobgap 1.2.0"
+    )
+    g5 = got["gait"][0]
+    if g5["ok"]:
+        v = g5["value"]
+        detail["gait"] = v["table"]
+        for line in scoring.format_table(v["table"]):
+            r.note(line)
+        ours = v["table"]["hipcue"]
+        peer = v["table"].get(gait.PEER_NAME)
+        for ds, t in ours.items():
+            if ds != "all" and peer is None:
+                continue
+            ahead = None
+            if peer is not None:
+                p = peer[ds]
+                ahead = (
+                    t["matched_pct"] >= p["matched_pct"]
+                    and t["side_pct"] >= p["side_pct"]
+                    and t["extra_pct"] <= p["extra_pct"]
+                    and abs(t["bias_ms"]) <= abs(p["bias_ms"])
+                )
+            r.fig(
+                f"gait goals met, {ds}",
+                "yes" if scoring.meets_goals(t) else "no",
+                "97/99/3/20",
+                scoring.meets_goals(t),
+            )
+            if ahead is not None:
+                r.fig(f"ahead of mobgap, {ds}", "yes" if ahead else "no", None, ahead)
+        if peer is None:
+            r.note(f"mobgap peer not run: {v.get('peer_error')}")
+    else:
+        r.error("gait table", g5)
 
     # 6 -----------------------------------------------------------------------------------
     r.section("6 BROAD 07 fast rotation vs optical reference (movement samples)")
@@ -803,6 +825,36 @@ def main() -> int:
             " %",
         )
         r.note(f"{v['qualifying']} qualifying right-stance steps, {v['cued']} cued")
+        rf = running.run_figures()
+        detail["running"] = rf
+        r.fig(
+            "running: cue sensitivity, drop >= thr + 1",
+            100 * rf["sensitivity"],
+            ">= 98 %",
+            rf["sensitivity"] >= 0.98,
+            "{:.1f}",
+            " %",
+        )
+        r.fig(
+            "running: false cues /1000 steps",
+            rf["false_per_1000"],
+            "<= 10",
+            rf["false_per_1000"] <= 10,
+            "{:.1f}",
+        )
+        r.fig(
+            "running: obliquity RMS",
+            rf["obliquity_rms_deg"],
+            "<= 1 deg",
+            rf["obliquity_rms_deg"] <= 1.0,
+            "{:.2f}",
+            " deg",
+        )
+        r.note(
+            f"sim/running.py: 3 x 60 s at 170 steps/min, drops 4 / 7 deg; "
+            f"{rf['qualifying']} qualifying stances, {rf['cued']} cued, {rf['cues']} cues; "
+            f"tilt RMS {rf['tilt_rms_deg']:.2f} deg"
+        )
     except Exception as e:  # noqa: BLE001
         r.error("feedback", {"error": f"{type(e).__name__}: {e}"})
 
@@ -811,6 +863,61 @@ def main() -> int:
     _loop_figures(r, got, detail)
 
     # 12 ----------------------------------------------------------------------------------
+    r.section("12 gates: turn threshold and tilt gate from the shared recordings (sim/gates.py)")
+    g12 = got["gates"][0]
+    if g12["ok"]:
+        v = g12["value"]
+        detail["gates"] = v
+        tf = v["turn"]
+        r.fig(
+            "turn gate threshold (rule of sim/gates.py)",
+            tf["threshold_dps"],
+            f"= default {SCHEMA['turn_gate_dps'][1] / 1000:g}",
+            tf["threshold_dps"] * 1000 == SCHEMA["turn_gate_dps"][1] and tf["separates"],
+            "{:.0f}",
+            " deg/s",
+        )
+        r.note(
+            f"yaw rate low-passed over {tf['tau_ms']} ms: straight walking max "
+            f"{tf['straight_max_dps']:.1f} deg/s (x 1.2, up to 5), U-turn medians from "
+            f"{tf['turn_median_min_dps']:.1f}; raw rate: straight max "
+            f"{v['turn_raw']['straight_max_dps']:.1f}, U-turn medians from "
+            f"{v['turn_raw']['turn_median_min_dps']:.1f} (no threshold separates them)"
+        )
+        for row in tf["rows"]:
+            r.note(
+                f"  {row['name']:<30} straight max {row['straight_max_dps'] or 0:6.1f}  "
+                f"U-turn median {row['turn_median_dps'] or 0:6.1f} deg/s"
+            )
+        tl = v["tilt"]
+        r.fig(
+            "cue samples while |tilt| > 30 deg, mobgap Test11",
+            tl["gate_on"]["cue_samples_bent"],
+            "0",
+            tl["gate_on"]["cue_samples_bent"] == 0,
+            "{:d}",
+        )
+        r.note(
+            f"gate off: {tl['gate_off']['cue_samples_bent']} cue samples bent over "
+            f"({tl['gate_on']['bent_s']:.1f} s past 30 deg, up to "
+            f"{tl['gate_on']['max_tilt_deg']:.0f}); calibrated ipol walks: tilt "
+            f"{tl['walk_tilt_min_deg']:.1f} .. {tl['walk_tilt_max_deg']:.1f} deg"
+        )
+    else:
+        r.error("gates", g12)
+
+    # 13 ----------------------------------------------------------------------------------
+    sets = [x["value"] for x in got.get("exercise", []) if x["ok"]]
+    for b in (x for x in got.get("exercise", []) if not x["ok"]):
+        r.error("exercise set", b)
+    if sets:
+        try:
+            still = [x["value"] for x in got.get("ex_still", []) if x["ok"]]
+            exbench.report(r, sets, detail, still)
+        except Exception as e:  # noqa: BLE001
+            r.error("exercise", {"error": f"{type(e).__name__}: {e}"})
+
+    # 14 ----------------------------------------------------------------------------------
     _rp2040_section(r, detail)
 
     elapsed = time.time() - t_start

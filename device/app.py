@@ -14,6 +14,7 @@ from shared import estimator, fromconfig
 from shared.calib import CAL_DONE, CAL_FAILED
 from shared.cue import CueDetector
 from shared.estimator import Estimator
+from shared.exercise import Exercise
 from shared.mount import MountError, calibrated_frame_q14, mount_frame_q14, parse_mount
 from shared.mp import const, micropython
 from shared.slstest import SlsTest
@@ -32,8 +33,10 @@ _FIRE_MASK = const(7)
 
 # A cue this long before a step's detected initial contact is still that step's (when its
 # side matches): the detected contact lags the true one (shared/steps.py ic_lag_ms, the jerk
-# filter), and a cue can fire 10-20 ms before it.
-CREDIT_EARLY_MS = 50
+# filter), and a cue can fire 10-20 ms before it; running, the drop peaks within 70 ms of
+# heel strike and the cue fires 60 ms after it, up to 140 ms before the detected contact
+# (issue 14: sim/running.py, cue sensitivity 0.49 at 50 ms, 0.985 at 150 ms).
+CREDIT_EARLY_MS = 150
 
 FAULT_CAL_FAILED = const(1)
 FAULT_STEP_OVERFLOW = const(2)
@@ -70,7 +73,11 @@ _T_SETTLE_N = const(11)
 _T_GAP_LEFT = const(12)
 _T_SLS = const(13)  # 1: a single-leg stance test (self.sls) drives the motor
 _T_EV = const(14)  # EV_* bits: what happened since the between-sample work last looked
-_T_NCELLS = const(15)
+_T_TILT_MDEG = const(15)  # |tilt| limit, mdeg (0: off)
+_T_YAW_LP = const(16)  # low-passed yaw rate, cdeg/s << 4
+_T_YAW_K = const(17)  # its shift: 2**k samples ~ turn_tau_ms (0: the raw rate)
+_T_EX = const(18)  # 1: an exercise set (self.ex, shared/exercise.py) drives the motor
+_T_NCELLS = const(19)
 CELL_N = _T_N
 CELL_EV = _T_EV
 # Gate reasons (shared/cue.py GATE_*) and the cue's gate cell.
@@ -79,13 +86,15 @@ _G_WALK = const(2)
 _G_TURN = const(4)
 _G_SAT = const(8)
 _G_GAP = const(16)
+_G_TILT = const(64)
 _C_GATE = const(14)
-if (_G_INIT, _G_WALK, _G_TURN, _G_SAT, _G_GAP, _C_GATE) != (
+if (_G_INIT, _G_WALK, _G_TURN, _G_SAT, _G_GAP, _G_TILT, _C_GATE) != (
     _cue_mod.GATE_INIT,
     _cue_mod.GATE_WALK,
     _cue_mod.GATE_TURN,
     _cue_mod.GATE_SAT,
     _cue_mod.GATE_GAP,
+    _cue_mod.GATE_TILT,
     _cue_mod.CELL_GATE,
 ):
     raise ImportError("device/app.py: the cue detector's gate cells moved")
@@ -115,6 +124,7 @@ _steps_update = StepDetector.update
 _cue_update = CueDetector.update
 _cue_note_step = CueDetector.note_step
 _sls_update = SlsTest.update
+_ex_update = Exercise.update
 
 
 class App:
@@ -138,6 +148,11 @@ class App:
         t[_T_WALK_ONLY] = cfg["cue_walking_only"]
         t[_T_TURN_CDPS] = cfg["turn_gate_dps"] // 10  # mdeg/s -> cdeg/s
         t[_T_TURN_HOLD] = self._ms_to_n(cfg["turn_hold_ms"])
+        t[_T_TILT_MDEG] = cfg["tilt_gate_deg"]
+        k = 0
+        while k < 12 and (period_us << (k + 1)) <= cfg["turn_tau_ms"] * 1414:
+            k += 1  # 2**k samples nearest turn_tau_ms (a factor sqrt 2 either side)
+        t[_T_YAW_K] = k
         t[_T_SAT_N] = self._ms_to_n(cfg["sat_gate_ms"])
         gap_ms = cfg["gap_gate_ms"]
         t[_T_GAP_N] = max(1, self._ms_to_n(gap_ms)) if gap_ms > 0 else 0
@@ -168,6 +183,9 @@ class App:
         self.ring_tail = 0  # steps taken
         self.steps_lost = 0
         self.sls = None  # a running single-leg stance test (shared/slstest.py): drives the motor
+        # config mode an exercise: its set (shared/exercise.py) drives the motor; None: walking
+        self.ex = fromconfig.exercise(cfg, period_us)
+        t[_T_EX] = 0 if self.ex is None else 1
 
     # -- one-off transitions (not per sample) ------------------------------------------
     def _ms_to_n(self, ms):
@@ -197,6 +215,22 @@ class App:
     def stop_sls(self):
         """Give the motor back to the cues (the test's results stay in self.sls)."""
         self._t[_T_SLS] = 0
+
+    def start_exercise(self, cfg=None):
+        """Start an exercise set as cfg (default: the app's config) sets it (mode, ex_*):
+        from the next sample the set drives the motor; returns the Exercise, or None when
+        cfg's mode is walk (the set stops)."""
+        self.ex = fromconfig.exercise(cfg if cfg is not None else self.cfg, self.period_us)
+        self._t[_T_EX] = 0 if self.ex is None else 1
+        if self.ex is not None:
+            self.est.set_still_mdps(0)  # as fromconfig.estimator in exercise mode
+        return self.ex
+
+    def stop_exercise(self):
+        """Give the motor back to the walking cue (the set's figures stay in self.ex)."""
+        self._t[_T_EX] = 0
+        cfg = self.cfg
+        self.est.set_still_mdps(cfg["still_dps"] if cfg["mode"] == "walk" else 0)
 
     def _start_uncalibrated(self, s):
         """--no-calibrate: start from the first accelerometer reading (fast convergence)."""
@@ -312,6 +346,13 @@ class App:
         else:
             st = self.steps
             yaw = (e[_E_YAW] & _M30) - (e[_E_YAW] >> 1 & _B29) - (e[_E_YAW] >> 1 & _B29)
+            # Tilt gate: bent over (or reclined) the obliquity is no pelvic drop (a small
+            # sideways lean reads as tens of degrees): no cue, and the step's drop skips it.
+            tilt = (e[_E_TILT] & _M30) - (e[_E_TILT] >> 1 & _B29) - (e[_E_TILT] >> 1 & _B29)
+            lim = t[_T_TILT_MDEG]
+            tilted = 0
+            if lim > 0 and (tilt > lim or tilt < 0 - lim):
+                tilted = 1
             if _steps_update(
                 st,
                 n,
@@ -319,7 +360,7 @@ class App:
                 (e[_E_LEFT] & _M30) - (e[_E_LEFT] >> 1 & _B29) - (e[_E_LEFT] >> 1 & _B29),
                 (e[_E_FWD] & _M30) - (e[_E_FWD] >> 1 & _B29) - (e[_E_FWD] >> 1 & _B29),
                 yaw,
-                obl,
+                0 if tilted else obl,
             ):
                 self._push_step()
             # Data-quality gates: the reasons a cue may not fire on this sample.
@@ -328,6 +369,14 @@ class App:
                 gate = _G_INIT
             if t[_T_WALK_ONLY] and not st.walking:
                 gate |= _G_WALK
+            if tilted:
+                gate |= _G_TILT
+            # Turn gate on the yaw rate low-passed over turn_tau_ms: a turn is a sustained
+            # rate; the stride's own yaw swing (up to 116 deg/s in straight walking) is not.
+            ylp = (t[_T_YAW_LP] & _M30) - (t[_T_YAW_LP] >> 1 & _B29) - (t[_T_YAW_LP] >> 1 & _B29)
+            ylp += ((yaw << 4) - ylp) >> t[_T_YAW_K]
+            t[_T_YAW_LP] = ylp
+            yaw = ylp >> 4
             lim = t[_T_TURN_CDPS]
             if lim > 0 and (yaw > lim or yaw < 0 - lim):
                 t[_T_TURN_LEFT] = t[_T_TURN_HOLD] + 1
@@ -354,6 +403,15 @@ class App:
             motor = int(_cue_update(cue, obl, 1 if gate == 0 else 0))
             if cue.fired:
                 self._note_fire(n)
+            if t[_T_EX]:
+                motor = int(
+                    _ex_update(
+                        self.ex,  # type: ignore[arg-type]  # set whenever _T_EX is
+                        n,
+                        obl,
+                        (e[_E_TILT] & _M30) - (e[_E_TILT] >> 1 & _B29) - (e[_E_TILT] >> 1 & _B29),
+                    )
+                )
         if t[_T_SLS]:
             motor = int(
                 _sls_update(
@@ -412,5 +470,7 @@ class App:
             j += 1
         self.ring_cued[i] = cued
         self.ring_probe[i] = _cue_note_step(self.cue, drop_side, st.step_drop_mdeg)
+        # stride-aware refractory (shared/cue.py note_stride): the last stride, two intervals
+        self.cue.note_stride(2 * st._int_n if st.walking else 0)
         self.ring_head += 1
         self._t[_T_EV] |= EV_STEP

@@ -253,8 +253,18 @@ class Board:
         if got < 0:
             return self._enter_fault(clock.ticks_ms())
         now = clock.ticks_us()
-        if self.fifo and late:
-            now = clock.ticks_add(self._last_us, self.period_us)  # a backlog slot
+        if late:
+            # The sample became ready before we looked: stamp it at its data-ready time, the
+            # last slot of the sensor's sample grid (its ODR clock) before now, not at the
+            # read. A FIFO backlog sample is the next slot; the output registers hold the
+            # newest sample, so whole periods in between are missed samples.
+            period = self.period_us
+            k = 1
+            if not self.fifo:
+                k = clock.ticks_diff(now, self._last_us) // period
+                if k < 1:
+                    k = 1
+            now = clock.ticks_add(self._last_us, k * period)
         self.late = late
         self.dt_us = clock.ticks_diff(now, self._last_us)
         self._last_us = now

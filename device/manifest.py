@@ -41,6 +41,7 @@ package(
         "config.py",
         "cue.py",
         "estimator.py",
+        "exercise.py",
         "feedback.py",
         "fixedpoint.py",
         "fromconfig.py",

@@ -52,6 +52,7 @@ LIST_MAX = 32  # log names per logs.list answer (each with its 64-digit hash)
 HASH_SLICE = 1024  # bytes hashed per poll (SHA-256 of 1 KiB: ~4 us on x86, ~1 ms on RP2040)
 LIVE_LEASE_MS = 10000  # the live stream stops unless the host renews it within this time
 STEP_RING = 8  # step events waiting to be sent
+MAX_REPS_REPLY = 40  # reps an exercise.status/stop answer carries (the log has them all)
 
 _IDLE = 0
 _FRAME = 1
@@ -326,7 +327,18 @@ class Service:
             "clock.set": self._c_clock_set,
             "test.sls": self._c_test_sls,
             "test.status": self._c_test_status,
+            "exercise.start": self._c_exercise_start,
+            "exercise.status": self._c_exercise_status,
+            "exercise.stop": self._c_exercise_stop,
         }
+        # an exercise set started by command (shared/exercise.py): its session and reps
+        self._ex_running = 0
+        self._ex_session = None
+        self._ex_auto = 1
+        self._ex_reps = []  # [t_ms from the start, side, drop mdeg, duration ms, cued]
+        self._ex_start_n = 0
+        self._ex_buf = array("i", [0] * 6)
+        self.ex_last = None
         # the single-leg stance test (shared/slstest.py): its session and the last results
         self._sls_running = 0
         self._sls_session = None
@@ -424,6 +436,8 @@ class Service:
         """One bounded slice of work; returns 1 if more is ready to do at once."""
         if self._sls_running:
             self._sls_check()
+        if self._ex_running:
+            self._ex_check()
         now = self._ms()
         self.uptime_ms += self._diff(now, self._t_ms)
         self._t_ms = now
@@ -483,6 +497,7 @@ class Service:
             or self._rf is not None
             or self.live
             or self._sls_running
+            or self._ex_running
             or self._hdirty
             or self._hqueue
             or self._hf is not None
@@ -1043,6 +1058,148 @@ class Service:
             d["phase"] = PHASE_NAMES[t.phase]
             d["side"] = sides.letter(t.side)
             d["session"] = self._sls_session
+        self._reply(seq, d)
+
+    # -- exercise sets (issue #16) --------------------------------------------------------
+    def _c_exercise_start(self, seq, req):
+        """Start an exercise set: mode (an exercise), side, reps and threshold_deg (text, as
+        the config takes them; default: the config's). The set drives the motor until it is
+        done (the end-of-set buzz) or `exercise.stop`; its reps go into an exercise session
+        log (header "exercise": mode; end frame "exercise": the set and its reps), which does
+        not count as a feedback session, and to `exercise.status`."""
+        app = self._need_app()
+        if self._ex_running or self._sls_running:
+            raise _Reject(P.E_STATE, "a test or an exercise set is running")
+        new = Config()
+        for key in self.cfg.values:
+            new.values[key] = self.cfg.values[key]
+        for arg, key in (("mode", "mode"), ("side", "ex_side"), ("reps", "ex_reps")):
+            if arg in req:
+                try:
+                    new.set(key, str(req[arg]))
+                except ConfigError as e:
+                    raise _Reject(P.E_BAD_REQUEST, str(e)) from None
+        if "threshold_deg" in req:
+            try:
+                new.set("ex_threshold_deg", str(req["threshold_deg"]))
+            except ConfigError as e:
+                raise _Reject(P.E_BAD_REQUEST, str(e)) from None
+        if new["mode"] == "walk":
+            raise _Reject(P.E_BAD_REQUEST, "mode: name an exercise (config mode is walk)")
+        ex = app.start_exercise(new)
+        self._ex_reps = []
+        self._ex_start_n = app.n
+        self.ex_last = None
+        log = self.log
+        self._ex_session = None
+        if log is not None:
+            self._ex_auto = log.auto
+            log.auto = 0  # resting between reps must not end it, walking must not start one
+            extra = {"exercise": new["mode"], "ex_side": new["ex_side"]}
+            extra["ex_reps"] = new["ex_reps"]
+            extra["ex_threshold_deg"] = new.text("ex_threshold_deg")
+            k = log.start(
+                app, "exercise", start_unix=self._clock_now() or 0, header_extra=extra, count=0
+            )
+            if k >= 0:
+                self._ex_session = "S%04d.hcl" % k
+        self._ex_running = 1
+        self._reply(
+            seq,
+            {
+                "started": ex.mode,
+                "side": new["ex_side"],
+                "reps": new["ex_reps"],
+                "threshold_deg": new.text("ex_threshold_deg"),
+                "session": self._ex_session,
+            },
+        )
+
+    def _ex_check(self):
+        """Between samples: take one finished rep; end the set once it is done and its
+        buzz is over."""
+        app = self.app
+        ex = app.ex if app is not None else None
+        if ex is None:
+            self._ex_running = 0
+            return
+        b = self._ex_buf
+        if ex.take(b, 0):
+            p = app.period_us
+            self._ex_reps.append(
+                [
+                    (b[0] - self._ex_start_n) * p // 1000,
+                    b[3],
+                    b[4],
+                    (b[1] - b[0]) * p // 1000,
+                    b[5],
+                ]
+            )
+            return
+        if ex.done_n >= 0 and not app.motor_on:
+            self._ex_finish("done")
+
+    def _ex_results(self, reason):
+        ex = self.app.ex
+        reps = self._ex_reps
+        drops = [r[2] for r in reps]
+        return {
+            "exercise": ex.mode,
+            "reason": reason,
+            "count": ex.count,
+            "cues": ex.cues,
+            "lost": ex.lost,
+            "done": 1 if ex.done_n >= 0 else 0,
+            "max_drop_mdeg": max(drops) if drops else None,
+            "mean_drop_mdeg": sum(drops) // len(drops) if drops else None,
+            "reps": reps,  # [t_ms, side, drop mdeg, duration ms, cued]
+            "session": self._ex_session,
+        }
+
+    def _ex_finish(self, reason):
+        app = self.app
+        while app.ex.take(self._ex_buf, 0):  # reps not yet taken (bounded: the ring)
+            b = self._ex_buf
+            p = app.period_us
+            t_ms = (b[0] - self._ex_start_n) * p // 1000
+            self._ex_reps.append([t_ms, b[3], b[4], (b[1] - b[0]) * p // 1000, b[5]])
+        app.stop_exercise()
+        self._ex_running = 0
+        res = self._ex_results(reason)
+        self.ex_last = res
+        log = self.log
+        if log is not None:
+            if self._ex_session is not None and log.active:
+                log.stop(app, "exercise", end_extra={"exercise": res})
+                self._hdirty = 1
+            log.auto = self._ex_auto
+
+    def _c_exercise_stop(self, seq, req):
+        if not self._ex_running:
+            raise _Reject(P.E_STATE, "no exercise set is running")
+        self._ex_finish("stopped")
+        self._reply(seq, self._ex_summary(self.ex_last))
+
+    def _ex_summary(self, res):
+        """A set's figures for a reply: the last MAX_REPS_REPLY reps only (all are logged)."""
+        if res is None:
+            return None
+        d = {}
+        for k in res:
+            d[k] = res[k]
+        d["reps"] = res["reps"][-MAX_REPS_REPLY:]
+        return d
+
+    def _c_exercise_status(self, seq, req):
+        app = self.app
+        ex = app.ex if app is not None else None
+        d = {"running": self._ex_running, "results": self._ex_summary(self.ex_last)}
+        if ex is not None and self._ex_running:
+            d["exercise"] = ex.mode
+            d["count"] = ex.count
+            d["cues"] = ex.cues
+            d["session"] = self._ex_session
+            d["last"] = self._ex_reps[-1] if self._ex_reps else None
         self._reply(seq, d)
 
     def _clock_now(self):

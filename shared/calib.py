@@ -1,18 +1,27 @@
 """Standing calibration: find the first still period and average it.
 
-Still = every gyro axis within `still_dps` of the window's first sample and below twice that
-in absolute value, and every accel axis within `still_mg` of the window's first sample.
-Any non-still sample restarts the window. Works on raw counts, so every interpreter makes
-the same decision on the same data.
+Still is judged against running statistics, not against one sample: every axis has a running
+mean (first-order low-pass, time constant about 250 ms) and a running mean absolute deviation
+from it. A sample is still when
+- every gyro axis: running deviation <= `still_mdps`, |running mean| <= 2 x `still_mdps` (a
+  turning wearer is not still) and the sample itself within 4 x `still_mdps` of the mean;
+- every accel axis: running deviation <= `still_mg`, the sample within 3 x `still_mg` of the
+  running mean, and the running mean within `still_mg` of its value where the window began (the
+  pelvis did not tilt away during the window).
+So ordinary postural sway (a standing person's 1-2 dps SD) is still, walking and turning are
+not. Any non-still sample restarts the window. Integer arithmetic on raw counts, so every
+interpreter makes the same decision on the same data.
 """
 
 from array import array
 
-from shared.mp import micropython
+from shared.mp import const, micropython
 
 CAL_RUNNING = 0
 CAL_DONE = 1
 CAL_FAILED = -1
+
+_F = const(4)  # fractional bits of the running mean and deviation
 
 
 class Calibrator:
@@ -28,10 +37,20 @@ class Calibrator:
     ):
         self._need_n = (still_ms * 1000 + period_us - 1) // period_us
         self._limit_n = (window_ms * 1000) // period_us
-        self._g_dev = (still_mdps * 1000) // gyro_udps_per_lsb
-        self._g_abs = 2 * self._g_dev
-        self._a_dev = (still_mg * 1000) // acc_ug_per_lsb
-        self.ref = array("i", [0] * 6)
+        g_dev = (still_mdps * 1000) // gyro_udps_per_lsb
+        a_dev = (still_mg * 1000) // acc_ug_per_lsb
+        self._g_dev = g_dev << _F  # running deviation limit, gyro
+        self._g_abs = (2 * g_dev) << _F  # |running mean| limit, gyro
+        self._g_spk = (4 * g_dev) << _F  # one sample's distance from the mean, gyro
+        self._a_dev = a_dev << _F
+        self._a_spk = (3 * a_dev) << _F
+        k = 1  # running statistics: 2**k samples ~ 250 ms
+        while (period_us << k) < 250000 and k < 12:
+            k += 1
+        self._k = k
+        self.mean = array("i", [0] * 6)  # running mean per axis, counts << _F
+        self.dev = array("i", [0] * 6)  # running mean |sample - mean|, counts << _F
+        self.ref = array("i", [0] * 3)  # accel running mean where the window began
         self.sums = array("i", [0] * 6)  # sums over the current still window (counts)
         self.count = 0  # samples in the current still window
         self.seen = 0  # samples seen since start
@@ -43,34 +62,57 @@ class Calibrator:
         """Feed one raw sample (array of ax ay az gx gy gz counts); returns the status."""
         if self.status != CAL_RUNNING:
             return self.status
-        self.seen += 1
+        mean = self.mean
+        dev = self.dev
         ref = self.ref
         sums = self.sums
-        still = self.count > 0
-        if still:
-            ad = self._a_dev
-            gd = self._g_dev
-            ga = self._g_abs
-            for i in range(3):
-                d = s[i] - ref[i]
-                if d > ad or d < -ad:
-                    still = False
-                g = s[3 + i]
-                d = g - ref[3 + i]
-                if d > gd or d < -gd or g > ga or g < -ga:
-                    still = False
-        if not still:
-            # Start a new window at this sample.
+        k = self._k
+        if self.seen == 0:
             for i in range(6):
-                ref[i] = s[i]
-                sums[i] = 0
+                mean[i] = s[i] << _F
+                dev[i] = 0
+        self.seen += 1
+        still = True
+        for i in range(6):
+            x = s[i] << _F
+            m = mean[i]
+            m += (x - m) >> k
+            mean[i] = m
+            d = x - m
+            if d < 0:
+                d = 0 - d
+            v = dev[i]
+            v += (d - v) >> k
+            dev[i] = v
+            if i < 3:
+                if v > self._a_dev or d > self._a_spk:
+                    still = False
+                elif self.count > 0:
+                    e = m - ref[i]
+                    if e > self._a_dev or e < 0 - self._a_dev:
+                        still = False
+            elif v > self._g_dev or d > self._g_spk or m > self._g_abs or m < 0 - self._g_abs:
+                still = False
+        if not still:
             self.count = 0
+            return self._check()
+        if self.count == 0:
+            # a new window starts at this sample
+            for i in range(6):
+                sums[i] = 0
+            for i in range(3):
+                ref[i] = mean[i]
             self.start = self.seen - 1
         for i in range(6):
             sums[i] += s[i]
         self.count += 1
         if self.count >= self._need_n:
             self.status = CAL_DONE
-        elif self.seen >= self._limit_n:
+            return CAL_DONE
+        return self._check()
+
+    @micropython.native
+    def _check(self) -> int:
+        if self.seen >= self._limit_n:
             self.status = CAL_FAILED
         return self.status

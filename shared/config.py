@@ -16,7 +16,7 @@ class ConfigError(ValueError):
 # kind: "int" (whole number in unit), "dec" (decimal, stored in milli-units), "mount",
 # "choice". Entries: key -> (kind, default, lo, hi, unit, help). lo/hi in stored units.
 SCHEMA = {
-    "rate_hz": ("int", 100, 75, 1000, "Hz", "IMU sample rate of the firmware loop"),
+    "rate_hz": ("int", 100, 50, 1000, "Hz", "IMU sample rate of the firmware loop"),
     "imu": ("choice", "lsm6dsox", 0, 0, "", "IMU model: lsm6dsox, icm42688, mpu6050"),
     "mount": ("mount", DEFAULT_MOUNT, 0, 0, "", "sensor axes pointing forward, left, up"),
     "threshold_deg": ("dec", 6000, 1000, 20000, "deg", "drop that triggers a cue"),
@@ -30,6 +30,14 @@ SCHEMA = {
     ),
     "dwell_ms": ("int", 10, 0, 500, "ms", "drop must stay past the threshold this long"),
     "refractory_ms": ("int", 1000, 0, 10000, "ms", "no new cue this soon after one"),
+    "refractory_stride_pct": (
+        "int",
+        40,
+        0,
+        100,
+        "%",
+        "while walking the refractory is at most this share of a stride (0: refractory_ms)",
+    ),
     "cue_ms": ("int", 150, 20, 2000, "ms", "vibration pulse length"),
     "cue_walking_only": ("int", 1, 0, 1, "", "1: cue only while steps are being detected"),
     "filter_tau_ms": ("int", 4000, 200, 20000, "ms", "attitude filter time constant"),
@@ -40,6 +48,14 @@ SCHEMA = {
         500,
         "mg",
         "accelerometer corrects the estimate while | |a| - 1 g | is within this band",
+    ),
+    "accel_lp_ms": (
+        "int",
+        200,
+        0,
+        2000,
+        "ms",
+        "the accelerometer's correction uses |a| and a low-passed over this (0: raw)",
     ),
     "init_ms": ("int", 1000, 0, 10000, "ms", "fast-convergence period after (re)start"),
     "still_dps": (
@@ -114,7 +130,23 @@ SCHEMA = {
         0,
         2000000,
         "deg/s",
-        "no cues while |yaw rate| is above this (0: off)",
+        "no cues while |yaw rate|, low-passed over turn_tau_ms, is above this (0: off)",
+    ),
+    "turn_tau_ms": (
+        "int",
+        250,
+        0,
+        5000,
+        "ms",
+        "time constant of the turn gate's yaw rate (0: the raw rate)",
+    ),
+    "tilt_gate_deg": (
+        "dec",
+        30000,
+        0,
+        90000,
+        "deg",
+        "no cues and no step drop while |tilt| is above this: bent over, reclined (0: off)",
     ),
     "turn_hold_ms": ("int", 500, 0, 10000, "ms", "the turn gate holds this long after a turn"),
     "sat_gate_ms": (
@@ -145,6 +177,41 @@ SCHEMA = {
         "mg",
         "single-leg stance test: vertical jolt taken as the lifted foot coming down",
     ),
+    # -- exercise mode (issue #16; shared/exercise.py) -----------------------------------------
+    "mode": (
+        "choice",
+        "walk",
+        0,
+        0,
+        "",
+        "walk, or an exercise set: single-leg-squat, step-down, band-walk, leg-lift, clamshell",
+    ),
+    "ex_side": (
+        "choice",
+        "left",
+        0,
+        0,
+        "",
+        "exercise: the hip trained (squat/step-down: the standing leg; lying: the top leg)",
+    ),
+    "ex_reps": ("int", 10, 1, 200, "", "exercise: reps in a set (end-of-set buzz)"),
+    "ex_threshold_deg": (
+        "dec",
+        5000,
+        1000,
+        20000,
+        "deg",
+        "exercise: drop (lying: roll back) that triggers a cue during a rep",
+    ),
+    "ex_rep_deg": (
+        "dec",
+        0,
+        0,
+        30000,
+        "deg",
+        "exercise: pelvic motion that starts a rep (0: the exercise's own, shared/exercise.py)",
+    ),
+    "ex_min_rep_ms": ("int", 250, 100, 10000, "ms", "exercise: shortest rep or side step"),
 }
 
 # The keys of issue #7's feedback rules: a session header records them only when they differ
@@ -169,13 +236,23 @@ FEEDBACK_KEYS = (
     "cue_ms_per_deg",
     "cue_max_ms",
     "turn_gate_dps",
+    "turn_tau_ms",
+    "tilt_gate_deg",
+    "refractory_stride_pct",
     "turn_hold_ms",
     "sat_gate_ms",
     "gap_gate_ms",
     "gap_settle_ms",
 )
+# Exercise mode (issue #16): like the feedback keys, absent from session headers and replay
+# summaries while at their defaults, so walking sessions and replays stay as they were.
+EXERCISE_KEYS = ("mode", "ex_side", "ex_reps", "ex_threshold_deg", "ex_rep_deg", "ex_min_rep_ms")
 
-CHOICES = {"feedback": ("continuous", "bandwidth", "faded")}
+CHOICES = {
+    "feedback": ("continuous", "bandwidth", "faded"),
+    "mode": ("walk", "single-leg-squat", "step-down", "band-walk", "leg-lift", "clamshell"),
+    "ex_side": ("left", "right"),
+}
 # Decimal keys whose 0 means "use another key"; any other value must be at least this.
 ZERO_OR_AT_LEAST = {"threshold_left_deg": 1000, "threshold_right_deg": 1000}
 

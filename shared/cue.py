@@ -46,6 +46,7 @@ GATE_TURN = const(4)  # turning sharply
 GATE_SAT = const(8)  # a raw axis saturated recently
 GATE_GAP = const(16)  # re-converging after a long gap in the samples
 GATE_OTHER = const(32)  # enabled = 0 with no reason given
+GATE_TILT = const(64)  # bent over (or reclined) past the tilt gate
 
 # Cells of CueDetector._s
 _THR = const(0)  # threshold, mdeg
@@ -102,9 +103,12 @@ _C_STRIDE = const(48)  # withheld: N-of-M rule not met
 _C_FADE = const(49)  # withheld by the faded schedule
 _C_PROBE = const(50)  # withheld in a probe block
 _C_PROBE_STEPS = const(51)  # steps completed inside probe blocks
-_PROBE_PREV = const(52)  # the probe state before the last step completed
-_PERIOD_US = const(53)  # the sample period (the pulse growth's divisor)
-_NCELLS = const(54)
+_C_TILT = const(52)  # suppressed while bent over (the counter after probe_steps)
+_PROBE_PREV = const(53)  # the probe state before the last step completed
+_PERIOD_US = const(54)  # the sample period (the pulse growth's divisor)
+_REFR_BASE = const(55)  # refractory_ms in samples (_REFR_N: the one in force)
+_REFR_PCT = const(56)  # while walking, the refractory is at most this % of a stride
+_NCELLS = const(57)
 
 # The counters in log/summary order (shared/logformat.py R_FEEDBACK).
 COUNTER_NAMES = (
@@ -118,6 +122,7 @@ COUNTER_NAMES = (
     "withheld_fade",
     "withheld_probe",
     "probe_steps",
+    "gated_tilt",
 )
 _C_FIRST = const(42)
 COUNTER_CELL0 = 42  # cell of the first counter in CueDetector._s (device/logstore.py)
@@ -150,9 +155,27 @@ class CueDetector:
         s[_HYST] = hysteresis_mdeg
         s[_DWELL_N] = (dwell_ms * 1000 + period_us // 2) // period_us
         s[_REFR_N] = (refractory_ms * 1000 + period_us // 2) // period_us
+        s[_REFR_BASE] = s[_REFR_N]
         s[_PULSE_N] = max(1, (pulse_ms * 1000 + period_us // 2) // period_us)
         self.configure()
         self.reset()
+
+    def set_refractory_stride_pct(self, pct):
+        """While walking, the refractory is at most pct % of the last stride (0: off)."""
+        self._s[_REFR_PCT] = min(max(pct, 0), 100)
+
+    @micropython.native
+    def note_stride(self, stride_n):
+        """Per reported step: the last stride in samples (0: not walking). The refractory in
+        force is refractory_ms, or refractory_stride_pct of that stride if shorter, so a run's
+        0.7 s stride does not lose every other cue to a 1 s refractory."""
+        s = self._s
+        refr = s[_REFR_BASE]
+        if s[_REFR_PCT] and stride_n > 0:
+            r = (stride_n * s[_REFR_PCT]) // 100
+            if 0 < r < refr:
+                refr = r
+        s[_REFR_N] = refr
 
     def _n(self, ms):
         return (ms * 1000 + self.period_us // 2) // self.period_us
@@ -168,12 +191,16 @@ class CueDetector:
         s[_THR] = threshold_mdeg
         s[_HYST] = hysteresis_mdeg
         s[_DWELL_N] = self._n(dwell_ms)
-        s[_REFR_N] = self._n(refractory_ms)
+        new = self._n(refractory_ms)
+        # the stride-aware refractory in force (note_stride) stays unless the new one is shorter
+        if s[_REFR_N] == s[_REFR_BASE] or s[_REFR_N] > new:
+            s[_REFR_N] = new
+        s[_REFR_BASE] = new
         s[_PULSE_N] = max(1, self._n(pulse_ms))
-        if s[_REFR_LEFT] > s[_REFR_N]:
-            s[_REFR_LEFT] = s[_REFR_N]
-        if s[_SH_REFR] > s[_REFR_N]:
-            s[_SH_REFR] = s[_REFR_N]
+        if s[_REFR_LEFT] > new:
+            s[_REFR_LEFT] = new
+        if s[_SH_REFR] > new:
+            s[_SH_REFR] = new
         if s[_ARMED] and s[_SH_ARMED]:
             s[_REARM] = threshold_mdeg - hysteresis_mdeg
             s[_SH_REARM] = s[_REARM]
@@ -253,7 +280,7 @@ class CueDetector:
         s[_STEPS] = 0
         s[_PROBE] = 0
         s[_PROBE_PREV] = 0
-        for k in range(_C_FIRST, _C_PROBE_STEPS + 1):
+        for k in range(_C_FIRST, _C_TILT + 1):
             s[k] = 0
         self.cues = 0
         self.fired = 0  # 1 on the sample a cue fires
@@ -358,6 +385,8 @@ class CueDetector:
                         s[_C_SAT] += 1
                     if g & GATE_GAP:
                         s[_C_GAP] += 1
+                    if g & GATE_TILT:
+                        s[_C_TILT] += 1
             else:
                 s[_SH_ABOVE] = 0
         else:

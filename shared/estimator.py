@@ -51,6 +51,8 @@ _PI_NUM = const(355)
 _PI_DEN = const(113)
 _M30 = const(0x3FFFFFFF)  # for sign-correct ptr32 reads (module docstring)
 _B29 = const(0x20000000)
+_R27 = const(134217728)  # 2**27: rounds a >> 28
+_WMAX = const(107374182)  # 0.4 rad per sample, Q28: the rate limit of the propagation
 
 # Cells of Estimator._s. Set-up (written by the set-up methods):
 _RA = const(0)  # 9: accel rows, raw counts -> Q12 g (after >> 14)
@@ -87,7 +89,12 @@ CELL_YAW = const(44)  # yaw rate, cdeg/s
 _ACC_USED = const(45)
 _INVSQRT = const(46)  # 129: a copy of _INVSQRT_Q14 (read without a global lookup)
 _STILL_A_HI = const(175)
-_NCELLS = const(176)
+_ALX = const(176)  # low-passed body accel for the correction, Q18 g, within +-4 g
+_ALY = const(177)
+_ALZ = const(178)
+_AL_K = const(179)  # its shift: 2**k samples ~ accel_lp_ms (0: no low-pass)
+_AL_INIT = const(180)  # 1: start the low-pass from the next sample
+_NCELLS = const(181)
 
 
 # 1/sqrt(x) for x = 0.25 + i/64 (i = 0..128), Q14: 1/|a| from |a|^2.
@@ -263,6 +270,7 @@ class Estimator:
         still_ms=1000,
         still_mg=40,
         bias_tau_ms=1500,
+        accel_lp_ms=0,
     ):
         self.period_us = period_us
         self._acc_ug = acc_ug_per_lsb
@@ -313,6 +321,10 @@ class Estimator:
             ys += 1
         s[_YAW_K] = (num << ys) // den
         s[_YAW_S] = ys
+        ka = 0
+        while ka < 12 and (period_us << (ka + 1)) <= accel_lp_ms * 1414:
+            ka += 1  # 2**k samples nearest accel_lp_ms (a factor sqrt 2 either side)
+        s[_AL_K] = ka
         for i in range(129):
             s[_INVSQRT + i] = _INVSQRT_Q14[i]
         self.reset()
@@ -321,6 +333,11 @@ class Estimator:
     def rate_to_q28(self, mdps):
         """Angular rate in mdeg/s -> Q28 rad per sample (set-up helper)."""
         return ((mdps * _PI_NUM * self.period_us) << 28) // (180 * _PI_DEN * 1000000000)
+
+    def set_still_mdps(self, still_mdps):
+        """Set the still gate's gyro limit (bias learning; 0: never still). Not per sample."""
+        self._s[_STILL_G] = (still_mdps * 1000) // self._gyro_udps
+        self._s[_STILL_COUNT] = 0
 
     def set_frame_q14(self, r):
         """Body frame rows (Q14, sensor coordinates): folds in the sensor's sensitivities."""
@@ -351,6 +368,7 @@ class Estimator:
         s[_UZ] = up_z
         s[CELL_INIT_LEFT] = s[_INIT_N]
         s[_STILL_COUNT] = 0
+        s[_AL_INIT] = 1
 
     def set_bias_q28(self, bx, by, bz):
         s = self._s
@@ -396,9 +414,23 @@ class Estimator:
         wx = rx - bx
         wy = ry - by
         wz = rz - bz
+        # Each axis is held within 0.4 rad per sample (at 50 Hz: 1146 deg/s, above that the
+        # gyro saturates at >= 87 Hz anyway), so |w| < 0.7 rad per sample at every rate.
+        if wx > _WMAX:
+            wx = _WMAX
+        elif wx < 0 - _WMAX:
+            wx = 0 - _WMAX
+        if wy > _WMAX:
+            wy = _WMAX
+        elif wy < 0 - _WMAX:
+            wy = 0 - _WMAX
+        if wz > _WMAX:
+            wz = _WMAX
+        elif wz < 0 - _WMAX:
+            wz = 0 - _WMAX
         # u x w in Q28: u enters as Q15, w is split into a high part (w >> 13) and a 13-bit
         # low part so the rate keeps its full Q28 resolution. |u| = 1 and |w| < 0.7 rad per
-        # sample (3-axis full scale at >= 75 Hz) keep every product below 2**30.
+        # sample keep every product below 2**30.
         ux = (s[_UX] & _M30) - (s[_UX] >> 1 & _B29) - (s[_UX] >> 1 & _B29)
         uy = (s[_UY] & _M30) - (s[_UY] >> 1 & _B29) - (s[_UY] >> 1 & _B29)
         uz = (s[_UZ] & _M30) - (s[_UZ] >> 1 & _B29) - (s[_UZ] >> 1 & _B29)
@@ -424,10 +456,83 @@ class Estimator:
         ux += (wu * qx - ww * hx + 2) >> 2
         uy += (wu * qy - ww * hy + 2) >> 2
         uz += (wu * qz - ww * hz + 2) >> 2
-        # Accelerometer correction while |a| is near 1 g: u += k (a/|a| - u).
-        n2 = ((ax + 1) >> 1) * ((ax + 1) >> 1)
-        n2 += ((ay + 1) >> 1) * ((ay + 1) >> 1)
-        n2 += ((az + 1) >> 1) * ((az + 1) >> 1)  # |a|^2, Q22
+        # Accelerometer correction while |a| is near 1 g: u += k (a/|a| - u). With accel_lp_ms,
+        # a is first low-passed, its state rotated with the body like u: every gait phase
+        # counts the same (a band on the raw |a| passes only the phases of a running stride
+        # between impact and flight, whose lateral acceleration leans one way: 1.1 deg of
+        # obliquity bias on the synthetic run), and fast rotation does not smear it.
+        ka = s[_AL_K]
+        fx = ax
+        fy = ay
+        fz = az
+        if ka > 0:
+            # the sample, held within +-4 g (Q14)
+            px = ax << 2
+            py = ay << 2
+            pz = az << 2
+            if px > 65536:
+                px = 65536
+            elif px < -65536:
+                px = -65536
+            if py > 65536:
+                py = 65536
+            elif py < -65536:
+                py = -65536
+            if pz > 65536:
+                pz = 65536
+            elif pz < -65536:
+                pz = -65536
+            px = px << 4  # Q18: the low-pass keeps 4 more bits than its inputs
+            py = py << 4
+            pz = pz << 4
+            if s[_AL_INIT]:
+                s[_AL_INIT] = 0
+                s[_ALX] = px
+                s[_ALY] = py
+                s[_ALZ] = pz
+            qx = (s[_ALX] & _M30) - (s[_ALX] >> 1 & _B29) - (s[_ALX] >> 1 & _B29)
+            qy = (s[_ALY] & _M30) - (s[_ALY] >> 1 & _B29) - (s[_ALY] >> 1 & _B29)
+            qz = (s[_ALZ] & _M30) - (s[_ALZ] >> 1 & _B29) - (s[_ALZ] >> 1 & _B29)
+            lx = (qx + 8) >> 4  # Q14 for the products
+            ly = (qy + 8) >> 4
+            lz = (qz + 8) >> 4
+            # rotate with the body: l += l x w, w split as for u (high part Q15, 13-bit low
+            # part; |w| < 0.4 rad per axis, |l| <= 4 g: each product < 2**30), rounded
+            vx = ((ly * wzh + 16384) >> 15) - ((lz * wyh + 16384) >> 15)
+            vx += ((ly * wzl + _R27) >> 28) - ((lz * wyl + _R27) >> 28)
+            vy = ((lz * wxh + 16384) >> 15) - ((lx * wzh + 16384) >> 15)
+            vy += ((lz * wxl + _R27) >> 28) - ((lx * wzl + _R27) >> 28)
+            vz = ((lx * wyh + 16384) >> 15) - ((ly * wxh + 16384) >> 15)
+            vz += ((lx * wyl + _R27) >> 28) - ((ly * wxl + _R27) >> 28)
+            r = (1 << ka) >> 1
+            qx += vx << 4
+            qy += vy << 4
+            qz += vz << 4
+            qx += (px - qx + r) >> ka
+            qy += (py - qy + r) >> ka
+            qz += (pz - qz + r) >> ka
+            # held within +-4 g (the first-order rotation stretches it at saturated rates)
+            if qx > 1048576:
+                qx = 1048576
+            elif qx < -1048576:
+                qx = -1048576
+            if qy > 1048576:
+                qy = 1048576
+            elif qy < -1048576:
+                qy = -1048576
+            if qz > 1048576:
+                qz = 1048576
+            elif qz < -1048576:
+                qz = -1048576
+            s[_ALX] = qx
+            s[_ALY] = qy
+            s[_ALZ] = qz
+            fx = (qx + 32) >> 6  # Q12
+            fy = (qy + 32) >> 6
+            fz = (qz + 32) >> 6
+        n2 = ((fx + 1) >> 1) * ((fx + 1) >> 1)
+        n2 += ((fy + 1) >> 1) * ((fy + 1) >> 1)
+        n2 += ((fz + 1) >> 1) * ((fz + 1) >> 1)  # |a|^2, Q22
         used = 0
         if n2 > s[_N2_LO] and n2 < s[_N2_HI]:
             used = 1
@@ -442,17 +547,17 @@ class Estimator:
             inv = t0 + (((s[_INVSQRT + i + 1] - t0) * (t & 65535)) >> 16)  # 1/|a|, Q14
             # (Q12 a * Q14 inv) << 2 = unit a in Q28; the difference to u in Q14 times k
             # (Q21, < 2**14) is Q35, >> 7 -> Q28.
-            ux += (((((ax * inv) << 2) - ux + 8192) >> 14) * k + 64) >> 7
-            uy += (((((ay * inv) << 2) - uy + 8192) >> 14) * k + 64) >> 7
-            uz += (((((az * inv) << 2) - uz + 8192) >> 14) * k + 64) >> 7
-            # Integral term: the rotation the accelerometer asks for, a x u, is what a gyro
+            ux += (((((fx * inv) << 2) - ux + 8192) >> 14) * k + 64) >> 7
+            uy += (((((fy * inv) << 2) - uy + 8192) >> 14) * k + 64) >> 7
+            uz += (((((fz * inv) << 2) - uz + 8192) >> 14) * k + 64) >> 7
+            # Integral term: the rotation the accelerometer asks for, a x u, is what a fyro
             # bias would leave over; over gait cycles linear acceleration averages out, so
             # a slow integral removes the bias while walking (Mahony). ki = k^2 / 8 (Q30).
             ki = s[_KI]
             if ki:
-                ex = (ax * inv + 2048) >> 12  # unit a, Q14
-                ey = (ay * inv + 2048) >> 12
-                ez = (az * inv + 2048) >> 12
+                ex = (fx * inv + 2048) >> 12  # unit a, Q14
+                ey = (fy * inv + 2048) >> 12
+                ez = (fz * inv + 2048) >> 12
                 hx = (ux + 8192) >> 14
                 hy = (uy + 8192) >> 14
                 hz = (uz + 8192) >> 14

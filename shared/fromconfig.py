@@ -7,6 +7,7 @@ from shared.calib import Calibrator
 from shared.config import IMUS
 from shared.cue import CueDetector
 from shared.estimator import Estimator
+from shared.exercise import Exercise
 from shared.feedback import configure_cue
 from shared.steps import StepDetector
 
@@ -20,8 +21,12 @@ def estimator(cfg, period_us):
         tau_ms=cfg["filter_tau_ms"],
         accel_band_mg=cfg["accel_band_mg"],
         init_ms=cfg["init_ms"],
-        still_mdps=cfg["still_dps"],
+        # Exercise sets hold slow postures (one-leg sway, lying) whose pelvic rates pass the
+        # still gate, so it would learn real rotation as gyro bias (make bench, section 13):
+        # no still-bias learning there; the calibrated bias and the integral term remain.
+        still_mdps=cfg["still_dps"] if cfg["mode"] == "walk" else 0,
         still_mg=cfg["still_mg"],
+        accel_lp_ms=cfg["accel_lp_ms"],
     )
 
 
@@ -40,6 +45,7 @@ def cue_detector(cfg, period_us):
         cfg["cue_ms"],
     )
     configure_cue(cue, cfg)
+    cue.set_refractory_stride_pct(cfg["refractory_stride_pct"])
     return cue
 
 
@@ -55,6 +61,7 @@ def update_cue(cue, cfg):
         cfg["cue_ms"],
     )
     configure_cue(cue, cfg, fade=cue.fade_pct, keep_state=1)
+    cue.set_refractory_stride_pct(cfg["refractory_stride_pct"])
 
 
 def calibrator(cfg, period_us):
@@ -67,4 +74,22 @@ def calibrator(cfg, period_us):
         cfg["cal_window_ms"],
         cfg["still_dps"],
         cfg["still_mg"],
+    )
+
+
+def exercise(cfg, period_us):
+    """The exercise detector for cfg's `mode` (shared/exercise.py); None when walking."""
+    mode = cfg["mode"]
+    if mode == "walk":
+        return None
+    return Exercise(
+        period_us,
+        mode,
+        side=0 if cfg["ex_side"] == "left" else 1,
+        reps=cfg["ex_reps"],
+        threshold_mdeg=cfg["ex_threshold_deg"],
+        rep_mdeg=cfg["ex_rep_deg"],
+        dwell_ms=cfg["dwell_ms"],
+        cue_ms=cfg["cue_ms"],
+        min_rep_ms=cfg["ex_min_rep_ms"],
     )

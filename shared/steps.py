@@ -8,6 +8,13 @@
 #   ic_min_mg a window of ic_win_ms opens; its largest j is the candidate and the IC is put
 #   ic_lag_ms before it. (A sacral-acceleration method in the spirit of Zijlstra & Hof 2003 and
 #   McCamley et al. 2012, which place ICs at vertical/forward acceleration peaks.)
+# - Timing (ic_ref_ms > 0): the jerk peak finds the step, but its lag after the heel strike
+#   differs between walkers (median 50-100 ms on the shared ipol and mobgap subjects). The
+#   forward deceleration that follows (peak of -acc_fwd through the same two low-passes) lags
+#   it by 170-190 ms on every one of them, so the reported IC is put ic_ref_ms before that peak
+#   (searched within ic_ref_win_ms of the jerk peak; kept between the previous IC and the jerk
+#   peak). The rhythm rules keep using the jerk-based times. Chosen by bench/gait_tune.py
+#   (leave-one-subject-out; README).
 # - Rhythm: candidates closer than min_step_ms to the previous IC are dropped; so is one that
 #   comes sooner than early_pct % of the last interval, unless it is stronger (before walking:
 #   it then replaces the previous IC) or, while walking, at least weak_pct % of the usual peak.
@@ -112,7 +119,10 @@ class StepDetector:
     beat_pct / beat_min_mg / beat_rel_pct: while walking, within beat_pct % of one interval after
         the last IC, a jerk above beat_min_mg (capped at ic_min_mg) opens a candidate window too;
         such a weak candidate must reach beat_rel_pct % of the previous IC's peak and end a step
-        that sways opposite to the previous one (default 20 % / 12 mg / 25 %).
+        that sways opposite to the previous one (default 20 % / 12 mg / 10 %).
+    ic_ref_ms / ic_ref_win_ms: the reported IC goes ic_ref_ms before the peak of low-passed
+        -acc_fwd within ic_ref_win_ms after the jerk peak (default 190 / 300 ms; 0 = at the
+        jerk peak minus ic_lag_ms).
     gyro_up_cdps is accepted by update() for the interface but not used (see the module comment).
     """
 
@@ -136,7 +146,10 @@ class StepDetector:
         stop_ratio_pct=40,
         beat_pct=20,
         beat_min_mg=12,
-        beat_rel_pct=25,
+        beat_rel_pct=10,
+        ic_ref_ms=190,
+        ic_ref_win_ms=300,
+        ic_ref_max_ms=180,
     ):
         if period_us < 1000 or period_us > 50000:
             raise ValueError("period_us out of range")
@@ -163,6 +176,8 @@ class StepDetector:
             beat_min_mg = ic_min_mg
         if ic_diff_ms < 1 or ic_win_ms < 1 or ic_lag_ms < 0 or ic_lag_ms > 1000:
             raise ValueError("ic_diff_ms/ic_win_ms/ic_lag_ms out of range")
+        if ic_ref_ms < 0 or ic_ref_ms > 1000 or ic_ref_win_ms < 1 or ic_ref_win_ms > 1000:
+            raise ValueError("ic_ref_ms/ic_ref_win_ms out of range")
         self.period_us = period_us
         self._a = _lp_coef_q10(ic_lp_hz, period_us)
         self._nd = _ms_to_n(ic_diff_ms, period_us)
@@ -171,6 +186,10 @@ class StepDetector:
         self._max_n = _ms_to_n(max_step_ms, period_us)
         self._win_n = _ms_to_n(ic_win_ms, period_us)
         self._lag_n = (ic_lag_ms * 1000 + (period_us >> 1)) // period_us
+        # timing: the IC goes ic_ref_ms before the forward deceleration peak (0 = off)
+        self._rlag_n = (ic_ref_ms * 1000 + (period_us >> 1)) // period_us
+        self._rwin_n = _ms_to_n(ic_ref_win_ms, period_us)
+        self._rmax_n = _ms_to_n(ic_ref_max_ms, period_us)
         self._thr = ic_min_mg << _SH
         self._rearm = self._thr >> 1  # the window re-arms when the jerk falls below this
         self._early = _q8(early_pct)
@@ -187,6 +206,7 @@ class StepDetector:
         # chain of recent ICs (ring, newest at _c_head): IC sample index, and for the step that
         # starts there: lateral sum, max(obl), max(-obl)
         self._c_n = array("i", [0] * _RING)
+        self._c_t = array("i", [0] * _RING)  # the IC as reported (retimed; rhythm uses _c_n)
         self._c_lat = array("i", [0] * _RING)
         self._c_pos = array("i", [0] * _RING)
         self._c_neg = array("i", [0] * _RING)
@@ -207,6 +227,15 @@ class StepDetector:
         self._rp = 0
         self._y1 = 0
         self._y2 = 0
+        self._f1 = 0  # low-passed -acc_fwd (timing signal), mg << _SH
+        self._f2 = 0
+        self._cf = 0  # its peak since the candidate's jerk peak, where, until when
+        self._cf_n = 0
+        self._cf_end = 0
+        self._fmax = 0  # the same for the IC that waits for its timing ...
+        self._fmax_n = 0
+        self._rf_end = 0
+        self._rf_h = -1  # ... at this chain entry (-1: none)
         self._ic = _IC_ARMED  # candidate window state
         self._win_last = 0  # last sample of the open window
         self._pk = 0
@@ -246,7 +275,7 @@ class StepDetector:
         # Queue the record of the step that starts at chain entry k.
         w = self._q_w
         self._c_rep[k] = 1
-        self._q_ic[w] = self._c_n[k]
+        self._q_ic[w] = self._c_t[k]
         self._q_stance[w] = side
         if side:
             self._q_drop[w] = self._c_neg[k]
@@ -362,9 +391,35 @@ class StepDetector:
         self._p_pos = 0
         self._p_neg = 0
         self._c_n[h] = ic
+        self._c_t[h] = ic
         self._set_timeout(ic)
         self._h_pk = pk
         self._int_n = ic - self._c_n[k]
+
+    @micropython.native
+    def _pend(self, h):
+        # Chain entry h has a new IC: its timing search continues from the candidate's.
+        if self._rf_h >= 0:
+            self._retime()
+        self._rf_h = h
+        self._fmax = self._cf
+        self._fmax_n = self._cf_n
+        self._rf_end = self._cf_end
+
+    @micropython.native
+    def _retime(self):
+        # The forward deceleration peak that follows the newest IC's jerk peak puts the IC
+        # rlag_n before it: a later, steadier landmark of heel strike than the jerk peak (its
+        # lag after the reference contact varies less between walkers). Kept within the step.
+        h = self._rf_h
+        self._rf_h = -1
+        ic = self._fmax_n - self._rlag_n
+        if self._c_len > 1 and ic <= self._c_t[(h - 1) & _RMASK]:
+            return
+        pk_n = self._c_n[h] + self._lag_n
+        if ic > pk_n or ic < pk_n - self._rmax_n:
+            return
+        self._c_t[h] = ic
 
     @micropython.native
     def _expect(self, ic):
@@ -396,6 +451,8 @@ class StepDetector:
                 # the firm one is the IC (the previous step's record keeps the weak IC as end)
                 k = (h - 1) & _RMASK
                 self._replace(k, h, ic, pk)
+                if self._rlag_n:
+                    self._pend(h)
                 return
             if dt < self._min_n:
                 self._merge()
@@ -420,6 +477,8 @@ class StepDetector:
                         return
                     # stronger: it replaces the chain's newest IC
                     self._replace((h - 1) & _RMASK, h, ic, pk)
+                    if self._rlag_n:
+                        self._pend(h)
                     return
         if pk <= self._thr:
             # weak (only the beat window opens for it): at least beat_rel_pct of the previous
@@ -445,7 +504,10 @@ class StepDetector:
         h = (h + 1) & _RMASK
         self._c_head = h
         self._c_n[h] = ic
+        self._c_t[h] = ic
         self._c_rep[h] = 0
+        if self._rlag_n:
+            self._pend(h)
         self._set_timeout(ic)
         if c_len < _RING:
             c_len += 1
@@ -543,6 +605,22 @@ class StepDetector:
         y2 += (y1 - y2) * a >> _AQ
         self._y1 = y1
         self._y2 = y2
+        if self._rlag_n:
+            f1 = self._f1
+            f1 += ((0 - (acc_fwd_mg << _SH)) - f1) * a >> _AQ
+            f2 = self._f2
+            f2 += (f1 - f2) * a >> _AQ
+            self._f1 = f1
+            self._f2 = f2
+            if f2 > self._cf:
+                self._cf = f2
+                self._cf_n = n
+            if self._rf_h >= 0:
+                if n > self._rf_end:
+                    self._retime()
+                elif f2 > self._fmax:
+                    self._fmax = f2
+                    self._fmax_n = n
         ring = self._ring
         p = self._rp
         j = y2 - ring[p]
@@ -566,6 +644,11 @@ class StepDetector:
             if j > self._pk:
                 self._pk = j
                 self._pk_n = n
+                self._cf = self._f2  # the timing search starts at the jerk peak
+                self._cf_n = n
+                self._cf_end = _NEVER
+                if n <= _NEVER - self._rwin_n:
+                    self._cf_end = n + self._rwin_n
             if n > self._win_last:
                 self._ic = _IC_WAIT
                 if self._pk <= self._thr:
@@ -582,6 +665,11 @@ class StepDetector:
                 self._win_last = last
                 self._pk = j
                 self._pk_n = n
+                self._cf = self._f2
+                self._cf_n = n
+                self._cf_end = _NEVER
+                if n <= _NEVER - self._rwin_n:
+                    self._cf_end = n + self._rwin_n
                 # a possible IC: from here on, accumulate for the next step
                 self._p_lat = self._lat
                 self._p_pos = self._pos

@@ -57,18 +57,31 @@ class FloatEstimator:
         self.b = np.zeros(3)
         self.init_left = self.init_n
         self.still_count = 0
+        ka = 0  # the accelerometer's low-pass, 2**-ka per sample, as the firmware's
+        while ka < 12 and (period_us << (ka + 1)) <= cfg["accel_lp_ms"] * 1414:
+            ka += 1
+        self.al_a = 1.0 / 2**ka if ka else 1.0
+        self.al = None
 
     def reset(self, u=(0.0, 0.0, 1.0)):
         self.u = np.asarray(u, float)
         self.init_left = self.init_n
         self.still_count = 0
+        self.al = None
 
     def update(self, counts):
         c = np.asarray(counts, float)
         a = self.R @ (c[0:3] * self.acc_scale)
         r = self.R @ (c[3:6] * self.gyro_scale)
-        w = r - self.b
+        w = np.clip(r - self.b, -0.4, 0.4)  # the firmware's rate limit (0.4 rad/sample)
         u = self.u + np.cross(self.u, w) + 0.5 * ((w @ self.u) * w - (w @ w) * self.u)
+        if self.al_a < 1.0:
+            c = np.clip(a, -4.0, 4.0)
+            if self.al is None:
+                self.al = c.copy()
+            al = self.al + np.cross(self.al, w)  # rotated with the body, like u
+            self.al = np.clip(al + (c - al) * self.al_a, -4.0, 4.0)
+            a = self.al
         n2 = float(a @ a)
         if self.n2_lo < n2 < self.n2_hi:
             k = self.k

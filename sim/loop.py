@@ -25,7 +25,7 @@ from device.service import FIRMWARE_VERSION, Service
 from sim.board import SimBoard
 
 if sys.implementation.name != "micropython":
-    from shared.mp import ptr16, ptr32  # viper's pointer casts (builtins there)
+    from shared.mp import ptr32  # viper's pointer cast (a builtin there)
 from shared.config import Config
 from shared.mp import micropython
 from sim.job import read_job
@@ -77,21 +77,7 @@ class LoopBoard(SimBoard):
     def _next_marked(self) -> int:
         """SimBoard.next_sample with hash(0) first."""
         hash(0)
-        i = int(self.i) + 1
-        if i >= int(self.n):
-            return 0
-        self.i = i
-        src = ptr16(self._counts)
-        j = i * 6
-        imu = ptr16(self.imu)
-        imu[0] = src[j]
-        imu[1] = src[j + 1]
-        imu[2] = src[j + 2]
-        imu[3] = src[j + 3]
-        imu[4] = src[j + 4]
-        imu[5] = src[j + 5]
-        self.dt_us = ptr32(self._dt)[i]
-        return 1
+        return int(SimBoard.next_sample(self))
 
     def _next_with_presses(self):
         r = SimBoard.next_sample(self)

@@ -46,6 +46,7 @@ MODULES = (
     "shared.estimator",
     "shared.steps",
     "shared.slstest",
+    "shared.exercise",
     "shared.fromconfig",  # after the classes it builds, so it builds the instrumented ones
     "sim.board",
     "device.app",

@@ -1,10 +1,7 @@
-"""Real recordings (figures 5, 6, 7): mobgap steps, BROAD tilt vs optical truth (ours and
+"""Real recordings (figures 5, 6, 7): BROAD tilt vs optical truth (ours and
 imufusion 1.3.3), fixed-point firmware vs the float64 reference of sim/floatref.py."""
 
 from __future__ import annotations
-
-import json
-import math
 
 import numpy as np
 
@@ -17,64 +14,6 @@ from sim.inputs import DATA, firmware_inputs, synth_trace
 MOBGAP_TRIALS = ("Test5_Trial1", "Test5_Trial2", "Test11_Trial1")
 BROAD = "broad_07_fast_rotation.trace.csv"
 BROAD_MOUNT = "forward=+x left=+y up=+z"
-MATCH_S = 0.150
-MARGIN_S = 1.0
-
-
-# ---------------------------------------------------------------------------------------------
-# mobgap
-# ---------------------------------------------------------------------------------------------
-
-
-def _reference(trial: str, system: str):
-    d = json.loads((DATA / f"mobgap_HA_001_{trial}_reference_events.json").read_text())
-    ic_t, ic_side, bouts = [], [], []
-    for wb in d[system]["MicroWB"]:
-        bouts.append((wb["Start_s"], wb["End_s"]))
-        for ts, side in zip(wb["InitialContact_s"], wb["InitialContact_LeftRight"], strict=True):
-            if ts is None or (isinstance(ts, float) and math.isnan(ts)):
-                continue
-            ic_t.append(float(ts))
-            ic_side.append("L" if side == "Left" else "R")
-    return np.array(ic_t), np.array(ic_side), bouts
-
-
-def _score(det_t, det_side, ref_t, ref_side, bouts):
-    """Each reference IC takes the nearest unused detection within 150 ms."""
-    used = np.zeros(len(det_t), bool)
-    matched = side_ok = 0
-    for rt, rs in zip(ref_t, ref_side, strict=True):
-        if len(det_t) == 0:
-            break
-        d = np.abs(det_t - rt)
-        d[used] = np.inf
-        j = int(np.argmin(d))
-        if d[j] <= MATCH_S:
-            used[j] = True
-            matched += 1
-            side_ok += int(det_side[j] == rs)
-    inside = np.zeros(len(det_t), bool)
-    for b0, b1 in bouts:
-        inside |= (det_t >= b0 - MARGIN_S) & (det_t <= b1 + MARGIN_S)
-    return {
-        "ref": len(ref_t),
-        "matched": matched,
-        "side_ok": side_ok,
-        "false_outside_bouts": int(np.sum(~inside)),
-        "unmatched_inside_bouts": int(np.sum(~used & inside)),
-    }
-
-
-def mobgap_trial(trial: str) -> dict:
-    tr = read_trace(DATA / f"mobgap_HA_001_{trial}.trace.csv")
-    res = run_firmware(tr, calibrate=False)
-    det_t = np.array([s.t_s for s in res.steps])
-    det_side = np.array([s.stance for s in res.steps])
-    out = {"trial": trial, "detected": len(res.steps)}
-    for system in ("INDIP", "Stereophoto"):
-        rt, rs, bouts = _reference(trial, system)
-        out[system] = _score(det_t, det_side, rt, rs, bouts)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

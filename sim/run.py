@@ -46,7 +46,9 @@ def run(job_dir):
     s_side = bytearray(cap)
     s_drop = array("i", bytearray(4 * cap))
     s_cued = bytearray(cap)
-    s_count = _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued)
+    ex = app.ex
+    reps = array("i", bytearray(4 * 6 * (cap if ex is not None else 1)))
+    s_count = _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued, reps)
     with open(job_dir + "/obl.bin", "wb") as f:
         f.write(obl)
     with open(job_dir + "/tilt.bin", "wb") as f:
@@ -61,6 +63,11 @@ def run(job_dir):
     with open(job_dir + "/motor.csv", "w") as f:
         for k in range(board.motor_events):
             f.write("%d,%d\n" % (board.motor_n[k], board.motor_v[k]))
+    if ex is not None:
+        r_count = min(ex.count - ex.lost, cap)
+        with open(job_dir + "/reps.csv", "w") as f:
+            for k in range(r_count):
+                f.write("%d,%d,%d,%d,%d,%d\n" % tuple(reps[6 * k : 6 * k + 6]))
     result = {
         "engine": sys.implementation.name,
         "samples": n,
@@ -77,16 +84,28 @@ def run(job_dir):
         "faults": app.faults,
         "feedback": app.feedback_counters(),
     }
+    if ex is not None:
+        result["exercise"] = {
+            "mode": ex.mode,
+            "reps": ex.count,
+            "reps_lost": ex.lost,
+            "cues": ex.cues,
+            "set_done_index": ex.done_n,
+        }
     with open(job_dir + "/result.json", "w") as f:
         json.dump(result, f)
     return 0
 
 
-def _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued):
-    """Sample loop plus the between-sample work (draining the step ring); no allocation."""
+def _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued, reps=None):
+    """Sample loop plus the between-sample work (draining the step ring and, in exercise mode,
+    the rep ring into `reps`, 6 ints per rep, when given); no allocation."""
     k = 0
     cap = len(s_side)
     i = 0
+    ex = app.ex
+    r = 0
+    r_cap = len(reps) - 6 if reps is not None else -1
     while board.next_sample():
         app.tick()
         obl[i] = app.obliquity_mdeg
@@ -104,6 +123,13 @@ def _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued)
                 s_cued[k] = app.ring_cued[j]
                 k += 1
             app.ring_tail += 1
+        if ex is not None:
+            while ex.pending():
+                if r <= r_cap:
+                    ex.take(reps, r)
+                    r += 6
+                else:
+                    ex.take(None, 0)  # beyond the capacity (not reached): dropped
     return k
 
 

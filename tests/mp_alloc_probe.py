@@ -8,7 +8,8 @@
 # micropython.mem_total() before and after. mem_total() also sees memory that was allocated and
 # freed inside the window (e.g. heap-allocated bytecode frames) which mem_alloc() misses.
 #
-# MODE: "loop"   - the firmware loop (next_sample, tick, drain the step ring), as simrun does;
+# MODE: "loop"   - the firmware loop (next_sample, tick, drain the step ring and, in exercise
+#                  mode, the rep ring), as sim/run.py does;
 #       "float", "tuple", "bigint" - negative controls: a loop of COUNT iterations that boxes a
 #                  float, builds a tuple or makes a big int (must show allocation);
 #       "planted" - negative control through the real path: the firmware loop with its
@@ -33,8 +34,12 @@ def drive(app, board, n, rec):
     # The whole loop for up to n samples; the step records go to the preallocated `rec`
     # (ic, end, side, drop, cued per step, a ring of 64). Returns the steps taken.
     k = 0
+    ex = app.ex  # exercise mode: its completed reps are taken too (into rec[0:6])
     while n > 0 and board.next_sample():
         app.tick()
+        if ex is not None:
+            while ex.pending():
+                ex.take(rec, 0)
         while app.ring_tail != app.ring_head:
             j = app.ring_tail & _RING_MASK
             i = (k & 63) * 5
@@ -104,6 +109,9 @@ def main(argv):
     seen0 = app.cal.seen
     state0 = app.state
     motor0 = board.motor_events
+    ex = app.ex
+    reps0 = ex.count if ex is not None else 0
+    excues0 = ex.cues if ex is not None else 0
     d_alloc, d_total, steps = measure(fn, app, board, count, rec)
     out = {
         "mode": mode,
@@ -119,6 +127,9 @@ def main(argv):
         "calibrated": app.calibrated,
         "faults": app.faults,
         "steps_lost": app.steps_lost,
+        "reps": (ex.count - reps0) if ex is not None else -1,
+        "ex_cues": (ex.cues - excues0) if ex is not None else -1,
+        "reps_lost": ex.lost if ex is not None else -1,
         "warmup_steps": steps_warm,
         "engine": sys.implementation.name,
     }

@@ -74,6 +74,16 @@ def jobs(tmp_path_factory) -> dict[str, tuple[Path, int]]:
     write_trace_csv(generate(PRESETS["weak-right"](150.0)), path)
     job = base / "synth-weak-right"
     out["synth"] = (job, prepare_job(job, path, True))
+    # Exercise sets (shared/exercise.py drives the motor): long enough for the window.
+    from hipcue import exsynth
+
+    for ex, reps in (("single-leg-squat", 30), ("band-walk", 160), ("clamshell", 40)):
+        tr, _truth = exsynth.generate(ex, "right", reps, seed=11)
+        path = base / f"{ex}.trace.csv"
+        write_trace_csv(tr, path)
+        job = base / f"ex-{ex}"
+        sets = (("mode", ex), ("ex_side", "right"), ("ex_reps", str(reps)))
+        out[ex] = (job, prepare_job(job, path, True, sets))
     return out
 
 
@@ -122,3 +132,19 @@ def test_probe_sees_a_planted_range_bug_in_the_loop(jobs):
     clean = probe(job, "loop", WARMUP, n - WARMUP)
     assert (r["steps"], r["cues"]) == (clean["steps"], clean["cues"])
     assert r["alloc"] > 0 and r["total"] >= 16 * r["samples"], r  # >= one block per sample
+
+
+@pytest.mark.parametrize("case", ["single-leg-squat", "band-walk", "clamshell"])
+def test_exercise_loop_allocates_nothing(jobs, case):
+    """Exercise mode: the whole loop with the rep detector driving the motor, reps taken off
+    its ring between samples; reps, cues and the end-of-set buzz happen inside the window."""
+    if case not in jobs:
+        pytest.skip("hipcue.synth does not import")
+    job, n = jobs[case]
+    count = n - WARMUP
+    assert count >= MIN_WINDOW
+    r = probe(job, "loop", WARMUP, count)
+    assert r["samples"] == count and r["state_before"] == ST_RUNNING and r["faults"] == 0
+    assert r["reps"] > 5 and r["ex_cues"] > 0 and r["motor_events"] > 0 and r["reps_lost"] == 0
+    assert r["alloc"] == 0, r
+    assert r["total"] == 0, r

@@ -227,3 +227,23 @@ def test_boot_end_to_end(engine, tmp_path):
     assert r["calibrated"] == 1 and r["faults"] == 0 and r["board_fault"] == 0
     assert r["wdt_timeout_ms"] == 2000 and r["wdt_feeds"] >= 600
     assert r["ctrl1_xl"] == 0x4C
+
+
+@pytest.mark.parametrize("overrun_periods,expect_dt_periods", [(1.5, 1), (2.5, 2), (3.9, 3)])
+def test_late_sample_stamped_at_data_ready(hw, overrun_periods, expect_dt_periods):
+    """A sample already waiting (the loop overran) is stamped at its data-ready slot on the
+    sensor's grid, not when it was read: dt counts the whole periods that passed (the app
+    counts the missed ones), and the next on-time sample is one period later again."""
+    dev = still_imu()
+    dev.gen = pattern_gen
+    b = hw.Board(pins=hw.PICO, clock=SIM.clock)
+    run(b, 3)
+    t_last, period = b.t_us, b.period_us
+    SIM.clock.advance(int(overrun_periods * period))
+    assert run(b, 1) == [1]
+    assert b.late == 1
+    assert b.dt_us == expect_dt_periods * period
+    assert b.t_us == t_last + expect_dt_periods * period
+    assert SIM.clock.now_us - b.t_us >= period // 2  # read well after its data-ready
+    assert run(b, 1) == [1] and b.late == 0
+    assert abs(b.dt_us - period) <= period // 10

@@ -44,7 +44,7 @@ def test_format_round_trip():
         ("threshold_deg", "six", "threshold_deg: 'six' is not a number"),
         ("dwell_ms", "1.5", "dwell_ms: '1.5' is not a whole number"),
         ("dwell_ms", "-1", "dwell_ms: -1 is out of range 0..500 ms"),
-        ("rate_hz", "50", "rate_hz: 50 is out of range 75..1000 Hz"),
+        ("rate_hz", "49", "rate_hz: 49 is out of range 50..1000 Hz"),
         ("imu", "bmi160", "imu: 'bmi160' is not one of"),
         ("mount", "forward=+x left=+x up=+z", "three different sensor axes"),
         ("mount", "forward=+x left=+z up=+y", "left-handed"),

@@ -45,7 +45,7 @@ REQUIRED = {
 }
 # Per-sample functions that only run in a test mode (not on walking traces): each has its own
 # case below, and must be instrumented.
-TEST_MODE = {"shared.slstest.SlsTest.update"}
+TEST_MODE = {"shared.slstest.SlsTest.update", "shared.exercise.Exercise.update"}
 # Native functions that need the hardware (`machine`) to load: checked elsewhere or by hand.
 # Board methods need `machine`; they only count (retries, errors) and call the drivers, whose
 # arithmetic is checked below (test_all_imu_drivers_in_range).
@@ -754,4 +754,44 @@ def test_board_loop_between_samples_in_range(fresh, tmp_path, monkeypatch):
         "shared.logformat.cs_of",
     ):
         assert calls.get(name, 0) > 0, name
+
+
+@pytest.mark.parametrize(
+    "exercise", ["single-leg-squat", "step-down", "band-walk", "leg-lift", "clamshell"]
+)
+def test_exercise_sets_stay_in_range(fresh, tmp_path, exercise):
+    """Exercise mode (shared/exercise.py) driven by App.tick over a synthetic set of each
+    exercise (both sides), then the detector's extremes fed directly: full-scale obliquity
+    and tilt swings at 1000 Hz, a set longer than the ring, every sample cued."""
+    try:
+        from hipcue import exsynth, synth
+    except ImportError as e:
+        pytest.skip(f"hipcue.synth does not import: {e}")
+    checker, mods = fresh
+    for side in ("left", "right"):
+        tr, truth = exsynth.generate(exercise, side, 6, seed=3)
+        path = tmp_path / f"{exercise}-{side}.trace.csv"
+        synth.write_trace_csv(tr, path)
+        before = _per_function(checker).get("shared.exercise.Exercise.update", 0)
+        sets = (("mode", exercise), ("ex_side", side), ("ex_reps", "6"))
+        run, _rate = _trace_case(fresh, path, True, None, sets)
+        assert run.calibrated == 1 and run.faults == 0, run
+        assert _per_function(checker)["shared.exercise.Exercise.update"] > before
+    # reps (tilt +35 deg, obliquity +-180) and changes of posture (tilt -90, obliquity -180)
+    # (lying: obliquity +-15, roll back 20 deg)
+    ex = mods["shared.exercise"].Exercise(1000, exercise, 1, 200, 1000, 20000, 0, 20)
+    lying = exercise in ("leg-lift", "clamshell")
+    big, tilt = (15000, -20000) if lying else (180000, 35000)
+    out = array("i", [0] * 6)
+    for i in range(400000):
+        ph = (i // 1500) & 3
+        if ph == 1:
+            ex.update(i, big if (i // 6000) & 1 else -big, tilt)
+        elif ph == 3:
+            ex.update(i, -180000, -90000)
+        else:
+            ex.update(i, 0, 0)
+        if i % 97 == 0:
+            ex.take(out, 0)
+    assert ex.count > 0 and ex.cues > 0
     assert_no_violations(checker)

@@ -130,7 +130,7 @@ COMMANDS: dict[
     tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
 ] = {
     "replay": ("run a trace through the firmware loop", _add_replay, _run_replay),
-    "synth": ("write a synthetic walking trace", _add_synth, _run_synth),
+    "synth": ("write a synthetic walking trace or exercise set", _add_synth, _run_synth),
     "demo": ("simulate a weak-right-hip walk through the firmware", _add_demo, _run_demo),
     "report": ("HTML report (plots) and text summary of sessions", _add_report, _run_report),
     "tune": ("what-if cue settings on a raw capture; threshold advice", _add_tune, _run_tune),

@@ -32,6 +32,7 @@ from hipcue.library import Library
 from hipcue.link import Client, LinkError, connect, find_boards
 from hipcue.logs import RemoteFile
 from shared import protocol as P
+from shared import sides
 from shared.config import SCHEMA, Config, ConfigError, validate
 
 EXIT_NO_DEVICE = 3
@@ -691,6 +692,93 @@ def _test(args: argparse.Namespace, c: Client, sleep: Callable[[float], None] = 
         sleep(0.25)
 
 
+# -- exercise -----------------------------------------------------------------------------
+def add_exercise(p: argparse.ArgumentParser) -> None:
+    from shared.exercise import MODES
+
+    p.description = (
+        "Start an exercise set on the device (shared/exercise.py): it counts the reps, cues "
+        "when the drop (lying: the roll back) passes the threshold, and buzzes long when the "
+        "set is done. The reps are stored on the device as an exercise session (pull it with "
+        "`hipcue logs pull`) and shown here."
+    )
+    p.add_argument("exercise", choices=MODES[1:], help="the exercise")
+    p.add_argument(
+        "--side",
+        choices=("left", "right"),
+        help="the hip trained: squat/step-down the standing leg, lying the top leg "
+        "(default: ex_side)",
+    )
+    p.add_argument("--reps", type=whole(1, 200), help="reps in the set (default: ex_reps)")
+    p.add_argument("--threshold", help="cue threshold, deg (default: ex_threshold_deg)")
+    p.add_argument("--no-wait", action="store_true", help="start it and return")
+    p.add_argument(
+        "--max-s", type=float, default=900.0, help="stop the set after this many seconds"
+    )
+    _common(p)
+
+
+def format_exercise(res: dict[str, Any]) -> str:
+    """An exercise set's figures and its reps as a small table."""
+    lines = [
+        f"{res['exercise']}: {res['count']} reps, {res['cues']} cued"
+        + ("" if res["done"] else f" (set not completed: {res['reason']})")
+    ]
+    if res["reps"]:
+        lines.append("   t (s)  side  drop (deg)  duration (s)  cued")
+        for t_ms, side, drop, dur_ms, cued in res["reps"]:
+            lines.append(
+                f"{t_ms / 1000:8.1f}  {sides.letter(side):<4}  {drop / 1000:10.1f}"
+                f"  {dur_ms / 1000:12.2f}  {'yes' if cued else ''}"
+            )
+        lines.append(
+            f"max drop {res['max_drop_mdeg'] / 1000:.1f} deg, "
+            f"mean {res['mean_drop_mdeg'] / 1000:.1f} deg"
+        )
+    if res.get("session"):
+        lines.append(f"stored on the device as {res['session']}")
+    return "\n".join(lines)
+
+
+def _exercise(
+    args: argparse.Namespace, c: Client, sleep: Callable[[float], None] = time.sleep
+) -> int:
+    req: dict[str, Any] = {"mode": args.exercise}
+    if args.side is not None:
+        req["side"] = args.side
+    if args.reps is not None:
+        req["reps"] = args.reps
+    if args.threshold is not None:
+        req["threshold_deg"] = args.threshold
+    r = c.request("exercise.start", **req)
+    if args.no_wait:
+        _out(args, r, f"{r['started']} set started: {r['reps']} reps, {r['side']} side")
+        return 0
+    if not args.json:
+        print(
+            f"{r['started']}: {r['reps']} reps, {r['side']} side, cue past "
+            f"{r['threshold_deg']} deg; Ctrl-C stops the set",
+            file=sys.stderr,
+        )
+    deadline = time.monotonic() + args.max_s
+    try:
+        while True:
+            st = c.request("exercise.status")
+            if not st["running"]:
+                if st["results"] is None:
+                    print("hipcue: error: the set did not finish", file=sys.stderr)
+                    return 1
+                _out(args, st["results"], format_exercise(st["results"]))
+                return 0
+            if time.monotonic() > deadline:
+                raise KeyboardInterrupt
+            sleep(0.25)
+    except KeyboardInterrupt:
+        res = c.request("exercise.stop")
+        _out(args, res, format_exercise(res))
+        return 0
+
+
 # -- sim ----------------------------------------------------------------------------------
 def add_sim(p: argparse.ArgumentParser) -> None:
     from hipcue import sim
@@ -713,5 +801,6 @@ COMMANDS: dict[str, tuple[str, Adder, Runner]] = {
     "logs": ("sessions: list, pull, start, stop, delete; export", add_logs, run_logs),
     "time": ("sync the device clock", add_time, _device(_time)),
     "test": ("guided tests: sls (single-leg stance)", add_test, _device(_test)),
+    "exercise": ("an exercise set: reps counted, drop cued", add_exercise, _device(_exercise)),
     "sim": ("run the virtual device on a pseudo-terminal", add_sim, run_sim),
 }

@@ -21,7 +21,7 @@ from hipcue import HipcueError
 from hipcue.metrics import Step, summarise
 from hipcue.trace import Trace, TraceError, read_trace
 from shared import sides
-from shared.config import IMUS, SCHEMA, Config, ConfigError
+from shared.config import EXERCISE_KEYS, IMUS, SCHEMA, Config, ConfigError
 from sim import paths
 from sim.job import write_job, write_phys
 
@@ -55,6 +55,20 @@ class RatePlan:
         )
 
 
+def header_rate(trace: Trace) -> float | None:
+    """The trace's `# rate_hz:` metadata in Hz, or None when absent; a bad value is an error."""
+    text = trace.meta.get("rate_hz")
+    if text is None:
+        return None
+    try:
+        hz = float(text.split()[0]) if text.split() else float("nan")
+    except ValueError:
+        hz = float("nan")
+    if not (hz > 0.0 and np.isfinite(hz)):
+        raise TraceError(f"{trace.path}: '# rate_hz: {text}' is not a sample rate in Hz")
+    return hz
+
+
 def plan_rate(trace: Trace, cfg: Config, rate_was_set: bool) -> RatePlan:
     name = str(trace.path)
     if trace.n < 2:
@@ -62,6 +76,17 @@ def plan_rate(trace: Trace, cfg: Config, rate_was_set: bool) -> RatePlan:
     dt = np.diff(trace.t_s)
     med = float(np.median(dt))
     trace_hz = 1.0 / med
+    header_hz = header_rate(trace)
+    if header_hz is not None:
+        # the header wins over the median interval (timestamps may be rounded, e.g. 104 Hz
+        # written to 1 ms), unless the two disagree grossly (then the file is inconsistent)
+        if abs(header_hz - trace_hz) > 0.25 * header_hz:
+            raise TraceError(
+                f"{name}: '# rate_hz: {trace.meta['rate_hz']}' but the samples are "
+                f"{trace_hz:.3f} Hz apart (median interval)"
+            )
+        trace_hz = header_hz
+        med = 1.0 / header_hz
     period_us = int(round(med * 1e6))
     firmware_hz = int(round(trace_hz))
     lo, hi = SCHEMA["rate_hz"][2], SCHEMA["rate_hz"][3]
@@ -116,6 +141,9 @@ class ReplayResult:
     firmware: dict
     saturated_samples: int
     summary: dict = field(default_factory=dict)
+    # exercise mode (config mode not walk): reps as trace indices (start, end, peak), stance,
+    # drop mdeg, cued
+    reps: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
 
 
 def run_firmware(
@@ -178,6 +206,13 @@ def run_firmware(
             for line in (jobp / "steps.csv").read_text().splitlines()
             if line.strip()
         ]
+        rep_rows = []
+        if (jobp / "reps.csv").exists():
+            rep_rows = [
+                [int(v) for v in line.split(",")]
+                for line in (jobp / "reps.csv").read_text().splitlines()
+                if line.strip()
+            ]
     if calibrate and firmware.get("calibration_error"):
         raise TraceError(
             f"{trace.path}: calibration failed: {firmware['calibration_error']} "
@@ -217,6 +252,9 @@ def run_firmware(
         firmware=firmware,
         saturated_samples=saturated,
     )
+    for start_n, end_n, peak_n, stance, drop_mdeg, cued in rep_rows:
+        idx = [min(int(np.searchsorted(grid, v)), trace.n - 1) for v in (start_n, end_n, peak_n)]
+        res.reps.append((idx[0], idx[1], idx[2], stance, drop_mdeg, cued))
     duration = float(trace.t_s[-1] - trace.t_s[0])
     res.summary = summarise(steps, [float(trace.t_s[i]) for i in on], duration)
     return res
@@ -257,12 +295,16 @@ def write_outputs(res: ReplayResult, out_dir: str | Path) -> dict:
         srows.append(f"{trace.t_text[i]},{s.stance},{_deg(round(s.drop_deg * 1000))},{s.cued}")
     steps = "\n".join(srows) + "\n"
     summary = dict(res.summary)
+    config = dict(res.config)
+    for key in EXERCISE_KEYS:  # absent at their defaults: walking summaries stay as they were
+        if config[key] == Config().text(key):
+            del config[key]
     summary.update(
         {
             "trace": str(trace.path),
             "samples": trace.n,
             "engine": res.engine,
-            "config": res.config,
+            "config": config,
             "rate": {
                 "trace_hz": round(res.rate.trace_hz, 3),
                 "firmware_hz": res.rate.firmware_hz,
@@ -280,16 +322,62 @@ def write_outputs(res: ReplayResult, out_dir: str | Path) -> dict:
             "feedback": dict(sorted(res.firmware.get("feedback", {}).items())),
         }
     )
+    files = [("samples.csv", samples), ("steps.csv", steps)]
+    if "exercise" in res.firmware:
+        reps_csv, summary["exercise"], summary["reps"] = _exercise_outputs(res)
+        files.append(("reps.csv", reps_csv))
     text = json.dumps(summary, indent=2) + "\n"
+    files.append(("summary.json", text))
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for name, body in (("samples.csv", samples), ("steps.csv", steps), ("summary.json", text)):
+        for name, body in files:
             tmp = out / f".{name}.tmp"
             tmp.write_text(body)
             os.replace(tmp, out / name)
     except OSError as e:
         raise HipcueError(f"{out}: cannot write outputs: {e.strerror or e}") from None
     return summary
+
+
+def _exercise_outputs(res: ReplayResult) -> tuple[str, dict, list[dict]]:
+    """reps.csv (t_s, side, drop_deg, duration_s, cued), the set's figures and the reps for
+    summary.json. side is the stance side; the lying exercises' drop is the roll back."""
+    trace = res.trace
+    t = trace.t_s
+    rows = ["t_s,side,drop_deg,duration_s,cued"]
+    reps = []
+    for i0, i1, ip, stance, drop, cued in res.reps:
+        dur = f"{t[i1] - t[i0]:.3f}"
+        rows.append(f"{trace.t_text[i0]},{sides.letter(stance)},{_deg(drop)},{dur},{cued}")
+        reps.append(
+            {
+                "t_s": round(float(t[i0]), 3),
+                "side": sides.letter(stance),
+                "drop_deg": drop / 1000.0,
+                "duration_s": float(dur),
+                "peak_s": round(float(t[ip]), 3),
+                "cued": cued,
+            }
+        )
+    fw = res.firmware["exercise"]
+    drops = [r["drop_deg"] for r in reps]
+    done = fw["set_done_index"]
+    info = {
+        "mode": fw["mode"],
+        "side": res.config["ex_side"],
+        "reps_target": int(res.config["ex_reps"]),
+        "reps": fw["reps"],
+        "reps_lost": fw["reps_lost"],
+        "cues": fw["cues"],
+        "set_done_s": (
+            round(float(t[min(int(np.searchsorted(res.grid_n, done)), trace.n - 1)]), 3)
+            if done >= 0
+            else None
+        ),
+        "mean_drop_deg": round(float(np.mean(drops)), 3) if drops else None,
+        "max_drop_deg": max(drops) if drops else None,
+    }
+    return "\n".join(rows) + "\n", info, reps
 
 
 def _deg(mdeg: int | np.integer) -> str:

@@ -795,39 +795,27 @@ def _describe(segments: Sequence[Segment]) -> str:
     return " ".join(out)
 
 
-def generate(
-    segments: list[Segment],
-    *,
-    rate_hz: float = 100.0,
-    mount: str = DEFAULT_MOUNT,
-    mount_pitch_deg: float = 15.0,
-    seed: int = 0,
-    noise: bool = True,
-    imu: ImuModel = LSM6DSOX,
-    quantise: bool = True,
-    allow_moving_start: bool = False,
-) -> SynthTrace:
-    """Simulate a trace of the given activities.
-
-    ``noise=False`` gives an ideal sensor (no offset, bias, scale error or white noise) whose
-    readings are still quantised to ``imu``'s int16 counts. ``quantise=False`` (for checks of the
-    kinematics only: such a file is not what a board could produce) skips the quantisation, which
-    without noise to dither it leaves sub-LSB rates (standing sway) out of the gyro.
-    ``allow_moving_start`` lifts the rule that a trace starts with 2 s of standing still.
-    """
-    _validate(segments, rate_hz, allow_moving_start)
-    m_sb = sensor_from_body(mount, mount_pitch_deg)
-    rng = np.random.default_rng(seed)
-    plan = _plan(segments, rng)
-
-    n = int(math.floor(plan.total_s * rate_hz + 1e-9))
-    t = np.arange(n, dtype=np.float64) / rate_hz
-
+def sense(
+    t: FloatArray,
+    angles: Callable[[FloatArray], tuple[FloatArray, FloatArray, FloatArray]],
+    accel_world: Callable[[FloatArray], FloatArray],
+    m_sb: FloatArray,
+    rng: np.random.Generator,
+    noise: bool,
+    imu: ImuModel,
+    quantise: bool,
+    rate_hz: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, dict[str, str]]:
+    """The IMU's readings of a motion: (accel g, gyro dps in the sensor's axes, the up vector
+    u in the body frame, yaw psi rad, the sensor-error metadata). `angles(t)` gives the body's
+    (phi, theta, psi) in radians (module docstring), `accel_world(t)` the sacrum's linear
+    acceleration in the world frame (m/s^2, shape (n, 3)); both evaluable at any times."""
+    n = len(t)
     # orientation and its rates (central differences of the analytic angle functions)
     h = _DIFF_H_S
-    phi, theta, psi, _ = _angles(plan, t)
-    phi_p, theta_p, psi_p, _ = _angles(plan, t + h)
-    phi_m, theta_m, psi_m, _ = _angles(plan, t - h)
+    phi, theta, psi = angles(t)
+    phi_p, theta_p, psi_p = angles(t + h)
+    phi_m, theta_m, psi_m = angles(t - h)
     dphi = (phi_p - phi_m) / (2.0 * h)
     dtheta = (theta_p - theta_m) / (2.0 * h)
     dpsi = (psi_p - psi_m) / (2.0 * h)
@@ -850,16 +838,7 @@ def generate(
     r_wb[:, 2, 1] = ct * sf
     r_wb[:, 2, 2] = ct * cf
 
-    # linear acceleration of the sacrum in the world frame: the progression's speed and heading
-    # changes, the second derivative of the bounded displacements, and the impacts
-    v_p = _progression_velocity(plan, t + h)
-    v_m = _progression_velocity(plan, t - h)
-    h2 = _DIFF2_H_S
-    d_p = _displacement(plan, t + h2)
-    d_0 = _displacement(plan, t)
-    d_m = _displacement(plan, t - h2)
-    a_world = (v_p - v_m) / (2.0 * h) + (d_p - 2.0 * d_0 + d_m) / (h2 * h2)
-    a_world[:, 2] += _impacts(plan, t)
+    a_world = accel_world(t)
 
     # specific force in g, in the body frame; u = R^T z is the up vector
     u = r_wb[:, 2, :].copy()
@@ -899,6 +878,58 @@ def generate(
     if quantise:
         accel = to_counts(accel, imu.accel_sens_g) * imu.accel_sens_g
         gyro = to_counts(gyro, imu.gyro_sens_dps) * imu.gyro_sens_dps
+
+    return accel, gyro, u, psi, meta_errors
+
+
+def generate(
+    segments: list[Segment],
+    *,
+    rate_hz: float = 100.0,
+    mount: str = DEFAULT_MOUNT,
+    mount_pitch_deg: float = 15.0,
+    seed: int = 0,
+    noise: bool = True,
+    imu: ImuModel = LSM6DSOX,
+    quantise: bool = True,
+    allow_moving_start: bool = False,
+) -> SynthTrace:
+    """Simulate a trace of the given activities.
+
+    ``noise=False`` gives an ideal sensor (no offset, bias, scale error or white noise) whose
+    readings are still quantised to ``imu``'s int16 counts. ``quantise=False`` (for checks of the
+    kinematics only: such a file is not what a board could produce) skips the quantisation, which
+    without noise to dither it leaves sub-LSB rates (standing sway) out of the gyro.
+    ``allow_moving_start`` lifts the rule that a trace starts with 2 s of standing still.
+    """
+    _validate(segments, rate_hz, allow_moving_start)
+    m_sb = sensor_from_body(mount, mount_pitch_deg)
+    rng = np.random.default_rng(seed)
+    plan = _plan(segments, rng)
+
+    n = int(math.floor(plan.total_s * rate_hz + 1e-9))
+    t = np.arange(n, dtype=np.float64) / rate_hz
+
+    def angles(tt: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        return _angles(plan, tt)[:3]
+
+    def accel_world(t: FloatArray) -> FloatArray:
+        h = _DIFF_H_S
+        # linear acceleration of the sacrum in the world frame: the progression's speed and
+        # heading changes, the second derivative of the bounded displacements, and the impacts
+        v_p = _progression_velocity(plan, t + h)
+        v_m = _progression_velocity(plan, t - h)
+        h2 = _DIFF2_H_S
+        d_p = _displacement(plan, t + h2)
+        d_0 = _displacement(plan, t)
+        d_m = _displacement(plan, t - h2)
+        a_world = (v_p - v_m) / (2.0 * h) + (d_p - 2.0 * d_0 + d_m) / (h2 * h2)
+        a_world[:, 2] += _impacts(plan, t)
+        return a_world
+
+    accel, gyro, u, psi, meta_errors = sense(
+        t, angles, accel_world, m_sb, rng, noise, imu, quantise, rate_hz
+    )
 
     # truth
     obliquity, tilt = angles_from_up(u)
@@ -1077,6 +1108,8 @@ PRESETS: dict[str, Callable[[float], list[Segment]]] = {
     "mixed": _mixed,
     "run": _run,
 }
+# Exercise sets (issue #16): generated by exsynth.py, with truth per rep (--reps-out).
+EXERCISE_PRESETS = ("single-leg-squat", "step-down", "band-walk", "leg-lift", "clamshell")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1086,9 +1119,14 @@ PRESETS: dict[str, Callable[[float], list[Segment]]] = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="trace CSV to write")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="weak-right")
     parser.add_argument(
-        "--duration", type=number(1, 7200, " s"), default=60.0, help="seconds (default 60)"
+        "--preset", choices=sorted([*PRESETS, *EXERCISE_PRESETS]), default="weak-right"
+    )
+    parser.add_argument(
+        "--duration",
+        type=number(1, 7200, " s"),
+        default=60.0,
+        help="seconds (default 60; walking presets)",
     )
     parser.add_argument("--seed", type=whole(0, 2**32 - 1), default=0)
     parser.add_argument(
@@ -1102,9 +1140,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-noise", action="store_true", help="ideal IMU: no offsets, scale errors or noise"
     )
+    parser.add_argument(
+        "--side", choices=("left", "right"), default="left", help="exercise presets: the hip"
+    )
+    parser.add_argument(
+        "--reps", type=whole(1, 200), default=10, help="exercise presets: reps or steps"
+    )
+    parser.add_argument("--reps-out", default=None, help="exercise presets: per-rep truth CSV")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.preset in EXERCISE_PRESETS:
+        return _run_exercise(args)
     try:
         segments = PRESETS[args.preset](args.duration)
         trace = generate(
@@ -1126,6 +1173,31 @@ def run(args: argparse.Namespace) -> int:
         return 1
     n = len(trace.columns["t_s"])
     print(f"wrote {args.out}: {n} samples, {len(trace.steps)} steps")
+    return 0
+
+
+def _run_exercise(args: argparse.Namespace) -> int:
+    from hipcue import exsynth
+
+    try:
+        trace, reps = exsynth.generate(
+            args.preset,
+            args.side,
+            args.reps,
+            rate_hz=args.rate,
+            mount=args.mount,
+            mount_pitch_deg=args.mount_pitch,
+            seed=args.seed,
+            noise=not args.no_noise,
+        )
+        write_trace_csv(trace, args.out)
+        if args.reps_out:
+            exsynth.write_reps_csv(reps, args.reps_out)
+    except (ValueError, OSError) as exc:
+        print(f"hipcue synth: {exc}", file=sys.stderr)
+        return 1
+    n = len(trace.columns["t_s"])
+    print(f"wrote {args.out}: {n} samples, {len(reps)} reps ({args.preset}, {args.side})")
     return 0
 
 
