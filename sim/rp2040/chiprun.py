@@ -5,19 +5,23 @@ put in front of it. Not part of the firmware image.
 The firmware's own board layer reads each sample from the emulated LSM6DSOX over I2C, on its
 data-ready pin, as on the board (device/board.py `next_sample()`: dt_us is measured with
 ticks_us between data-ready edges, which the emulator raises at the trace's times); the app
-ticks on it exactly as device/simrun.py does on the unix port. Between samples the core waits
-in WFI (machine.idle) woken by the data-ready edge, so idle time costs no wall time. A sample
-whose data-ready was already up before the wait counts as late (the previous tick overran).
+ticks on it exactly as sim/run.py does on the unix port. Between samples the core waits
+in WFI (machine.idle) woken by the data-ready edge, so idle time costs no wall time; as
+next_sample() then finds data-ready already up, the sample is stamped as next_sample() stamps
+it when it waits for the edge itself (at the read). A sample whose data-ready was already up
+before the wait counts as late (the previous tick overran) and keeps next_sample()'s own
+late stamping.
 
 Out on stdout (binary, after the line HIPCUE-RUN): per sample b"D" + obl, tilt (int32 mdeg),
 cue (u8), grid (int32 firmware sample index); per completed step b"T" + ic, end (int32), side
-(u8), drop (int32 mdeg), cued (u8); then b"E" and one JSON line, the fields of simrun's
+(u8), drop (int32 mdeg), cued (u8); then b"E" and one JSON line, the fields of sim/run.py's
 result.json.
 """
 
 import json
 import struct
 import sys
+from time import ticks_diff, ticks_us
 
 from machine import Pin, idle
 
@@ -56,8 +60,17 @@ def run(job):
         late = 1 if drdy.value() else 0
         while not drdy.value():
             idle()
+        prev = board._last_us
         if board.next_sample() != 1:
             raise OSError("no sample %d (fault %d)" % (i, board.fault))
+        if not late:
+            # This loop waited for the edge itself (in WFI), so next_sample() found data-ready
+            # up and took its late path (a grid stamp). Restore what it does when it waits
+            # for the edge: the sample stamped when it was read.
+            now = ticks_us()
+            board.dt_us = ticks_diff(now, prev)
+            board._last_us = now
+            board.t_us = now
         board.late = late
         app.tick()
         if pos > 1400:

@@ -6,7 +6,7 @@ sum of dt.bin (so data-ready edges are exactly dt apart). The emulated LSM6DSOX 
 those values itself at its configured full scale, saturating as the sensor does. The chip
 boots the hipcue image in safe boot (button held), gets sim/rp2040/chiprun.py over the raw
 REPL, and streams its per-sample outputs back over the USB CDC; this writes them into the
-job folder in device/simrun.py's format (obl.bin, tilt.bin, cue.bin, grid.bin, steps.csv,
+job folder in sim/run.py's format (obl.bin, tilt.bin, cue.bin, grid.bin, steps.csv,
 result.json), and the chip's timestamped observations into chip.json.
 """
 
