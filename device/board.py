@@ -254,17 +254,20 @@ class Board:
             return self._enter_fault(clock.ticks_ms())
         now = clock.ticks_us()
         if late:
-            # The sample became ready before we looked: stamp it at its data-ready time, the
-            # last slot of the sensor's sample grid (its ODR clock) before now, not at the
-            # read. A FIFO backlog sample is the next slot; the output registers hold the
-            # newest sample, so whole periods in between are missed samples.
+            # The sample became ready before we looked. A FIFO backlog sample is the next
+            # slot of the sensor's grid. The output registers hold the newest sample, ready
+            # within the last period: after an overrun of half a period or more it is
+            # stamped at the last grid slot before now (whole periods in between are missed
+            # samples), not at the read. A sample only just late (the command service
+            # stopped at the edge) keeps its read time, which re-anchors the grid: grid
+            # stamps chained sample after sample would drift with the sensor's ODR error.
             period = self.period_us
-            k = 1
-            if not self.fifo:
+            if self.fifo:
+                now = clock.ticks_add(self._last_us, period)
+            else:
                 k = clock.ticks_diff(now, self._last_us) // period
-                if k < 1:
-                    k = 1
-            now = clock.ticks_add(self._last_us, k * period)
+                if clock.ticks_diff(now, self._last_us) - period >= period // 2:
+                    now = clock.ticks_add(self._last_us, k * period)
         self.late = late
         self.dt_us = clock.ticks_diff(now, self._last_us)
         self._last_us = now

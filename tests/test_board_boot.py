@@ -247,3 +247,16 @@ def test_late_sample_stamped_at_data_ready(hw, overrun_periods, expect_dt_period
     assert SIM.clock.now_us - b.t_us >= period // 2  # read well after its data-ready
     assert run(b, 1) == [1] and b.late == 0
     assert abs(b.dt_us - period) <= period // 10
+
+
+def test_slightly_late_sample_keeps_its_read_time(hw):
+    """Just past its edge (under half a period late) a sample keeps its read time, so grid
+    stamps never chain and drift with the sensor's ODR error."""
+    dev = still_imu()
+    dev.gen = pattern_gen
+    b = hw.Board(pins=hw.PICO, clock=SIM.clock)
+    run(b, 3)
+    t_last, period = b.t_us, b.period_us
+    SIM.clock.advance(int(1.2 * period))
+    assert run(b, 1) == [1] and b.late == 1
+    assert b.t_us - t_last >= int(1.2 * period)  # the read time, not the grid slot
