@@ -273,6 +273,11 @@ def analyse(ev: dict) -> dict:
         )
     )
     out["samples_late"] = late
+    # the LSM6DSOX FIFO (the firmware batches into it): words lost to an overrun, the deepest
+    # backlog (words of 7 bytes, 2 a sample), words read
+    out["fifo_words_lost"] = ev.get("fifo_words_lost", 0)
+    out["fifo_peak_words"] = ev.get("fifo_peak_words", 0)
+    out["fifo_words_read"] = ev.get("fifo_words_read", 0)
     out["heap_free_after_boot"] = heap_boot
     out["heap_free_after_boot_collected"] = heap_collected
     out["heap_free_low"] = min(f for _, f in heap) if heap else None

@@ -389,6 +389,12 @@ class NanoBoard(Board):
         super().__init__(rate_hz, imu, **kw)
 
 
+def fifo_default(imu):
+    """Whether the firmware reads `imu` through its FIFO: the LSM6DSOX (the default IMU, the
+    one the emulated chip models) does; the others read their data registers on data-ready."""
+    return imu == "lsm6dsox"
+
+
 def make_board(cfg, clock=None):
     """The board for this hardware, configured from the device config."""
-    return Board(rate_hz=cfg["rate_hz"], imu=cfg["imu"], clock=clock)
+    return Board(rate_hz=cfg["rate_hz"], imu=cfg["imu"], clock=clock, fifo=fifo_default(cfg["imu"]))

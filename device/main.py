@@ -218,7 +218,16 @@ def boot(clock=None, max_samples=-1, watchdog=True, serve=True):
         cfg, note, cfg_fault = load_config(DATA_DIR or ".")
     else:
         cfg = Config()
-    board = hw.Board(rate_hz=cfg["rate_hz"], imu=cfg["imu"], pins=pins, clock=clock)
+    # The LSM6DSOX batches into its FIFO: a flash erase stalls the core ~45 ms (no code runs
+    # from flash meanwhile), and the samples that come in then wait there, to be read after it
+    # and stamped on their grid slots (Board.next_sample), instead of being overwritten unread.
+    board = hw.Board(
+        rate_hz=cfg["rate_hz"],
+        imu=cfg["imu"],
+        pins=pins,
+        clock=clock,
+        fifo=hw.fifo_default(cfg["imu"]),
+    )
     app = App(board, cfg, calibrate=True, period_us=board.period_us)
     app.faults |= cfg_fault  # a refused stored config was set aside: the defaults run
     log = service = None

@@ -111,14 +111,14 @@ def probe_driver(name, cls, fake_cls, fifo):
     }
 
 
-def probe_board():
+def probe_board(fifo=False):
     SIM = machine.SIM
     SIM.reset()
     dev = SIM.buses[0].attach(FakeLSM6DSOX(SIM.clock))
     dev.gen = pattern_gen
     SIM.inputs[6] = dev.wait_int
     SIM.adc[29] = 24000
-    board = hw.Board(rate_hz=100, pins=hw.PICO, clock=SIM.clock)
+    board = hw.Board(rate_hz=100, pins=hw.PICO, clock=SIM.clock, fifo=fifo)
     board.start_watchdog()
     board_loop(board, 50)
     good, d_alloc, d_total = measure(board_loop, board, 1000, None, None, None)
@@ -135,6 +135,7 @@ def main():
         for fifo in (False, True):
             res["drivers"].append(probe_driver(name, cls, fake, fifo))
     res["board"] = probe_board()
+    res["board_fifo"] = probe_board(fifo=True)  # what boot() builds for the LSM6DSOX
     print(json.dumps(res))
 
 

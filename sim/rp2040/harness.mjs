@@ -196,6 +196,25 @@ let motorPending = -1; // index into motor of an on-command whose pin edge is no
 // data are read. The stream (re)starts at the first sample on each write of an output data rate
 // made before the first data read (the firmware's set-up), so no sample is lost to start-up;
 // data-ready drops then (what the registers held is not a sample of the new stream).
+//
+// The FIFO (DS12814 § 6.5, § 9: FIFO_CTRL1..4 07h-0Ah, FIFO_STATUS1/2 3Ah/3Bh,
+// FIFO_DATA_OUT_TAG 78h + 6 data bytes 79h-7Eh): 512 words of 1 tag + 6 data bytes (3 KB of
+// data; the "9 kbyte" of the datasheet's front page needs the compression, not modelled).
+// Each sample the sensor produces is batched when BDR_GY / BDR_XL (FIFO_CTRL3) are non-zero
+// and FIFO_MODE (FIFO_CTRL4) is FIFO (001: batching stops when full) or continuous (110: the
+// oldest word is overwritten, FIFO_OVR_IA set); a batch rate below the output data rate keeps
+// every 2^(ODR code - BDR code)-th sample. Per sample the gyro word (TAG_SENSOR 01h) goes in
+// first, then the accelerometer word (02h); TAG_CNT counts the time slots (2 bits), TAG_PARITY
+// is the XOR of tag bits 7:1. DIFF_FIFO[9:0] is the number of unread words; FIFO_WTM_IA is
+// level >= watermark (WTM[8:0], FIFO_CTRL1/2; a watermark of 0 never fires), FIFO_FULL_IA
+// level = 512, FIFO_OVR_IA set by an overwrite and cleared when a word is read,
+// FIFO_OVR_LATCHED cleared by reading FIFO_STATUS2. INT1/INT2 (INT1_CTRL / INT2_CTRL bits 3, 4,
+// 5: FIFO_TH, FIFO_OVR, FIFO_FULL) follow those flags as levels. Reading 7Eh pops the word (the
+// address then rolls back to 78h with IF_INC, for a burst of several words); reading an empty
+// FIFO gives zeros. Bypass (000) empties it. Other FIFO modes (trigger-based) are not modelled:
+// treated as bypass. A sample counts as read when the last of its words is popped; a word
+// overwritten before it is read leaves its sample unread (missed).
+const FIFO_WORDS = 512;
 const ODR_HZ = [0, 12.5, 26, 52, 104, 208, 416, 833, 1666, 3332, 6664];
 const XL_UG = [61, 488, 122, 244]; // FS_XL 00 2 g, 01 16 g, 10 4 g, 11 8 g
 const G_UDPS = [8750, 17500, 35000, 70000]; // FS_G 00 250, 01 500, 10 1000, 11 2000 dps
@@ -234,6 +253,69 @@ class Lsm6dsox {
     this.tt0 = 0; // trace time of the sample the stream started at
     this.alarm = clock.createAlarm(() => this.tick());
     this.unread = false;
+    this.fifo = []; // words, oldest first: [Uint8Array(7) tag + data, sample index]
+    this.fifoLeft = []; // per sample: its words still in the FIFO
+    this.fifoSlot = 0; // time slots batched (TAG_CNT)
+    this.fifoOvr = false; // FIFO_OVR_IA
+    this.fifoOvrLatched = false; // FIFO_OVR_LATCHED
+    this.fifoLost = 0; // words overwritten unread (continuous) or not batched (FIFO mode, full)
+    this.fifoPopped = 0;
+    this.fifoPeak = 0;
+    this.samplesMade = 0; // for the batch-rate decimation
+  }
+  fifoMode() {
+    const m = this.reg[0x0a] & 7;
+    return m === 1 || m === 6 ? m : 0;
+  }
+  fifoWtm() {
+    return this.reg[0x07] | ((this.reg[0x08] & 1) << 8);
+  }
+  fifoClear() {
+    this.fifo.length = 0;
+    this.fifoOvr = false;
+    this.fifoOvrLatched = false;
+  }
+  batches(bdrCode) {
+    // BDR codes 1..10 are the ODR codes' rates (11 = 6.5 Hz: kept at 1 in 2^(odr) as the lowest)
+    const odr = this.reg[0x10] >> 4;
+    if (bdrCode === 0 || odr === 0) return false;
+    const b = bdrCode === 11 ? 0 : bdrCode;
+    const shift = Math.max(0, odr - b);
+    return this.samplesMade % (1 << shift) === 0;
+  }
+  fifoPush(k, tagSensor, at) {
+    const w = new Uint8Array(7);
+    let tag = (tagSensor << 3) | ((this.fifoSlot & 3) << 1);
+    let p = 0;
+    for (let v = tag >> 1; v; v >>= 1) p ^= v & 1;
+    w[0] = tag | p;
+    for (let i = 0; i < 6; i++) w[1 + i] = this.reg[at + i];
+    if (this.fifo.length >= FIFO_WORDS) {
+      if (this.fifoMode() === 1) {
+        this.fifoLost++; // FIFO mode: batching stops when full
+        return;
+      }
+      const old = this.fifo.shift(); // continuous: the oldest word is overwritten
+      this.fifoLeft[old[1]]--;
+      this.fifoLost++;
+      this.fifoOvr = true;
+      this.fifoOvrLatched = true;
+    }
+    this.fifo.push([w, k]);
+    this.fifoLeft[k] = (this.fifoLeft[k] || 0) + 1;
+    if (this.fifo.length > this.fifoPeak) this.fifoPeak = this.fifo.length;
+  }
+  fifoPop() {
+    const word = this.fifo.shift();
+    if (!word) return;
+    this.fifoPopped++;
+    this.reads++;
+    this.fifoOvr = false;
+    const k = word[1];
+    if (--this.fifoLeft[k] === 0 && this.served[k] && this.served[k][1] < 0) {
+      this.served[k][1] = clock.nanos;
+    }
+    this.updateInt();
   }
   odrHz() {
     return ODR_HZ[this.reg[0x10] >> 4] || 0;
@@ -259,9 +341,10 @@ class Lsm6dsox {
     this.alarm.schedule(due);
   }
   restart() {
-    // a new stream: whatever was in the output registers is not a sample of it
+    // a new stream: whatever was in the output registers (or the FIFO) is not a sample of it
     this.reg[0x1e] &= ~0x03;
     this.unread = false;
+    this.fifoClear();
     this.updateInt();
     this.next = 0;
     this.t0 = clock.nanos;
@@ -284,19 +367,46 @@ class Lsm6dsox {
       put(0x28 + 2 * i, roundHalfEven((d[k * 7 + 1 + i] * 1e6) / XL_UG[fsx]));
       put(0x22 + 2 * i, roundHalfEven((d[k * 7 + 4 + i] * 1e6) / gUdps));
     }
-    if (this.unread && this.k >= 0) this.overwritten++;
-    this.k = k;
+    const idx = this.served.length;
     this.served.push([clock.nanos, -1]);
-    this.unread = true;
+    const fm = this.fifoMode();
+    const bg = fm && this.batches(this.reg[0x09] >> 4);
+    const bx = fm && this.batches(this.reg[0x09] & 0x0f);
+    this.samplesMade++;
+    if (bg || bx) {
+      if (bg) this.fifoPush(idx, 0x01, 0x22); // gyroscope NC
+      if (bx) this.fifoPush(idx, 0x02, 0x28); // accelerometer NC
+      this.fifoSlot++;
+    } else if (this.unread && this.k >= 0) this.overwritten++;
+    this.k = k;
+    this.unread = !(bg || bx); // batched: read (or lost) through the FIFO
     this.reg[0x1e] |= 0x03; // XLDA | GDA
     this.updateInt();
     if (this.mode === 'odr') this.t0 = clock.nanos;
     this.schedule();
   }
+  fifoFlags() {
+    // FIFO_STATUS2 bits 7:3: WTM_IA, OVR_IA, FULL_IA, (COUNTER_BDR_IA: 0), OVR_LATCHED
+    const n = this.fifo.length;
+    const wtm = this.fifoWtm();
+    return (
+      (wtm > 0 && n >= wtm ? 0x80 : 0) |
+      (this.fifoOvr ? 0x40 : 0) |
+      (n >= FIFO_WORDS ? 0x20 : 0) |
+      (this.fifoOvrLatched ? 0x08 : 0)
+    );
+  }
   updateInt() {
     const st = this.reg[0x1e] & 0x03;
-    const route = (this.reg[0x0d] | this.reg[0x0e]) & 0x03;
-    mcu.gpio[PINS.int].setInputValue(!!(st & route));
+    const route = this.reg[0x0d] | this.reg[0x0e];
+    let level = !!(st & route & 0x03);
+    if (route & 0x38) {
+      const f = this.fifoFlags();
+      if (route & 0x08 && f & 0x80) level = true; // INT_FIFO_TH
+      if (route & 0x10 && f & 0x40) level = true; // INT_FIFO_OVR
+      if (route & 0x20 && f & 0x20) level = true; // INT_FIFO_FULL
+    }
+    mcu.gpio[PINS.int].setInputValue(level);
   }
   write(reg, v) {
     if (reg === 0x12 && v & 1) {
@@ -305,15 +415,33 @@ class Lsm6dsox {
       this.reg[0x12] = 0x04;
       this.reg[0x0f] = 0x6c;
       this.alarm.cancel();
+      this.fifoClear();
       this.updateInt();
       return;
     }
     const oldOdr = this.reg[0x10] >> 4;
     this.reg[reg] = v;
     if (reg === 0x10 && v >> 4 !== 0 && (this.reads === 0 || oldOdr === 0)) this.restart();
-    if (reg === 0x0d || reg === 0x0e) this.updateInt();
+    if (reg === 0x0a && this.fifoMode() === 0) this.fifoClear(); // bypass empties the FIFO
+    if (reg === 0x0d || reg === 0x0e || (reg >= 0x07 && reg <= 0x0a)) this.updateInt();
   }
   read(reg) {
+    if (reg === 0x3a) {
+      this.fifoSnap = this.fifo.length; // DIFF_FIFO as of the burst's first byte
+      return this.fifoSnap & 0xff;
+    }
+    if (reg === 0x3b) {
+      const n = this.ptrFrom3a ? this.fifoSnap : this.fifo.length;
+      const v = this.fifoFlags() | ((n >> 8) & 0x03);
+      this.fifoOvrLatched = false;
+      return v;
+    }
+    if (reg >= 0x78 && reg <= 0x7e) {
+      const word = this.fifo[0];
+      const v = word ? word[0][reg - 0x78] : 0;
+      if (reg === 0x7e) this.fifoPop();
+      return v;
+    }
     const v = this.reg[reg];
     if (reg === 0x2d) {
       // the last output byte (OUTZ_H_A): the sample has been read
@@ -337,6 +465,7 @@ const imu = new Lsm6dsox(cfg.sensor);
   i2c.onStart = () => i2c.completeStart();
   i2c.onConnect = (address, mode) => {
     target = address === imu.addr ? imu : null;
+    if (target) target.lastRead = -1;
     fresh = mode === 0;
     i2c.completeConnect(target !== null);
   };
@@ -353,8 +482,13 @@ const imu = new Lsm6dsox(cfg.sensor);
   };
   i2c.onReadByte = () => {
     if (!target) return i2c.completeRead(0xff);
+    target.ptrFrom3a = target.lastRead === 0x3a && target.ptr === 0x3b;
     const v = target.read(target.ptr);
-    if (target.reg[0x12] & 0x04) target.ptr = (target.ptr + 1) & 0x7f;
+    target.lastRead = target.ptr;
+    if (target.reg[0x12] & 0x04) {
+      // FIFO output: rolls back from 7Eh to the tag of the next word
+      target.ptr = target.ptr === 0x7e ? 0x78 : (target.ptr + 1) & 0x7f;
+    }
     i2c.completeRead(v);
   };
   i2c.onStop = () => i2c.completeStop();
@@ -450,6 +584,9 @@ function status() {
     stall_ns: stallTotalNs,
     samples_served: imu.served.length,
     samples_overwritten: imu.overwritten,
+    fifo_words_lost: imu.fifoLost,
+    fifo_words_read: imu.fifoPopped,
+    fifo_peak_words: imu.fifoPeak,
     next_sample: imu.next,
     trace_samples: imu.n,
     flash_ops: flashOps.length,
@@ -576,6 +713,9 @@ function finish(code) {
         stall_ns: stallTotalNs,
         samples: imu.served,
         overwritten: imu.overwritten,
+        fifo_words_lost: imu.fifoLost,
+        fifo_words_read: imu.fifoPopped,
+        fifo_peak_words: imu.fifoPeak,
         motor,
         flash: flashOps,
         marks,
