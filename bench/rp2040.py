@@ -305,6 +305,272 @@ def analyse(ev: dict) -> dict:
     return out
 
 
+# -- the loop that sleeps (issue 15) -------------------------------------------------------------
+POWER_JSON = ROOT / "build" / "power-measured.json"
+
+
+def _synth_trace(segs: list, seed: int):
+    """(samples for the emulated sensor, the Trace) of a synthetic walk."""
+    from hipcue import synth
+    from hipcue.trace import read_trace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "walk.trace.csv"
+        synth.write_trace_csv(synth.generate(segs, seed=seed), str(p))
+        tr = read_trace(p)
+    return np.column_stack([tr.t_s, tr.acc_g, tr.gyro_dps]), tr
+
+
+def sleep_figures(ev: dict, t0: float, t1: float) -> dict:
+    """CPU and sleep figures of the window [t0, t1) (emulated ns) from the harness's wake
+    episodes ([t_ns at the wake, busy cycles until the core waits again]): wake-ups per
+    second, CPU duty (busy cycles x 8 ns over the window), the fraction of the window the
+    core spent waiting (WFI/WFE; the rest is busy or held by a flash operation)."""
+    ep = np.array(ev.get("episodes") or [[0, 0]], dtype=np.float64)
+    m = (ep[:, 0] >= t0) & (ep[:, 0] < t1)
+    span = t1 - t0
+    busy_ns = float(ep[m, 1].sum()) * 8
+    stall = sum(min(f[0] + f[4], t1) - max(f[0], t0) for f in ev["flash"] if f[0] + f[4] > t0 and f[0] < t1)
+    return {
+        "window_s": span / 1e9,
+        "wakes_per_s": float(m.sum()) / (span / 1e9),
+        "duty_pct": 100 * busy_ns / span,
+        "asleep_pct": 100 * max(0.0, span - busy_ns - stall) / span,
+        "flash_stall_pct": 100 * stall / span,
+        "busy_cycles_per_s": busy_ns / 8 / (span / 1e9),
+    }
+
+
+def batch_figures(ev: dict, t0: float, t1: float, period_ns: float, batch: int) -> dict:
+    """Whole-loop cycles per sample, batch by batch: the busy cycles from one batch read to the
+    next over the samples of the batch (every stage of the loop, the sleep's own wake-ups
+    included); missed (overwritten unread) and late samples (read more than a batch of
+    periods plus 2 ms after their data-ready: what batching itself delays is not late)."""
+    served = np.array(ev["samples"], dtype=np.float64)
+    ep = np.array(ev.get("episodes") or [[0, 0]], dtype=np.float64)
+    read = served[:, 1]
+    first = int(np.argmax(read >= 0)) if np.any(read >= 0) else len(read)
+    w = (served[:, 0] >= t0) & (served[:, 0] < t1)
+    rs = np.unique(read[w & (read >= 0)])
+    # batch reads: read times more than 1 ms apart start a new batch
+    starts = [rs[0]] if len(rs) else []
+    counts = [0] if len(rs) else []
+    for r in rs:
+        if r - starts[-1] > 1e6:
+            starts.append(r)
+            counts.append(0)
+        counts[-1] += int(np.sum(read == r))
+    per = []
+    for i in range(len(starts) - 1):
+        a, b = starts[i] - 1e6, starts[i + 1] - 1e6
+        m = (ep[:, 0] >= a) & (ep[:, 0] < b)
+        per.append(float(ep[m, 1].sum()) / max(1, counts[i]))
+    delay = read[w & (read >= 0)] - served[w & (read >= 0), 0]
+    return {
+        "cycles_per_sample_median": _pct(per, 50),
+        "cycles_per_sample_p99": _pct(per, 99),
+        "cycles_per_sample_mean": float(np.mean(per)) if per else float("nan"),
+        "batches": len(starts),
+        "samples_per_batch_mean": float(np.mean(counts)) if counts else float("nan"),
+        "samples_missed": int(np.sum((read[first:] < 0) & w[first:])),
+        "samples_late": int(np.sum(delay > batch * period_ns + 2e6)),
+        "read_delay_ms_median": _pct(delay, 50) / 1e6,
+        "read_delay_ms_max": float(delay.max()) / 1e6 if len(delay) else float("nan"),
+    }
+
+
+def cue_latency(ev: dict, trace, offset: int = 0) -> dict:
+    """Cue latency on the chip: for each cue the app gives on this trace (its sample index from
+    the same firmware on the unix port, hipcue replay; the chip's app sees the same samples),
+    from that sample's data-ready edge to the next rising edge of the motor pin. With FIFO
+    batching the crossing sample is any of its batch: this is not the last sample read."""
+    from hipcue.replay import run_firmware
+
+    res = run_firmware(trace, calibrate=True, engine="micropython")
+    served = np.array(ev["samples"], dtype=np.float64)
+    pins = sorted(t for _, duty, t in ev["motor"] if duty > 0 and t >= 0)
+    lat = []
+    for k in res.cue_index:
+        if k + offset >= len(served):
+            continue
+        t = served[k + offset, 0]
+        nxt = [p for p in pins if p >= t]
+        if nxt and nxt[0] - t < 0.5e9:
+            lat.append((nxt[0] - t) / 1e6)
+    return {
+        "cues": len(lat),
+        "cues_unix_port": len(res.cue_index),
+        "cue_latency_ms_median": _pct(lat, 50),
+        "cue_latency_ms_p95": _pct(lat, 95),
+        "cue_latency_ms_max": max(lat) if lat else float("nan"),
+    }
+
+
+def _boot_with_config(fw: Path, flash: Path, sets: list[str]) -> None:
+    """Power the emulated board up once to store a config (config.json in its flash)."""
+    from sim.rp2040 import Chip
+
+    with Chip(firmware=fw, flash_out=flash) as chip:
+        chip.wait_usb(120)
+        p = _cli(chip.port, "config", "set", *sets)
+        if p.returncode != 0:
+            raise RuntimeError("config set failed: " + p.stderr[-200:])
+
+
+def power_walk(walk_s: float = 30.0, stand_s: float = 3.0, pull: bool = True, batch: int = 0) -> dict:
+    """The image as it boots on a board (no stage stamps): a synthetic weak-right walk, the
+    session it logs by itself (it starts on the first step), a log download over the pty
+    halfway (`hipcue logs pull --all`); figures over the walk (from the first step on)."""
+    from hipcue import synth
+    from sim.rp2040 import EMULATOR, Chip, ensure_firmware
+
+    fw = ensure_firmware()
+    segs = [synth.Segment("stand", stand_s), synth.Segment("walk", walk_s, 105.0, 4.0, 9.0)]
+    samples, trace = _synth_trace(segs, 7)
+    n = len(samples)
+    out: dict = {"emulator": EMULATOR, "walk_s": walk_s, "stand_s": stand_s, "trace_samples": n}
+    t_wall = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        flash = None
+        if batch:
+            flash = Path(tmp) / "flash.bin"
+            _boot_with_config(fw, flash, [f"fifo_batch={batch}"])
+        out["fifo_batch"] = batch or 3
+        with Chip(firmware=fw, samples=samples, mode="odr", watch_gc=True, flash_in=flash) as chip:
+            chip.wait_usb(120)
+            if pull:
+                while chip.status()["next_sample"] < n // 2:
+                    time.sleep(2)
+                st0 = chip.status()
+                p = _cli(chip.port, "logs", "pull", "--all", "--out", tmp, "-q", timeout=3600)
+                st1 = chip.status()
+                out["download_rc"] = p.returncode
+                out["download_err"] = p.stderr.strip()[-200:]
+                out["download_bytes"] = sum(f.stat().st_size for f in Path(tmp).glob("*.hcl"))
+                out["download_emulated_s"] = (st1["t_ns"] - st0["t_ns"]) / 1e9
+            while chip.status()["next_sample"] < n - 1:
+                time.sleep(2)
+            try:
+                info = json.loads(_cli(chip.port, "info", "--json").stdout)
+                out["heap_free"] = info.get("mem_free")
+                out["heap_free_low"] = info.get("mem_free_low")
+            except (ValueError, KeyError):
+                pass
+            ev = chip.stop()
+            if chip.fault:
+                raise RuntimeError(chip.fault)
+    out["wall_s"] = round(time.time() - t_wall, 1)
+    keep = os.environ.get("HIPCUE_RP2040_EVENTS")
+    if keep:
+        Path(keep).write_text(json.dumps(ev))
+    served = np.array(ev["samples"], dtype=np.float64)
+    period_ns = float(np.median(np.diff(served[:, 0])))
+    t0 = served[min(len(served) - 1, int(stand_s * 1e9 / period_ns) + 100), 0]
+    t1 = served[-1, 0] - 1e8
+    out["walking"] = sleep_figures(ev, t0, t1)
+    out["walking"].update(batch_figures(ev, t0, t1, period_ns, out["fifo_batch"]))
+    out["walking"].update(cue_latency(ev, trace))
+    gcs = ev.get("gc", [])
+    out["gc_runs_walking"] = sum(1 for g in gcs if t0 <= g[0] < t1)
+    out["fifo_words_lost"] = ev.get("fifo_words_lost", 0)
+    out["fifo_peak_words"] = ev.get("fifo_peak_words", 0)
+    out["flash_ops"] = len(ev["flash"])
+    out["emulated_s"] = ev["t_ns"] / 1e9
+    return out
+
+
+def power_idle(still_s: float = 20.0, walk_s: float = 8.0, idle_stop_s: int = 2) -> dict:
+    """Motion wake-up: idle_stop_s stored first, then the board boots on a trace of standing
+    (it calibrates, then after idle_stop_s without a step waits for motion: gyro off,
+    accelerometer at 26 Hz low power), USB unplugged (VBUS low) for the second half of the
+    still stretch, then walking (the wake-up interrupt; a session starts on the first step),
+    then standing again (the session ends after idle_stop_s, the board waits again).
+    Figures: CPU duty and wake-ups per second while waiting, with and without USB; when the
+    sensor's data rate changed; the motion events; the sessions logged."""
+    from hipcue import synth
+    from sim.rp2040 import EMULATOR, Chip, ensure_firmware
+
+    fw = ensure_firmware()
+    segs = [
+        synth.Segment("stand", still_s),
+        synth.Segment("walk", walk_s, 105.0, 4.0, 9.0),
+        synth.Segment("stand", idle_stop_s + 6.0),
+    ]
+    samples, _ = _synth_trace(segs, 11)
+    n = len(samples)
+    out: dict = {"emulator": EMULATOR, "idle_stop_s": idle_stop_s, "still_s": still_s}
+    t_wall = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        flash = Path(tmp) / "flash.bin"
+        _boot_with_config(fw, flash, [f"idle_stop_s={idle_stop_s}"])
+        with Chip(firmware=fw, samples=samples, mode="odr", flash_in=flash) as chip:
+            chip.wait_usb(120)
+            t_usb_off = t_usb_on = None
+            while True:
+                st = chip.status()
+                if t_usb_off is None and st["t_ns"] > still_s * 0.5e9:
+                    chip.command(op="vbus", on=False)
+                    t_usb_off = chip.status()["t_ns"]
+                if t_usb_on is None and st["t_ns"] > (still_s - 1.5) * 1e9:
+                    chip.command(op="vbus", on=True)
+                    t_usb_on = chip.status()["t_ns"]
+                if st["t_ns"] > (still_s + walk_s + idle_stop_s + 5.5) * 1e9:
+                    break
+                time.sleep(0.5)
+            lst = _cli(chip.port, "logs", "list")
+            out["logs_list"] = lst.stdout.strip().splitlines()[-5:]
+            ev = chip.stop()
+            if chip.fault:
+                raise RuntimeError(chip.fault)
+    out["wall_s"] = round(time.time() - t_wall, 1)
+    steps = ev.get("odr_steps", [])
+    out["odr_changes"] = [[round(t / 1e9, 3), hz, g] for t, hz, g in steps]
+    out["motion_events_s"] = [round(t / 1e9, 3) for t in ev.get("motion_events", [])]
+    waits = [t for t, hz, g in steps if hz == 26]
+    if waits and t_usb_off and t_usb_on:
+        a = max(waits[0] + 0.2e9, 0)
+        out["waiting_usb"] = sleep_figures(ev, a, t_usb_off)
+        out["waiting_no_usb"] = sleep_figures(ev, t_usb_off + 1.2e9, t_usb_on)
+    resumed = [t for t, hz, g in steps if hz == 104 and g == 104 and t > still_s * 0.9e9]
+    out["wake_latency_ms"] = (
+        (resumed[0] - still_s * 1e9) / 1e6 if resumed else None
+    )  # from the start of walking to the sensor back at 104 Hz
+    out["emulated_s"] = ev["t_ns"] / 1e9
+    return out
+
+
+def power(walk_s: float = 30.0, pull: bool = True) -> dict:
+    """Section 14's power figures; also written to build/power-measured.json (keys: README)."""
+    res = {"walk": power_walk(walk_s, pull=pull), "idle": power_idle()}
+    w, i = res["walk"]["walking"], res["idle"]
+    summary = {
+        "source": "python -m bench.rp2040 power (emulated RP2040, rp2040js 1.4.1, cycle model "
+        "not checked against silicon; figures are emulator figures)",
+        "mcu_hz": 125_000_000,
+        "rate_hz": 104,
+        "fifo_batch": res["walk"]["fifo_batch"],
+        "walking_duty_pct": w["duty_pct"],
+        "walking_wakes_per_s": w["wakes_per_s"],
+        "walking_asleep_pct": w["asleep_pct"],
+        "walking_cycles_per_sample_median": w["cycles_per_sample_median"],
+        "walking_cycles_per_sample_p99": w["cycles_per_sample_p99"],
+        "cue_latency_ms_median": w["cue_latency_ms_median"],
+        "cue_latency_ms_p95": w["cue_latency_ms_p95"],
+        "idle_duty_pct": i.get("waiting_no_usb", {}).get("duty_pct"),
+        "idle_wakes_per_s": i.get("waiting_no_usb", {}).get("wakes_per_s"),
+        "idle_asleep_pct": i.get("waiting_no_usb", {}).get("asleep_pct"),
+        "idle_usb_duty_pct": i.get("waiting_usb", {}).get("duty_pct"),
+        "idle_usb_wakes_per_s": i.get("waiting_usb", {}).get("wakes_per_s"),
+        "idle_imu_mode": "accel 26 Hz low-power, gyro off, wake-up interrupt",
+        "walking_imu_mode": "accel + gyro 104 Hz high-performance, FIFO",
+        "sleep_mode": "WFE (time.sleep_ms / machine.idle), clocks on",
+    }
+    res["summary"] = summary
+    POWER_JSON.parent.mkdir(exist_ok=True)
+    POWER_JSON.write_text(json.dumps(summary, indent=1))
+    return res
+
+
 def boot_time() -> dict:
     """Power-up to the first sample read, the hipcue image as it boots on a board."""
     from hipcue import synth
@@ -470,6 +736,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--walk-s", type=float, default=20.0)
     ap.add_argument("--traces", type=int, default=0, help="replay only the N shortest")
     ap.add_argument("--out", default=str(HERE / "rp2040-latest.json"))
+    ap.add_argument("--no-pull", action="store_true", help="power: no log download mid-walk")
+    ap.add_argument("--batch", type=int, default=0, help="power-walk: fifo_batch (0: default)")
     a = ap.parse_args(argv)
     res: dict = {}
     if "boot" in a.what:
@@ -488,6 +756,15 @@ def main(argv: list[str] | None = None) -> int:
 
                 res["deploy_loop"] = board_loop(a.walk_s, STOCK_UF2, flash)
                 print(json.dumps(res["deploy_loop"], indent=1))
+    if "power" in a.what:
+        res["power"] = power(a.walk_s, pull=not a.no_pull)
+        print(json.dumps(res["power"], indent=1))
+    if "power-walk" in a.what:
+        res["power_walk"] = power_walk(a.walk_s, pull=not a.no_pull, batch=a.batch)
+        print(json.dumps(res["power_walk"], indent=1))
+    if "power-idle" in a.what:
+        res["power_idle"] = power_idle()
+        print(json.dumps(res["power_idle"], indent=1))
     if "replay" in a.what:
         res["replay"] = replay_identity(a.traces)
         print(json.dumps(res["replay"], indent=1))

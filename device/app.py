@@ -292,6 +292,22 @@ class App:
         self.state = ST_RUNNING
         self._t[_T_EV] |= EV_FAULT
 
+    def may_wait(self):
+        """1 if nothing the app runs needs samples while the wearer is still: not
+        calibrating, no single-leg stance test, no exercise set (the board may then wait for
+        motion, device/main.py)."""
+        t = self._t
+        if int(self.state) == ST_CALIBRATING or t[_T_SLS] or t[_T_EX]:
+            return 0
+        return 1
+
+    def resumed(self):
+        """Sampling again after the board waited for motion: the estimate is as stale as
+        after a long gap, so the cues wait out the same settling (gap_settle_ms); the wait
+        is not counted as missed samples (the board stamps it as one period)."""
+        t = self._t
+        t[_T_GAP_LEFT] = t[_T_SETTLE_N] + 1
+
     def wake(self, bits):
         """Note events for the between-sample work (EV_* bits), e.g. EV_HOST."""
         self._t[_T_EV] |= bits

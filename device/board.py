@@ -25,10 +25,11 @@ reset the escalation is off (a missing sensor must not cause a reset loop).
 """
 
 import os
+import sys
 import time
 from array import array
 
-from machine import ADC, I2C, PWM, WDT, WDT_RESET, Pin, reset_cause
+from machine import ADC, I2C, PWM, WDT, WDT_RESET, Pin, idle, reset_cause
 
 from device.drivers.battery import Battery
 from device.drivers.button import Button
@@ -38,8 +39,12 @@ from device.drivers.lsm6dsox import LSM6DSOX
 from device.drivers.mpu6050 import MPU6050
 from shared.mp import const, micropython
 
+if sys.implementation.name != "micropython":
+    from shared.mp import ptr16  # viper's pointer cast (a builtin there)
+
 SAMPLE = const(1)
 NO_DATA = const(2)
+WAITING = const(3)  # no sample: the board waits for motion (gyro off, the MCU asleep)
 
 FAULT_IMU = const(1)  # IMU missing or not answering on the bus
 FAULT_WDT_RESET = const(2)  # the last reset was the watchdog's
@@ -105,6 +110,13 @@ class _Missing:
 
 _MISSING = _Missing()
 
+BATCH_MAX = 16  # the largest FIFO batch (samples per threshold interrupt)
+WAKE_MG_PER_LSB_X4 = 125  # the wake-up threshold's step at 8 g, x4 (31.25 mg)
+
+
+def _wake(pin):
+    """The INT pin's IRQ handler: nothing to do, the interrupt itself ends the WFI/WFE."""
+
 
 def detect_pins():
     """The pin table for this board, from the firmware's board name."""
@@ -139,12 +151,17 @@ class Board:
         retries=3,
         probe_ms=250,
         fault_reset_ms=30000,
+        batch=1,
+        idle_stop_s=0,
+        wake_mg=0,
+        wait_poll_ms=100,
     ):
         if pins is None:
             pins = detect_pins()
         self.pins = pins
         self.name = pins["name"]
         self._clock = clock if clock is not None else time
+        self._ticks_add = self._clock.ticks_add  # bound once: used on every batched sample
         hold_radio_in_reset(pins)
         self.led = Pin(pins["led"], Pin.OUT, value=0)
         self.i2c = I2C(pins["i2c"], sda=Pin(pins["sda"]), scl=Pin(pins["scl"]), freq=400000)
@@ -177,6 +194,26 @@ class Board:
         self.events = array("i", [0])  # 1: a press is waiting (the loop reads this cell)
         self.vbat_mv = 0
         self.usb = 0
+        # the loop's cells: [0] USB connected (the command service runs only then),
+        # [1] samples without a step after which the loop may wait for motion (0: never)
+        self.cells = array("i", [0, 0])
+        # FIFO batching: the threshold interrupt comes every `batch` samples; the batch is
+        # read in one burst into `_batch` and handed out one sample per next_sample()
+        self.batch = batch if fifo and batch > 1 else 1
+        self._batch = array("h", [0] * (6 * (2 * BATCH_MAX + 2)))
+        self._bn = 0  # samples in _batch
+        self._bi = 0  # next one to hand out
+        self._int_at = 0  # ticks_us when the threshold interrupt was last seen rising
+        self.batches = 0  # batch reads
+        self.sleeps = 0  # waits for the interrupt that slept
+        self._fresh = 1  # the next sample is the first since a (re)configure
+        # motion wake-up
+        self.idle_stop_s = idle_stop_s if imu == "lsm6dsox" else 0
+        self.wake_lsb = (wake_mg * 4 + WAKE_MG_PER_LSB_X4 // 2) // WAKE_MG_PER_LSB_X4
+        self.wait_poll_ms = wait_poll_ms
+        self.waiting = 0  # 1 while waiting for motion
+        self.wakes = 0  # motion wake-ups
+        self.waits = 0  # entries into the wait for motion
         self._wdt = None
         self._fault_at = 0
         self._probe_at = 0
@@ -192,6 +229,13 @@ class Board:
             self._enter_fault(now_ms)
         self._last_us = self._clock.ticks_us()
         self.t_us = self._last_us
+        self._int_at = self._last_us
+        if self.idle_stop_s > 0:
+            self.cells[1] = self.idle_stop_s * (1000000 // self.period_us)
+        self._drdy.irq(_wake, Pin.IRQ_RISING)  # the edge ends a WFI at once
+        if self.batch > 1:
+            # the loop binds next_sample once: this board's is the batched read itself
+            self.next_sample = self._batch_sample
 
     def _open_sensor(self):
         cls, addresses = IMU_DRIVERS[self.imu_model]
@@ -200,6 +244,9 @@ class Board:
             try:
                 if cls is LSM6DSOX:
                     s = cls(self.i2c, addr, self.rate_hz, self.pins["int_pins"], self.fifo)
+                    if self.batch > 1:
+                        s.set_batch(self.batch)
+                        s.configure()
                 else:
                     s = cls(self.i2c, addr, self.rate_hz, self.fifo)
             except OSError as e:
@@ -218,10 +265,14 @@ class Board:
     # -- per sample ------------------------------------------------------------------
     @micropython.native
     def next_sample(self) -> int:
+        if self.batch > 1 and not self.fault & FAULT_IMU:
+            return self._batch_sample()
         clock = self._clock
         self._service(clock.ticks_ms())
         if self.fault & FAULT_IMU:
             return self._fault_step()
+        if self.waiting:
+            return self._wait_step()
         sensor = self.sensor
         late = 0
         got = 0
@@ -277,6 +328,192 @@ class Board:
             self._wdt.feed()
         return SAMPLE
 
+    @micropython.viper
+    def _batch_sample(self) -> int:
+        """next_sample() with FIFO batching: the next sample of the batch in hand; when it is
+        used up, a new batch (_next_batch: sleep until the threshold interrupt, the INT pin
+        checked before any bus read, then the whole FIFO in one burst). Each sample is
+        stamped on the sensor's grid, one period after the one before (the FIFO loses none
+        unless it overruns, which `fifo_overruns` counts); the first after a (re)configure
+        at its read. `late`: the sample was more than a batch behind (a flash erase or an
+        overrun kept the loop away). The watchdog is fed once a batch."""
+        if int(self.fault) & 1:  # FAULT_IMU
+            return int(self._fault_step())
+        if self.waiting:
+            return int(self._wait_step())  # it serves the motor and the button itself
+        i = int(self._bi)
+        if i >= int(self._bn):
+            if not self._next_batch():
+                return int(self._enter_fault(self._clock.ticks_ms()))
+            i = 0
+        late = 1 if int(self._bn) - i > int(self.batch) else 0
+        src = ptr16(self._batch)
+        imu = ptr16(self.imu)
+        j = 6 * i
+        imu[0] = src[j]
+        imu[1] = src[j + 1]
+        imu[2] = src[j + 2]
+        imu[3] = src[j + 3]
+        imu[4] = src[j + 4]
+        imu[5] = src[j + 5]
+        self._bi = i + 1
+        if self._fresh:
+            self._fresh = 0
+            now = self._clock.ticks_us()
+            self.dt_us = self.period_us  # a restart, not a gap: nothing was missed
+        else:
+            now = self._ticks_add(self._last_us, self.period_us)
+        if late != int(self.late):
+            self.late = late
+        self._last_us = now
+        self.t_us = now
+        self.samples = int(self.samples) + 1
+        return 1
+
+    def _next_batch(self):
+        """Serve the motor, the button and the battery (once a batch; in the sleep too when
+        they have timed work), sleep until the threshold interrupt, read the FIFO, feed the
+        watchdog. 1 with at least one whole sample in hand, 0 on a fault."""
+        clock = self._clock
+        while True:
+            self._service(clock.ticks_ms())
+            if not self._drdy.value():
+                if not self._sleep_until_int():
+                    return 0
+            if self._read_batch() < 0:
+                return 0
+            if self._bn > 0:
+                if self._wdt is not None:
+                    self._wdt.feed()
+                return 1
+
+    @micropython.native
+    def _sleep_until_int(self) -> int:
+        """Sleep until the INT pin rises: time.sleep_ms (WFE, woken by any interrupt, the
+        wait in C) until ~0.5-1.5 ms before the threshold is due (one batch after the last),
+        then machine.idle() (WFE, which the pin's IRQ ends at once) until the pin is up. The
+        motor's timed steps (kick, brake, a pattern) cut a sleep short so they stay on time;
+        a button being pressed keeps the waits short (1 ms). Returns 0 if the pin never
+        rose (4 batches, twice, with a reconfigure in between)."""
+        clock = self._clock
+        drdy = self._drdy
+        haptic = self.haptic
+        button = self.button
+        self.sleeps += 1
+        t0 = clock.ticks_us()
+        span = self.period_us * self.batch
+        due = clock.ticks_add(self._int_at, span - 500)
+        limit = span * 4
+        tries = 0
+        while not drdy.value():
+            now = clock.ticks_us()
+            d = clock.ticks_diff(due, now) // 1000
+            busy = button.busy()
+            if busy:
+                d = 0
+            else:
+                h = haptic.wait_ms(clock.ticks_ms())
+                if h >= 0:
+                    busy = 1
+                    if h < d:
+                        d = h
+            if d > 0:
+                clock.sleep_ms(d)
+            else:
+                idle()
+            if busy:
+                self._service(clock.ticks_ms())
+            now = clock.ticks_us()
+            if clock.ticks_diff(now, t0) > limit:
+                self.timeouts += 1
+                tries += 1
+                if tries > 1:
+                    return 0  # reconfigured and still silent: a fault
+                try:
+                    self.sensor.configure()  # lost its configuration (brown-out)?
+                except OSError:
+                    self.bus_errors += 1
+                    return 0
+                self._bn = self._bi = 0
+                self._fresh = 1
+                t0 = now
+        self._int_at = clock.ticks_us()
+        return 1
+
+    @micropython.native
+    def _read_batch(self) -> int:
+        """The FIFO into _batch in one burst (with retries); returns the sample count (0: the
+        FIFO held no whole sample), or -1 when the bus failed."""
+        n = 0
+        while True:
+            try:
+                k = self.sensor.fifo_batch_into(self._batch, BATCH_MAX * 2)
+                if n:
+                    self.retried += 1
+                self._bn = k
+                self._bi = 0
+                self.batches += 1
+                return k
+            except OSError:
+                self.bus_errors += 1
+                n += 1
+                if n > self.retries:
+                    return -1
+
+    # -- waiting for motion ------------------------------------------------------------
+    def wait_for_motion(self):
+        """Gyro off, accelerometer in low power with its wake-up interrupt on the INT pin:
+        from now on next_sample() returns WAITING (sleeping wait_poll_ms each call) until the
+        sensor sees motion or the button is pressed, then samples again. Returns 1 if the
+        board went into the wait (an LSM6DSOX that answers), else 0."""
+        if self.fault & FAULT_IMU or self.sensor is _MISSING or self.imu_model != "lsm6dsox":
+            return 0
+        try:
+            self.sensor.wait_for_motion(self.wake_lsb, 0)
+        except OSError:
+            self.bus_errors += 1
+            return 0
+        self.waiting = 1
+        self.waits += 1
+        self.haptic.cue(0, self._clock.ticks_ms())
+        return 1
+
+    def resume(self):
+        """Back to sampling at the configured rate (the sensor reconfigured, FIFO restarted)."""
+        self.waiting = 0
+        self._bn = self._bi = 0
+        self._fresh = 1
+        try:
+            self.sensor.configure()
+        except OSError:
+            self.bus_errors += 1
+            self._enter_fault(self._clock.ticks_ms())
+        self._last_us = self._int_at = self._clock.ticks_us()
+
+    def _wait_step(self):
+        """One step of the wait for motion: the INT pin up (the latched wake-up event) or a
+        button press resumes sampling; else sleep wait_poll_ms (the loop then serves USB
+        and the button) and return WAITING."""
+        clock = self._clock
+        now_ms = clock.ticks_ms()
+        self._service(now_ms)
+        if self._wdt is not None:
+            self._wdt.feed()
+        if self._drdy.value():
+            try:
+                self.sensor.motion()  # clears the latch
+            except OSError:
+                self.bus_errors += 1
+            self.wakes += 1
+            self.resume()
+            return WAITING
+        if self.button_event or self.button.busy():
+            if self.button_event:
+                self.resume()
+            return WAITING
+        clock.sleep_ms(self.wait_poll_ms)
+        return WAITING
+
     @micropython.native
     def _read_retry(self, how):
         """how 1: read the output registers; 2: pop one FIFO sample. Returns 1 (data),
@@ -324,6 +561,8 @@ class Board:
                     self.sensor.configure()
                 self.fault &= ~FAULT_IMU
                 self.recoveries += 1
+                self._bn = self._bi = 0  # batching starts afresh
+                self._fresh = 1
                 self.haptic.stop(now_ms)
                 self.led.value(0)
                 return self.next_sample()
@@ -353,6 +592,7 @@ class Board:
             self.usb = self._vbus.value()
         else:
             self.usb = 1 if self.vbat_mv > 4400 else 0
+        self.cells[0] = self.usb
 
     # -- for the app -------------------------------------------------------------------
     def motor(self, on):
@@ -364,8 +604,10 @@ class Board:
         """1 when the next sample is waiting (data-ready high, or the FIFO holds one): the
         loop stops serving the host then. A faulted sensor reports ready so the loop goes on
         to the fault handling in next_sample()."""
-        if self.fault & FAULT_IMU:
+        if self.fault & FAULT_IMU or self.waiting:
             return 1
+        if self.batch > 1:
+            return 1 if self._bi < self._bn or self._drdy.value() else 0
         if self.fifo:
             try:
                 return 1 if self.sensor.fifo_level() else 0
@@ -395,6 +637,16 @@ def fifo_default(imu):
     return imu == "lsm6dsox"
 
 
-def make_board(cfg, clock=None):
+def make_board(cfg, clock=None, pins=None):
     """The board for this hardware, configured from the device config."""
-    return Board(rate_hz=cfg["rate_hz"], imu=cfg["imu"], clock=clock, fifo=fifo_default(cfg["imu"]))
+    fifo = fifo_default(cfg["imu"])
+    return Board(
+        rate_hz=cfg["rate_hz"],
+        imu=cfg["imu"],
+        pins=pins,
+        clock=clock,
+        fifo=fifo,
+        batch=cfg["fifo_batch"] if fifo else 1,
+        idle_stop_s=cfg["idle_stop_s"],
+        wake_mg=cfg["wake_mg"],
+    )

@@ -45,6 +45,8 @@ _NONE = array("i", [0])  # for a board without an event cell, a loop without a s
 _NEVER = array("i", [0x3FFFFFFF])  # `due` of a loop without a log store
 _ALWAYS = array("i", [1, 1])  # `wants` of a service that does not say
 _NO_WANTS = array("i", [0, 0])  # `wants` of a loop without a service
+_BOARD_CELLS = array("i", [1, 0])  # a board without `cells`: USB up, never waits for motion
+_WAITING = const(3)  # device/board.py WAITING: no sample, the board waits for motion
 
 
 _M30 = const(0x3FFFFFFF)  # sign correction of int32 cells read with ptr32 (device/app.py)
@@ -71,6 +73,19 @@ _NO_INPUT = ()
 
 def _present(x):
     return 1 if x is not None else 0
+
+
+def _may_wait(app, log, service):
+    """After a still period (the board's `idle_stop_s` without a step): 1 if the loop may
+    put the board into its wait for motion (the app is not calibrating, running a test or
+    an exercise set, no live stream is on); a session still open ends ("still")."""
+    if not app.may_wait():
+        return 0
+    if service is not None and getattr(service, "wants", _NO_WANTS)[_WANT_SAMPLE]:
+        return 0
+    if log is not None and log.active:
+        log.stop(app, "still")
+    return 1
 
 
 class _PollInput:
@@ -133,10 +148,22 @@ def run(app, board, n: int = -1, log=None, service=None):
         if ipoll_in is _zero:
             ipoll_in = _PollInput(getattr(link, "readable", _zero))
     wants = ptr32(wants_obj)
+    # the board's cells: [0] USB connected (the command service runs only then), [1] samples
+    # without a step after which the board waits for motion (0: never)
+    bc = ptr32(getattr(board, "cells", _BOARD_CELLS))
+    wait_for_motion = getattr(board, "wait_for_motion", _zero)
+    resume = getattr(board, "resume", _zero)
+    resumed = getattr(app, "resumed", _zero)
+    quiet = 0  # sample index of the last step (or of the start, or of the last wake)
+    waiting = 0
     fault = int(app.faults) & FAULT_IMU
     while n != 0:
         r = int(next_sample())
         if r == 1:
+            if waiting:
+                waiting = 0  # motion (or the button) woke the board: sampling again
+                resumed()
+                quiet = -1
             if fault:
                 fault = 0
                 app.faults = int(app.faults) & ~FAULT_IMU
@@ -154,12 +181,24 @@ def run(app, board, n: int = -1, log=None, service=None):
                         k += 1
         elif r == 0:
             break
+        elif r == _WAITING:
+            if wants[_WANT_SAMPLE]:
+                resume()  # a live stream was asked for: sample again
         elif not fault:
             fault = FAULT_IMU
             app.faults = int(app.faults) | FAULT_IMU
             cells[_CELL_EV] |= _EV_FAULT
         c = cells[_CELL_N]
-        if cells[_CELL_EV] or (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29) >= due[0]:
+        cn = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+        if bc[1] and r == 1:
+            if quiet < 0 or cells[_CELL_EV] & _EV_STEP:
+                quiet = cn
+            elif cn - quiet >= bc[1]:
+                quiet = cn
+                if _may_wait(app, log, service):
+                    waiting = int(wait_for_motion())
+                    wants[_WANT_POLL] = 1  # the session's end (if one was open) is news
+        if cells[_CELL_EV] or cn >= due[0]:
             cells[_CELL_EV] = 0
             if has_log:
                 was = int(log.active)
@@ -173,7 +212,8 @@ def run(app, board, n: int = -1, log=None, service=None):
             if press:
                 on_button(app, press, log)
                 wants[_WANT_POLL] = 1
-        if has_service:
+                quiet = -1  # a press gives the wearer a whole still period
+        if has_service and bc[0]:
             go = wants[_WANT_POLL]
             if not go:
                 for _ in ipoll_in(0):
@@ -221,13 +261,10 @@ def boot(clock=None, max_samples=-1, watchdog=True, serve=True):
     # The LSM6DSOX batches into its FIFO: a flash erase stalls the core ~45 ms (no code runs
     # from flash meanwhile), and the samples that come in then wait there, to be read after it
     # and stamped on their grid slots (Board.next_sample), instead of being overwritten unread.
-    board = hw.Board(
-        rate_hz=cfg["rate_hz"],
-        imu=cfg["imu"],
-        pins=pins,
-        clock=clock,
-        fifo=hw.fifo_default(cfg["imu"]),
-    )
+    # FIFO batching: the MCU sleeps between the sensor's threshold interrupts (every
+    # fifo_batch samples) and the loop ticks the batch's samples one by one; after
+    # idle_stop_s without a step the board waits for motion (device/board.py).
+    board = hw.make_board(cfg, clock=clock, pins=pins)
     app = App(board, cfg, calibrate=True, period_us=board.period_us)
     app.faults |= cfg_fault  # a refused stored config was set aside: the defaults run
     log = service = None

@@ -212,6 +212,34 @@ SCHEMA = {
         "exercise: pelvic motion that starts a rep (0: the exercise's own, shared/exercise.py)",
     ),
     "ex_min_rep_ms": ("int", 250, 100, 10000, "ms", "exercise: shortest rep or side step"),
+    # -- power (issue #15): the loop that sleeps ----------------------------------------------
+    "fifo_batch": (
+        "int",
+        3,
+        1,
+        16,
+        "samples",
+        "LSM6DSOX FIFO samples per wake-up of the MCU (cue latency grows by up to batch-1 "
+        "sample periods)",
+    ),
+    "idle_stop_s": (
+        "int",
+        60,
+        0,
+        3600,
+        "s",
+        "no step this long: the session ends, the gyro is off and the board waits for motion "
+        "(0: never)",
+    ),
+    "wake_mg": (
+        "int",
+        125,
+        32,
+        1968,
+        "mg",
+        "motion that wakes the board: accel slope (half the change between 26 Hz samples) "
+        "over this, in 31.25 mg steps",
+    ),
 }
 
 # The keys of issue #7's feedback rules: a session header records them only when they differ
@@ -346,6 +374,12 @@ def check(values):
             "same filter (the gain is capped at 1/128 per sample)"
             % (values["filter_tau_ms"], tau_min, values["rate_hz"])
         )
+    idle = values["idle_stop_s"]
+    if idle and idle * 1000 <= values["max_step_ms"]:
+        return (
+            "idle_stop_s (%d) must be 0 or longer than max_step_ms (%d ms): the board would "
+            "wait for motion between two steps" % (idle, values["max_step_ms"])
+        )
     every = values["probe_every_steps"]
     if every > 0 and values["probe_len_steps"] >= every:
         return "probe_len_steps (%d) must be below probe_every_steps (%d): feedback always off" % (
@@ -371,6 +405,7 @@ RULES = (
     ("cal_still_ms", "cal_window_ms", "cal_still_ms <= cal_window_ms"),
     ("probe_len_steps", "probe_every_steps", "probe_len_steps < probe_every_steps (if not 0)"),
     ("filter_tau_ms", "rate_hz", "filter_tau_ms > 128 sample periods (1,281 ms at 100 Hz)"),
+    ("idle_stop_s", "max_step_ms", "idle_stop_s > max_step_ms (if not 0)"),
 )
 
 

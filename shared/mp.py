@@ -26,6 +26,11 @@ except ImportError:
         return x
 
 
+def ptr8(buf):
+    """CPython stand-in for viper's ptr8 (only imported off the board)."""
+    return buf
+
+
 def ptr16(buf):
     """CPython stand-in for viper's ptr16 (only imported off the board)."""
     return buf

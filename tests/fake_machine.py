@@ -31,6 +31,8 @@ class _World:
         self.wdt_last_us = -1
         self.wdt_max_gap_us = 0
         self.i2c_init = {}
+        self.irqs = {}  # pin id -> (handler, trigger) set with Pin.irq
+        self.idles = 0  # machine.idle() calls
 
 
 SIM = _World()
@@ -51,6 +53,9 @@ class Pin:
         self.pull = pull
         if value is not None:
             SIM.outputs[id] = value
+
+    def irq(self, handler=None, trigger=0, hard=False):
+        SIM.irqs[self.id] = (handler, trigger)
 
     def value(self, v=None):
         if v is None:
@@ -113,6 +118,12 @@ class WDT:
             SIM.wdt_max_gap_us = gap
         SIM.wdt_last_us = now
         SIM.wdt_feeds += 1
+
+
+def idle():
+    """machine.idle(): WFE until an interrupt, at most 1 ms on the rp2 port."""
+    SIM.idles += 1
+    SIM.clock.now_us += 100
 
 
 def reset_cause():

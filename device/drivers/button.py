@@ -44,6 +44,11 @@ class Button:
             return LONG
         return NONE
 
+    def busy(self):
+        """1 while the level is changing or the button is held (the loop must keep polling
+        it often then: a sleep would miss the debounce or the long press)."""
+        return 1 if self._raw != self.pressed or self.pressed else 0
+
 
 def held_at_boot(pin, ms=100, step_ms=10):
     """True when the button is held low for the whole of `ms` (safe boot). Boot only: it

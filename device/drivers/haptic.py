@@ -100,6 +100,26 @@ class Haptic:
     def playing(self):
         return self._pattern is not None
 
+    def wait_ms(self, now_ms):
+        """Milliseconds until update() has timed work (the end of a kick or brake, the next
+        step of a pattern), 0 if it is due now, -1 if it has none (idle, or holding a cue
+        until the app stops it): how long a sleeping loop may leave it alone."""
+        w = 0x3FFFFFFF
+        if self.state == _KICK or self.state == _BRAKE:
+            w = diff(self._until, now_ms)
+        p = self._pattern
+        if p is not None:
+            if self._step < len(p):
+                at = add(self._step_at, p[self._step])
+            else:
+                at = add(self._pattern_at, self.repeat_ms)
+            d = diff(at, now_ms)
+            if d < w:
+                w = d
+        if w == 0x3FFFFFFF:
+            return -1
+        return w if w > 0 else 0
+
     # -- the state machine ---------------------------------------------------------------
     def update(self, now_ms):
         p = self._pattern

@@ -148,7 +148,8 @@ mcu.onBreak = (code) => {
 const PINS = { sda: 4, scl: 5, int: 6, motor: 15, button: 14, vbus: 24, vsys_adc: 3 };
 let buttonDown = !!(cfg.button_low_ms > 0);
 mcu.gpio[PINS.button].setInputValue(!buttonDown); // pull-up, active low
-mcu.gpio[PINS.vbus].setInputValue(cfg.vbus !== false);
+let vbusOn = cfg.vbus !== false;
+mcu.gpio[PINS.vbus].setInputValue(vbusOn);
 if (cfg.button_low_ms > 0) {
   clock.createAlarm(() => {
     buttonDown = false;
@@ -262,6 +263,22 @@ class Lsm6dsox {
     this.fifoPopped = 0;
     this.fifoPeak = 0;
     this.samplesMade = 0; // for the batch-rate decimation
+    // the wake-up function (below): the last accel counts, consecutive samples over the
+    // threshold, the latched event, and the events seen [t_ns]
+    this.wuPrev = null;
+    this.wuOver = 0;
+    this.wuSrc = 0;
+    this.wuEvents = [];
+    // trace samples per served sample in "odr" mode: the trace's own rate over the output
+    // data rate (4 at 26 Hz from a 104 Hz trace), so the trace keeps emulated time
+    this.traceHz = 0;
+    if (this.n > 1) {
+      const dts = [];
+      for (let i = 1; i < Math.min(this.n, 200); i++) dts.push(this.data[i * 7] - this.data[(i - 1) * 7]);
+      dts.sort((a, b) => a - b);
+      this.traceHz = 1 / dts[dts.length >> 1];
+    }
+    this.odrSteps = []; // [t_ns, odr Hz, gyro odr Hz]: each change of the output data rates
   }
   fifoMode() {
     const m = this.reg[0x0a] & 7;
@@ -353,7 +370,9 @@ class Lsm6dsox {
     this.schedule();
   }
   tick() {
-    const k = this.next++;
+    const k = this.next;
+    this.next += this.mode === 'odr' && this.traceHz > 0 ? Math.max(1, Math.round(this.traceHz / this.odrHz())) : 1;
+    if (this.next > this.n && this.loop) this.next = this.n;
     const d = this.data;
     const fsx = (this.reg[0x10] >> 2) & 3;
     const fsg = (this.reg[0x11] >> 2) & 3;
@@ -380,10 +399,47 @@ class Lsm6dsox {
     } else if (this.unread && this.k >= 0) this.overwritten++;
     this.k = k;
     this.unread = !(bg || bx); // batched: read (or lost) through the FIFO
-    this.reg[0x1e] |= 0x03; // XLDA | GDA
+    this.reg[0x1e] |= this.reg[0x11] >> 4 ? 0x03 : 0x01; // XLDA (| GDA while the gyro runs)
+    this.wakeUp();
     this.updateInt();
     if (this.mode === 'odr') this.t0 = clock.nanos;
     this.schedule();
+  }
+  wakeUp() {
+    // The wake-up function (DS12814 § 6.2, registers § 9: TAP_CFG0 56h SLOPE_FDS / LIR,
+    // TAP_CFG2 58h INTERRUPTS_ENABLE, WAKE_UP_THS 5Bh WK_THS, WAKE_UP_DUR 5Ch WAKE_DUR /
+    // WAKE_THS_W, MD1_CFG / MD2_CFG 5Eh / 5Fh INT1_WU / INT2_WU, WAKE_UP_SRC 1Bh): the
+    // accelerometer's slope, (a[k] - a[k-1]) / 2 per axis (SLOPE_FDS = 0; the high-pass
+    // option is modelled as the same slope), against WK_THS x FS_XL / 2^6 (or / 2^8 with
+    // WAKE_THS_W); an event when an axis stays over it for WAKE_DUR + 1 consecutive samples
+    // (1 LSB of WAKE_DUR = 1 ODR period). WU_IA and the axes go to WAKE_UP_SRC, latched until
+    // it is read with LIR, for one sample without; INT1 / INT2 follow it where routed.
+    const on = this.reg[0x58] & 0x80;
+    const a = [0, 1, 2].map((i) => {
+      const v = this.reg[0x28 + 2 * i] | (this.reg[0x29 + 2 * i] << 8);
+      return v & 0x8000 ? v - 65536 : v;
+    });
+    const prev = this.wuPrev;
+    this.wuPrev = a;
+    if (!(this.reg[0x56] & 0x01)) this.wuSrc = 0; // not latched (LIR = 0): one sample
+    if (!on || !prev) {
+      this.wuOver = 0;
+      return;
+    }
+    const fsx = (this.reg[0x10] >> 2) & 3;
+    const fsMg = [2000, 16000, 4000, 8000][fsx];
+    const ths = (this.reg[0x5b] & 0x3f) * fsMg / (this.reg[0x5c] & 0x10 ? 256 : 64); // mg
+    const ug = XL_UG[fsx];
+    let axes = 0;
+    for (let i = 0; i < 3; i++) {
+      const slopeMg = (Math.abs(a[i] - prev[i]) / 2) * ug / 1000;
+      if (ths > 0 && slopeMg > ths) axes |= 4 >> i; // X_WU bit 2, Y_WU 1, Z_WU 0
+    }
+    this.wuOver = axes ? this.wuOver + 1 : 0;
+    if (axes && this.wuOver >= ((this.reg[0x5c] >> 5) & 3) + 1 && !(this.wuSrc & 0x08)) {
+      this.wuSrc |= 0x08 | axes;
+      this.wuEvents.push(clock.nanos);
+    }
   }
   fifoFlags() {
     // FIFO_STATUS2 bits 7:3: WTM_IA, OVR_IA, FULL_IA, (COUNTER_BDR_IA: 0), OVR_LATCHED
@@ -400,6 +456,9 @@ class Lsm6dsox {
     const st = this.reg[0x1e] & 0x03;
     const route = this.reg[0x0d] | this.reg[0x0e];
     let level = !!(st & route & 0x03);
+    if (this.wuSrc & 0x08 && this.reg[0x58] & 0x80 && (this.reg[0x5e] | this.reg[0x5f]) & 0x20) {
+      level = true; // INT1_WU / INT2_WU
+    }
     if (route & 0x38) {
       const f = this.fifoFlags();
       if (route & 0x08 && f & 0x80) level = true; // INT_FIFO_TH
@@ -421,11 +480,21 @@ class Lsm6dsox {
     }
     const oldOdr = this.reg[0x10] >> 4;
     this.reg[reg] = v;
+    if (reg === 0x10 || reg === 0x11) {
+      this.odrSteps.push([clock.nanos, this.odrHz(), ODR_HZ[this.reg[0x11] >> 4] || 0]);
+    }
     if (reg === 0x10 && v >> 4 !== 0 && (this.reads === 0 || oldOdr === 0)) this.restart();
     if (reg === 0x0a && this.fifoMode() === 0) this.fifoClear(); // bypass empties the FIFO
     if (reg === 0x0d || reg === 0x0e || (reg >= 0x07 && reg <= 0x0a)) this.updateInt();
+    if (reg === 0x58 || reg === 0x5e || reg === 0x5f || reg === 0x56) this.updateInt();
   }
   read(reg) {
+    if (reg === 0x1b) {
+      const v = this.wuSrc; // WAKE_UP_SRC: reading it clears the latched event
+      this.wuSrc = 0;
+      this.updateInt();
+      return v;
+    }
     if (reg === 0x3a) {
       this.fifoSnap = this.fifo.length; // DIFF_FIFO as of the burst's first byte
       return this.fifoSnap & 0xff;
@@ -595,6 +664,9 @@ function status() {
     motor_events: motor.length,
     gc_runs: gcRuns.length,
     stamps: stamps.length,
+    wakes: episodes.length,
+    motion_events: imu.wuEvents.length,
+    vbus: vbusOn,
   };
 }
 function command(c) {
@@ -639,12 +711,27 @@ const wallStart = Date.now();
 const maxNs = cfg.max_ms ? cfg.max_ms * 1e6 : Infinity;
 core.PC = 0x10000000; // boot2, as rp2040js's own MicroPython demo (the bootrom is skipped)
 
+// Sleep accounting: each wake-up of the core (leaving WFI/WFE) starts an episode that lasts
+// until it waits again: [t_ns at the wake, busy cycles in it]. Flash stalls count as neither
+// busy nor waiting (the clock advances with the core held).
+const episodes = [];
+let asleep = false;
+let epBusy = 0;
 function slice() {
   if (stopped) return;
   const until = Date.now() + 25;
   let k = 0;
   let idle = false;
   for (;;) {
+    if (core.waiting !== asleep) {
+      asleep = core.waiting;
+      if (asleep) {
+        if (episodes.length) episodes[episodes.length - 1][1] = epBusy;
+      } else {
+        episodes.push([clock.nanos, 0]);
+        epBusy = 0;
+      }
+    }
     if (core.waiting) {
       const dn = clock.nanosToNextAlarm;
       if (!(dn > 0 && dn < Infinity)) {
@@ -657,6 +744,7 @@ function slice() {
     } else {
       const c = core.executeInstruction();
       busyCycles += c;
+      epBusy += c;
       if (gcAddr >= 0) {
         const pc = core.PC;
         if (pc === gcAddr && gcReturn < 0) {
@@ -723,6 +811,9 @@ function finish(code) {
         gc: gcRuns,
         usb_tx_bytes: txBytes,
         usb_rx_bytes: rxBytes,
+        episodes,
+        motion_events: imu.wuEvents,
+        odr_steps: imu.odrSteps,
       }),
     );
   }
