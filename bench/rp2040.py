@@ -324,18 +324,27 @@ def _synth_trace(segs: list, seed: int):
 def sleep_figures(ev: dict, t0: float, t1: float) -> dict:
     """CPU and sleep figures of the window [t0, t1) (emulated ns) from the harness's wake
     episodes ([t_ns at the wake, busy cycles until the core waits again]): wake-ups per
-    second, CPU duty (busy cycles x 8 ns over the window), the fraction of the window the
-    core spent waiting (WFI/WFE; the rest is busy or held by a flash operation)."""
+    second, CPU duty (busy cycles x 8 ns over the window, from the harness's 100 ms meter),
+    the fraction of the window the core spent waiting (WFI/WFE; the rest is busy or held by
+    a flash operation)."""
     ep = np.array(ev.get("episodes") or [[0, 0]], dtype=np.float64)
     m = (ep[:, 0] >= t0) & (ep[:, 0] < t1)
+    meter = np.array(ev["meter"], dtype=np.float64)  # [t_ns, busy cycles, waiting ns] so far
+    a = int(np.searchsorted(meter[:, 0], t0))
+    b = int(np.searchsorted(meter[:, 0], t1)) - 1
+    t0, t1 = meter[a, 0], meter[b, 0]  # the window on the meter's 100 ms ticks
+    m = (ep[:, 0] >= t0) & (ep[:, 0] < t1)
     span = t1 - t0
-    busy_ns = float(ep[m, 1].sum()) * 8
-    stall = sum(min(f[0] + f[4], t1) - max(f[0], t0) for f in ev["flash"] if f[0] + f[4] > t0 and f[0] < t1)
+    busy_ns = float(meter[b, 1] - meter[a, 1]) * 8
+    wait_ns = float(meter[b, 2] - meter[a, 2])
+    stall = sum(
+        min(f[0] + f[4], t1) - max(f[0], t0) for f in ev["flash"] if f[0] + f[4] > t0 and f[0] < t1
+    )
     return {
         "window_s": span / 1e9,
         "wakes_per_s": float(m.sum()) / (span / 1e9),
         "duty_pct": 100 * busy_ns / span,
-        "asleep_pct": 100 * max(0.0, span - busy_ns - stall) / span,
+        "asleep_pct": 100 * wait_ns / span,
         "flash_stall_pct": 100 * stall / span,
         "busy_cycles_per_s": busy_ns / 8 / (span / 1e9),
     }
@@ -417,7 +426,9 @@ def _boot_with_config(fw: Path, flash: Path, sets: list[str]) -> None:
             raise RuntimeError("config set failed: " + p.stderr[-200:])
 
 
-def power_walk(walk_s: float = 30.0, stand_s: float = 3.0, pull: bool = True, batch: int = 0) -> dict:
+def power_walk(
+    walk_s: float = 30.0, stand_s: float = 3.0, pull: bool = True, batch: int = 0
+) -> dict:
     """The image as it boots on a board (no stage stamps): a synthetic weak-right walk, the
     session it logs by itself (it starts on the first step), a log download over the pty
     halfway (`hipcue logs pull --all`); figures over the walk (from the first step on)."""
@@ -448,14 +459,22 @@ def power_walk(walk_s: float = 30.0, stand_s: float = 3.0, pull: bool = True, ba
                 out["download_err"] = p.stderr.strip()[-200:]
                 out["download_bytes"] = sum(f.stat().st_size for f in Path(tmp).glob("*.hcl"))
                 out["download_emulated_s"] = (st1["t_ns"] - st0["t_ns"]) / 1e9
+            heap = []  # `hipcue info` now and then: the free heap as the loop leaves it
+            last = 0.0
             while chip.status()["next_sample"] < n - 1:
+                if time.time() - last > 20:
+                    last = time.time()
+                    try:
+                        info = json.loads(_cli(chip.port, "info", "--json").stdout)
+                        heap.append(info.get("heap_free"))
+                        out["power_counters"] = info.get("power")
+                    except ValueError:
+                        pass
                 time.sleep(2)
-            try:
-                info = json.loads(_cli(chip.port, "info", "--json").stdout)
-                out["heap_free"] = info.get("mem_free")
-                out["heap_free_low"] = info.get("mem_free_low")
-            except (ValueError, KeyError):
-                pass
+            heap = [h for h in heap if h is not None]
+            out["heap_free_samples"] = len(heap)
+            out["heap_free_low"] = min(heap) if heap else None
+            out["heap_free_last"] = heap[-1] if heap else None
             ev = chip.stop()
             if chip.fault:
                 raise RuntimeError(chip.fault)
@@ -503,19 +522,13 @@ def power_idle(still_s: float = 20.0, walk_s: float = 8.0, idle_stop_s: int = 2)
     with tempfile.TemporaryDirectory() as tmp:
         flash = Path(tmp) / "flash.bin"
         _boot_with_config(fw, flash, [f"idle_stop_s={idle_stop_s}"])
-        with Chip(firmware=fw, samples=samples, mode="odr", flash_in=flash) as chip:
+        t_usb_off, t_usb_on = still_s * 0.5e9, (still_s - 1.5) * 1e9
+        vbus_at = [[t_usb_off / 1e6, False], [t_usb_on / 1e6, True]]
+        with Chip(
+            firmware=fw, samples=samples, mode="odr", flash_in=flash, vbus_at=vbus_at
+        ) as chip:
             chip.wait_usb(120)
-            t_usb_off = t_usb_on = None
-            while True:
-                st = chip.status()
-                if t_usb_off is None and st["t_ns"] > still_s * 0.5e9:
-                    chip.command(op="vbus", on=False)
-                    t_usb_off = chip.status()["t_ns"]
-                if t_usb_on is None and st["t_ns"] > (still_s - 1.5) * 1e9:
-                    chip.command(op="vbus", on=True)
-                    t_usb_on = chip.status()["t_ns"]
-                if st["t_ns"] > (still_s + walk_s + idle_stop_s + 5.5) * 1e9:
-                    break
+            while chip.status()["next_sample"] < n - 1:
                 time.sleep(0.5)
             lst = _cli(chip.port, "logs", "list")
             out["logs_list"] = lst.stdout.strip().splitlines()[-5:]
@@ -527,7 +540,7 @@ def power_idle(still_s: float = 20.0, walk_s: float = 8.0, idle_stop_s: int = 2)
     out["odr_changes"] = [[round(t / 1e9, 3), hz, g] for t, hz, g in steps]
     out["motion_events_s"] = [round(t / 1e9, 3) for t in ev.get("motion_events", [])]
     waits = [t for t, hz, g in steps if hz == 26]
-    if waits and t_usb_off and t_usb_on:
+    if waits:
         a = max(waits[0] + 0.2e9, 0)
         out["waiting_usb"] = sleep_figures(ev, a, t_usb_off)
         out["waiting_no_usb"] = sleep_figures(ev, t_usb_off + 1.2e9, t_usb_on)

@@ -29,7 +29,7 @@ import sys
 import time
 from array import array
 
-from machine import ADC, I2C, PWM, WDT, WDT_RESET, Pin, idle, reset_cause
+from machine import ADC, I2C, PWM, WDT, WDT_RESET, Pin, idle, lightsleep, reset_cause
 
 from device.drivers.battery import Battery
 from device.drivers.button import Button
@@ -154,7 +154,7 @@ class Board:
         batch=1,
         idle_stop_s=0,
         wake_mg=0,
-        wait_poll_ms=100,
+        wait_poll_ms=250,
     ):
         if pins is None:
             pins = detect_pins()
@@ -380,12 +380,15 @@ class Board:
             if not self._drdy.value():
                 if not self._sleep_until_int():
                     return 0
+                if self._bi < self._bn:
+                    break  # the wait timed out with samples in the FIFO: they were read
             if self._read_batch() < 0:
                 return 0
             if self._bn > 0:
-                if self._wdt is not None:
-                    self._wdt.feed()
-                return 1
+                break
+        if self._wdt is not None:
+            self._wdt.feed()
+        return 1
 
     @micropython.native
     def _sleep_until_int(self) -> int:
@@ -429,6 +432,8 @@ class Board:
                 tries += 1
                 if tries > 1:
                     return 0  # reconfigured and still silent: a fault
+                if self._read_batch() > 0:
+                    return 1  # samples in, short of the threshold (the end of a replay)
                 try:
                     self.sensor.configure()  # lost its configuration (brown-out)?
                 except OSError:
@@ -492,8 +497,12 @@ class Board:
 
     def _wait_step(self):
         """One step of the wait for motion: the INT pin up (the latched wake-up event) or a
-        button press resumes sampling; else sleep wait_poll_ms (the loop then serves USB
-        and the button) and return WAITING."""
+        button press resumes sampling; else sleep wait_poll_ms and return WAITING (the loop
+        then serves USB and the button). The sleep: with USB connected time.sleep_ms (WFE,
+        the USB interrupts served); without, machine.lightsleep(ms) (rp2 port: clk_sys
+        from the 12 MHz crystal, PLLs and the USB clock stopped, only the timer wakes it:
+        MicroPython 1.28's rp2 lightsleep has no pin wake, so the latched INT pin is
+        looked at after each sleep)."""
         clock = self._clock
         now_ms = clock.ticks_ms()
         self._service(now_ms)
@@ -511,7 +520,10 @@ class Board:
             if self.button_event:
                 self.resume()
             return WAITING
-        clock.sleep_ms(self.wait_poll_ms)
+        if self.usb:
+            clock.sleep_ms(self.wait_poll_ms)  # WFE: USB stays served
+        else:
+            lightsleep(self.wait_poll_ms)  # clocks from the crystal, PLLs off; timer wake
         return WAITING
 
     @micropython.native

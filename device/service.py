@@ -688,6 +688,23 @@ class Service:
             d["obliquity_mdeg"] = app.obliquity_mdeg
         if self.log is not None:
             d["log"] = self.log.info()
+        try:
+            import gc
+
+            d["heap_free"] = gc.mem_free()  # now (the loop allocates nothing per sample)
+        except (ImportError, AttributeError):
+            pass
+        if getattr(board, "batch", 0):
+            # the loop that sleeps (device/board.py): FIFO batches read, sleeps, motion waits
+            d["power"] = {
+                "fifo_batch": board.batch,
+                "batches": board.batches,
+                "sleeps": board.sleeps,
+                "motion_waits": board.waits,
+                "motion_wakes": board.wakes,
+                "waiting": board.waiting,
+                "usb": board.usb,
+            }
         if self.info_hook is not None:
             d.update(self.info_hook())
         self._reply(seq, d)

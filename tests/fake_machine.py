@@ -33,6 +33,7 @@ class _World:
         self.i2c_init = {}
         self.irqs = {}  # pin id -> (handler, trigger) set with Pin.irq
         self.idles = 0  # machine.idle() calls
+        self.lightsleeps = 0  # machine.lightsleep() calls
 
 
 SIM = _World()
@@ -124,6 +125,12 @@ def idle():
     """machine.idle(): WFE until an interrupt, at most 1 ms on the rp2 port."""
     SIM.idles += 1
     SIM.clock.now_us += 100
+
+
+def lightsleep(ms=0):
+    """machine.lightsleep(ms): the simulated clock moves on by ms."""
+    SIM.lightsleeps += 1
+    SIM.clock.now_us += ms * 1000
 
 
 def reset_cause():

@@ -167,6 +167,55 @@ def test_no_sample_missed_across_a_flash_erase(firmware, tmp_path):
     assert after["missed"] == before["missed"], (before, after)
 
 
+def test_motion_wakes_the_board_and_a_still_period_ends_the_session(firmware, tmp_path):
+    """Issue 15's motion wake-up, the image as it boots on a board, no button pressed: with
+    idle_stop_s = 5 stored, a trace of standing, walking, standing. Standing: the board
+    calibrates, then after 5 s without a step powers the gyro down and puts the
+    accelerometer at 26 Hz with the wake-up interrupt (emulated in the harness: slope over
+    WK_THS). Walking: the wake-up event, 104 Hz again, a session starts on the first step.
+    Standing again: 5 s after the last step the session ends and the board waits again."""
+    from hipcue import synth
+    from hipcue.trace import read_trace
+
+    stand, walk, still = 8.0, 10.0, 8.0
+    p = tmp_path / "t.trace.csv"
+    segs = [
+        synth.Segment("stand", stand),
+        synth.Segment("walk", walk, 105.0, 4.0, 9.0),
+        synth.Segment("stand", still),
+    ]
+    synth.write_trace_csv(synth.generate(segs, seed=11), str(p))
+    tr = read_trace(p)
+    samples = np.column_stack([tr.t_s, tr.acc_g, tr.gyro_dps])
+    flash = tmp_path / "flash.bin"
+    with Chip(firmware=firmware, flash_out=flash) as chip:
+        chip.wait_usb(120)
+        _cli(chip.port, "config", "set", "idle_stop_s=5")
+    with Chip(firmware=firmware, samples=samples, mode="odr", flash_in=flash) as chip:
+        chip.wait_usb(120)
+        end = time.monotonic() + 400
+        while time.monotonic() < end and chip.status()["next_sample"] < len(samples) - 1:
+            time.sleep(1)
+        info = json.loads(_cli(chip.port, "info", "--json"))
+        listing = _cli(chip.port, "logs", "list")
+        ev = chip.stop()
+    assert chip.fault is None, chip.fault
+    # [t_ns, accel Hz, gyro Hz] at each write of CTRL1_XL / CTRL2_G
+    steps = [(t / 1e9, xl, g) for t, xl, g in ev["odr_steps"]]
+    waits = [t for t, xl, g in steps if xl == 26 and g == 0]
+    runs = [t for t, xl, g in steps if xl == 104 and g == 104]
+    assert waits and 5.0 < waits[0] < stand, steps  # still 5 s after calibrating
+    wakes = [t / 1e9 for t in ev["motion_events"]]
+    assert wakes and all(t > stand - 0.2 for t in wakes), wakes  # none while standing
+    assert any(stand - 0.2 < t < stand + walk for t in runs), steps  # sampling again
+    last = waits[-1]
+    assert stand + walk + 4.0 < last < stand + walk + still, steps  # waits again at the end
+    assert info["power"]["waiting"] == 1 and info["power"]["motion_wakes"] >= 1, info
+    assert info["log"]["active"] == 0, info["log"]
+    sessions = [line for line in listing.splitlines() if line.startswith("S")]
+    assert len(sessions) == 1, listing
+
+
 def test_unaligned_load_stops_the_chip(emulator):
     """rp2040js only logs an unaligned load; the harness stops the chip as a Cortex-M0+ would
     (HardFault). Checked with viper compiled on the stock firmware: an aligned load works,

@@ -130,6 +130,7 @@ class Chip:
         realtime: bool = False,
         max_ms: float | None = None,
         watch_gc: bool = False,
+        vbus_at: list | None = None,
     ) -> None:
         why = emulator_missing()
         if why:
@@ -146,6 +147,8 @@ class Chip:
         }
         if max_ms:
             self.cfg["max_ms"] = max_ms
+        if vbus_at:
+            self.cfg["vbus_at"] = vbus_at  # [[t_ms, on], ...]: USB power at emulated times
         if watch_gc:
             self.cfg["gc_collect"] = elf_symbol(self.firmware.with_suffix(".elf"), "gc_collect")
         if flash_in:

@@ -2,8 +2,14 @@
 sim/rp2040/replay.py after a safe boot, with `JOB = {...}` (config, calibrate, period_us, n)
 put in front of it. Not part of the firmware image.
 
-The firmware's own board layer reads each sample from the emulated LSM6DSOX over I2C, on its
-data-ready pin, as on the board (device/board.py `next_sample()`: dt_us is measured with
+With JOB["batch"] > 1 (sim/rp2040/replay.py sets it to the config's fifo_batch for a trace
+without gaps) the board layer reads the sensor as the board loop does: FIFO batches of that
+many samples on the threshold interrupt, one I2C burst each, the MCU asleep in between, every
+sample stamped on the sensor's grid (a real sensor has no gaps, so a trace with gaps cannot
+go through the FIFO: those replay on data-ready, below).
+
+Otherwise the firmware's own board layer reads each sample from the emulated LSM6DSOX over
+I2C, on its data-ready pin, as on the board (device/board.py `next_sample()`: dt_us is measured with
 ticks_us between data-ready edges, which the emulator raises at the trace's times); the app
 ticks on it exactly as sim/run.py does on the unix port. Between samples the core waits
 in WFI (machine.idle) woken by the data-ready edge, so idle time costs no wall time; as
@@ -38,7 +44,14 @@ def run(job):
     cfg = Config()
     for key in job["config"]:
         cfg.set(key, job["config"][key])
-    board = hw.Board(rate_hz=cfg["rate_hz"], imu=cfg["imu"], pins=hw.detect_pins())
+    batch = job.get("batch", 1)
+    board = hw.Board(
+        rate_hz=cfg["rate_hz"],
+        imu=cfg["imu"],
+        pins=hw.detect_pins(),
+        fifo=batch > 1,
+        batch=batch,
+    )
     if board.fault:
         raise OSError("board fault %d at start" % board.fault)
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
@@ -51,18 +64,25 @@ def run(job):
     mv = memoryview(buf)
     pos = 0
     drdy = board._drdy
-    drdy.irq(_wake, Pin.IRQ_RISING)
+    if batch <= 1:
+        drdy.irq(_wake, Pin.IRQ_RISING)
     k = 0
     board.sensor.configure()  # the emulated sensor starts its stream here
     out.write(b"HIPCUE-RUN\n")
     i = 0
     while i < n:
-        late = 1 if drdy.value() else 0
-        while not drdy.value():
-            idle()
-        prev = board._last_us
-        if board.next_sample() != 1:
-            raise OSError("no sample %d (fault %d)" % (i, board.fault))
+        if batch > 1:
+            # the board loop's own read: FIFO batches, the MCU asleep in between
+            if board.next_sample() != 1:
+                raise OSError("no sample %d (fault %d)" % (i, board.fault))
+            late = 1
+        else:
+            late = 1 if drdy.value() else 0
+            while not drdy.value():
+                idle()
+            prev = board._last_us
+            if board.next_sample() != 1:
+                raise OSError("no sample %d (fault %d)" % (i, board.fault))
         if not late:
             # This loop waited for the edge itself (in WFI), so next_sample() found data-ready
             # up and took its late path (a grid stamp). Restore what it does when it waits
@@ -71,7 +91,7 @@ def run(job):
             board.dt_us = ticks_diff(now, prev)
             board._last_us = now
             board.t_us = now
-        board.late = late
+            board.late = late
         app.tick()
         if pos > 1400:
             out.write(mv[:pos])

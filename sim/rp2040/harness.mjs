@@ -8,7 +8,8 @@
 // start from / to write at exit, so files survive a restart), fs_image + fs_offset (a LittleFS
 // image placed in flash before boot), pty_fd (the pty master, passed by the driver), sensor
 // (trace samples, see Lsm6dsox), button_low_ms (button held down from power-up that long: safe
-// boot), battery_mv, vbus, realtime (never run ahead of the wall clock), events_out (a JSON
+// boot), battery_mv, vbus, vbus_at ([[t_ms, on], ...]: VBUS changes at emulated times),
+// realtime (never run ahead of the wall clock), events_out (a JSON
 // file of timestamped observations written at exit), max_ms (stop after that emulated time).
 //
 // Control on stdin, one JSON object a line: {"op":"stop"}, {"op":"button","down":true},
@@ -150,6 +151,13 @@ let buttonDown = !!(cfg.button_low_ms > 0);
 mcu.gpio[PINS.button].setInputValue(!buttonDown); // pull-up, active low
 let vbusOn = cfg.vbus !== false;
 mcu.gpio[PINS.vbus].setInputValue(vbusOn);
+// cfg.vbus_at: [[t_ms, on], ...]: USB power plugged / unplugged at those emulated times
+for (const [ms, on] of cfg.vbus_at || []) {
+  clock.createAlarm(() => {
+    vbusOn = !!on;
+    mcu.gpio[PINS.vbus].setInputValue(vbusOn);
+  }).schedule(ms * 1e6);
+}
 if (cfg.button_low_ms > 0) {
   clock.createAlarm(() => {
     buttonDown = false;
@@ -717,6 +725,16 @@ core.PC = 0x10000000; // boot2, as rp2040js's own MicroPython demo (the bootrom 
 const episodes = [];
 let asleep = false;
 let epBusy = 0;
+// and every 100 ms of emulated time: [t_ns, busy cycles, waiting ns] so far (a loop that never
+// waits has no episodes)
+const meter = [];
+{
+  const a = clock.createAlarm(() => {
+    meter.push([clock.nanos, busyCycles, waitNs]);
+    a.schedule(100e6);
+  });
+  a.schedule(100e6);
+}
 function slice() {
   if (stopped) return;
   const until = Date.now() + 25;
@@ -812,6 +830,7 @@ function finish(code) {
         usb_tx_bytes: txBytes,
         usb_rx_bytes: rxBytes,
         episodes,
+        meter,
         motion_events: imu.wuEvents,
         odr_steps: imu.odrSteps,
       }),
