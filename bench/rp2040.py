@@ -2,7 +2,24 @@
 silicon). All times are emulated; cycles = emulated ns x 125 MHz (core.cycles is not used: it
 over-counts hardware-divider operations, ../shared/notes/rp2040-emulator.md).
 
-    python -m bench.rp2040 [loop|boot|replay] [--walk-s S] [--traces N]
+    python -m bench.rp2040 [loop|boot|replay|power|power-walk|power-idle] [--walk-s S]
+        [--traces N] [--no-pull] [--batch N]
+
+* power (issue 15, the loop that sleeps): power-walk and power-idle below, and their
+  summary written to build/power-measured.json for `hipcue power` (keys: POWER_KEYS).
+* power-walk: the image as it boots on a board (no stage stamps, nothing started from the
+  REPL) on a synthetic weak-right walk after 3 s standing; the session it logs by itself;
+  `hipcue logs pull --all` over the pty halfway (not with --no-pull); `hipcue info` every
+  20 s wall (the free heap). Over the walk: CPU duty and time asleep (the harness's 100 ms
+  meter of busy cycles and WFI/WFE time), wake-ups per second (the core leaving WFI/WFE),
+  whole-loop cycles per sample batch by batch (every busy cycle from one FIFO burst to the
+  next over its samples), missed / late samples, cue latency from the data-ready edge of
+  the crossing sample (its index from the same firmware on the unix port) to the motor pin,
+  GC runs. --batch N: fifo_batch stored first (a boot that runs `config set`).
+* power-idle: idle_stop_s = 2 stored, then standing 20 s (USB unplugged, VBUS low, for the
+  middle of it), walking 8 s, standing: when the board waits for motion and wakes (the
+  sensor's rate changes), the wake-up events, CPU duty and wake-ups while waiting with and
+  without USB, the sessions logged.
 
 * loop: the hipcue image boots (safe boot, then device/main.py `boot()` started from the REPL
   with sim/rp2040/chipbench.py stamping each stage), a synthetic weak-right walk
@@ -307,6 +324,29 @@ def analyse(ev: dict) -> dict:
 
 # -- the loop that sleeps (issue 15) -------------------------------------------------------------
 POWER_JSON = ROOT / "build" / "power-measured.json"
+# build/power-measured.json (written by `python -m bench.rp2040 power` and make bench section
+# 14): emulator figures, the inputs a power budget multiplies by datasheet currents
+POWER_KEYS = {
+    "source": "what measured it (emulated RP2040, not silicon)",
+    "mcu_hz": "the core clock the figures are at (125 MHz)",
+    "rate_hz": "the IMU's output data rate while walking",
+    "fifo_batch": "samples per FIFO threshold interrupt (MCU wake-up) while walking",
+    "walking_duty_pct": "share of time the core runs (not WFI/WFE, not a flash stall), walking",
+    "walking_wakes_per_s": "core wake-ups from WFI/WFE per second, walking",
+    "walking_asleep_pct": "share of time in WFI/WFE (clocks on), walking",
+    "walking_cycles_per_sample_median": "whole loop, busy cycles per sample, median of batches",
+    "walking_cycles_per_sample_p99": "the same, 99th percentile",
+    "cue_latency_ms_median": "data-ready of the crossing sample to the motor pin, median",
+    "cue_latency_ms_p95": "the same, 95th percentile",
+    "idle_duty_pct": "share of time the core runs while waiting for motion, USB unplugged",
+    "idle_wakes_per_s": "wake-ups per second then (machine.lightsleep(250) each)",
+    "idle_asleep_pct": "share of time asleep then (lightsleep: PLLs off, clk_sys = 12 MHz XOSC)",
+    "idle_usb_duty_pct": "share of time the core runs while waiting, USB connected (WFE)",
+    "idle_usb_wakes_per_s": "wake-ups per second then",
+    "idle_imu_mode": "the IMU's mode while waiting",
+    "walking_imu_mode": "the IMU's mode while walking",
+    "sleep_mode": "the MCU's sleep between batches",
+}
 
 
 def _synth_trace(segs: list, seed: int):
@@ -576,7 +616,8 @@ def power(walk_s: float = 30.0, pull: bool = True) -> dict:
         "idle_usb_wakes_per_s": i.get("waiting_usb", {}).get("wakes_per_s"),
         "idle_imu_mode": "accel 26 Hz low-power, gyro off, wake-up interrupt",
         "walking_imu_mode": "accel + gyro 104 Hz high-performance, FIFO",
-        "sleep_mode": "WFE (time.sleep_ms / machine.idle), clocks on",
+        "sleep_mode": "walking: WFE (time.sleep_ms, then machine.idle), clocks on; waiting "
+        "for motion without USB: machine.lightsleep(250)",
     }
     res["summary"] = summary
     POWER_JSON.parent.mkdir(exist_ok=True)

@@ -107,6 +107,15 @@ class _Missing:
     def fifo_level(self):
         raise OSError(19)
 
+    def fifo_batch_into(self, out, max_samples):
+        raise OSError(19)
+
+    def wait_for_motion(self, ths_lsb, dur):
+        raise OSError(19)
+
+    def motion(self):
+        raise OSError(19)
+
 
 _MISSING = _Missing()
 
@@ -235,7 +244,7 @@ class Board:
         self._drdy.irq(_wake, Pin.IRQ_RISING)  # the edge ends a WFI at once
         if self.batch > 1:
             # the loop binds next_sample once: this board's is the batched read itself
-            self.next_sample = self._batch_sample
+            self.next_sample = self._batch_sample  # type: ignore[method-assign]
 
     def _open_sensor(self):
         cls, addresses = IMU_DRIVERS[self.imu_model]

@@ -4,9 +4,18 @@ Boot: keep the Nano's radio in reset, then check the button: held at power-up = 
 the app does not start and the REPL stays free for `mpremote` to repair files. Otherwise
 load the stored config (a refused or half-written one falls back to defaults, and says so),
 build the board (pins chosen from the board name, IMU from the config), start the
-watchdog and run the loop. The loop never sleeps; it ticks the app only on a new sample:
-`next_sample()` returns 2 while the IMU is faulted (no new data; the board plays the fault
-buzz and probes the sensor until it answers again; the app's fault flag says so).
+watchdog and run the loop. It ticks the app only on a new sample: `next_sample()` returns 2
+while the IMU is faulted (no new data; the board plays the fault buzz and probes the sensor
+until it answers again; the app's fault flag says so), 3 while the board waits for motion.
+
+The loop sleeps (issue 15, device/board.py): the LSM6DSOX batches `fifo_batch` samples into
+its FIFO, the MCU sleeps until the threshold interrupt, reads the batch in one burst and the
+loop ticks its samples one by one (each on the sensor's grid, so the outputs are those of a
+sample-by-sample loop). After `idle_stop_s` without a step (not while calibrating, in a test,
+an exercise set or a live stream) a session still open ends ("still") and the board waits
+for motion: gyro off, accelerometer at 26 Hz in low power with its wake-up interrupt; the
+wake-up (or a button press) brings it back to sampling, and the first step starts a session
+as before. The command service runs only while USB is connected (the board's VBUS sense).
 
 Between samples, in this order and each bounded: the session log store takes the completed
 steps (and flushes every few seconds), then the serial command service is polled until the

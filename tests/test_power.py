@@ -84,7 +84,7 @@ def test_the_int_pin_is_looked_at_before_any_bus_read(hw):
 
 
 def test_an_overrun_drains_the_backlog_without_losing_a_sample(hw):
-    dev = _imu()
+    _imu()
     b = hw.Board(pins=hw.PICO, clock=SIM.clock, fifo=True, batch=3)
     for _ in range(6):
         b.next_sample()

@@ -24,7 +24,8 @@ RUNNER = HERE / "chiprun.py"
 
 
 def chip_code(job: dict[str, Any], batch: int = 1) -> str:
-    spec = {k: job[k] for k in ("config", "calibrate", "period_us", "n", "calibration") if k in job}
+    keys = ("config", "calibrate", "period_us", "n", "calibration")
+    spec: dict[str, Any] = {k: job[k] for k in keys if k in job}
     spec["batch"] = batch
     return "JOB = %r\n" % (spec,) + RUNNER.read_text()
 
