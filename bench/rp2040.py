@@ -350,13 +350,15 @@ POWER_KEYS = {
 
 
 def _synth_trace(segs: list, seed: int):
-    """(samples for the emulated sensor, the Trace) of a synthetic walk."""
+    """(samples for the emulated sensor, the Trace) of a synthetic walk at the LSM6DSOX's
+    104 Hz (the chip's app then runs at the period the unix port replays the trace at, so
+    both give their cues on the same samples)."""
     from hipcue import synth
     from hipcue.trace import read_trace
 
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "walk.trace.csv"
-        synth.write_trace_csv(synth.generate(segs, seed=seed), str(p))
+        synth.write_trace_csv(synth.generate(segs, seed=seed, rate_hz=104.0), str(p))
         tr = read_trace(p)
     return np.column_stack([tr.t_s, tr.acc_g, tr.gyro_dps]), tr
 

@@ -341,5 +341,5 @@ def test_drivers_read_without_allocating(engine, tmp_path):
     for d in r["drivers"]:
         assert d["reads"] == 1000 and d["last"] == d["expected_last"], d
         assert d["alloc"] == 0 and d["total"] == 0, d
-    for b in (r["board"], r["board_fifo"]):
+    for b in (r["board"], r["board_fifo"], r["board_batched"]):
         assert b["good"] == 1000 and b["alloc"] == 0 and b["total"] == 0, b
