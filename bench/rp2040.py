@@ -331,6 +331,7 @@ POWER_KEYS = {
     "mcu_hz": "the core clock the figures are at (125 MHz)",
     "rate_hz": "the IMU's output data rate while walking",
     "fifo_batch": "samples per FIFO threshold interrupt (MCU wake-up) while walking",
+    "walk_s": "the walk the walking figures come from (emulated seconds)",
     "walking_duty_pct": "share of time the core runs (not WFI/WFE, not a flash stall), walking",
     "walking_wakes_per_s": "core wake-ups from WFI/WFE per second, walking",
     "walking_asleep_pct": "share of time in WFI/WFE (clocks on), walking",
@@ -540,14 +541,16 @@ def power_walk(
     return out
 
 
-def power_idle(still_s: float = 20.0, walk_s: float = 8.0, idle_stop_s: int = 2) -> dict:
-    """Motion wake-up: idle_stop_s stored first, then the board boots on a trace of standing
-    (it calibrates, then after idle_stop_s without a step waits for motion: gyro off,
-    accelerometer at 26 Hz low power), USB unplugged (VBUS low) for the second half of the
-    still stretch, then walking (the wake-up interrupt; a session starts on the first step),
-    then standing again (the session ends after idle_stop_s, the board waits again).
-    Figures: CPU duty and wake-ups per second while waiting, with and without USB; when the
-    sensor's data rate changed; the motion events; the sessions logged."""
+def power_idle(still_s: float = 20.0, walk_s: float = 10.0, idle_stop_s: int = 5) -> dict:
+    """Motion wake-up: idle_stop_s stored first (5 s: the first step is reported 2-3 s into a
+    walk, so a shorter one sends the board back to waiting before the session starts), then
+    the board boots on a trace of standing (it calibrates, then after idle_stop_s without a
+    step waits for motion: gyro off, accelerometer at 26 Hz low power), USB unplugged (VBUS
+    low) for the middle of the still stretch, then walking (the wake-up interrupt; a session
+    starts on the first step), then standing again (the session ends after idle_stop_s, the
+    board waits again). Figures: CPU duty and wake-ups per second while waiting, with and
+    without USB; when the sensor's data rate changed; the motion events; the sessions
+    logged."""
     from hipcue import synth
     from sim.rp2040 import EMULATOR, Chip, ensure_firmware
 
@@ -595,36 +598,61 @@ def power_idle(still_s: float = 20.0, walk_s: float = 8.0, idle_stop_s: int = 2)
 
 
 def power(walk_s: float = 30.0, pull: bool = True) -> dict:
-    """Section 14's power figures; also written to build/power-measured.json (keys: README)."""
+    """Section 14's power figures; also written to build/power-measured.json (POWER_KEYS)."""
     res = {"walk": power_walk(walk_s, pull=pull), "idle": power_idle()}
-    w, i = res["walk"]["walking"], res["idle"]
-    summary = {
-        "source": "python -m bench.rp2040 power (emulated RP2040, rp2040js 1.4.1, cycle model "
-        "not checked against silicon; figures are emulator figures)",
-        "mcu_hz": 125_000_000,
-        "rate_hz": 104,
-        "fifo_batch": res["walk"]["fifo_batch"],
-        "walking_duty_pct": w["duty_pct"],
-        "walking_wakes_per_s": w["wakes_per_s"],
-        "walking_asleep_pct": w["asleep_pct"],
-        "walking_cycles_per_sample_median": w["cycles_per_sample_median"],
-        "walking_cycles_per_sample_p99": w["cycles_per_sample_p99"],
-        "cue_latency_ms_median": w["cue_latency_ms_median"],
-        "cue_latency_ms_p95": w["cue_latency_ms_p95"],
-        "idle_duty_pct": i.get("waiting_no_usb", {}).get("duty_pct"),
-        "idle_wakes_per_s": i.get("waiting_no_usb", {}).get("wakes_per_s"),
-        "idle_asleep_pct": i.get("waiting_no_usb", {}).get("asleep_pct"),
-        "idle_usb_duty_pct": i.get("waiting_usb", {}).get("duty_pct"),
-        "idle_usb_wakes_per_s": i.get("waiting_usb", {}).get("wakes_per_s"),
-        "idle_imu_mode": "accel 26 Hz low-power, gyro off, wake-up interrupt",
-        "walking_imu_mode": "accel + gyro 104 Hz high-performance, FIFO",
-        "sleep_mode": "walking: WFE (time.sleep_ms, then machine.idle), clocks on; waiting "
-        "for motion without USB: machine.lightsleep(250)",
-    }
-    res["summary"] = summary
+    res["summary"] = write_summary(res["walk"], res["idle"])
+    return res
+
+
+def write_summary(walk: dict | None, idle: dict | None) -> dict:
+    """build/power-measured.json from a power_walk and a power_idle result (None: keep what
+    the file has from an earlier run)."""
+    old = json.loads(POWER_JSON.read_text()) if POWER_JSON.exists() else {}
+    if walk is None or idle is None:
+        if not old:
+            raise RuntimeError(f"{POWER_JSON}: no earlier figures to complete")
+    summary = dict(old)
+    summary.update(
+        {
+            "source": "python -m bench.rp2040 power (emulated RP2040, rp2040js 1.4.1, cycle "
+            "model not checked against silicon; figures are emulator figures)",
+            "mcu_hz": 125_000_000,
+            "rate_hz": 104,
+            "idle_imu_mode": "accel 26 Hz low-power, gyro off, wake-up interrupt",
+            "walking_imu_mode": "accel + gyro 104 Hz high-performance, FIFO",
+            "sleep_mode": "walking: WFE (time.sleep_ms, then machine.idle), clocks on; "
+            "waiting for motion without USB: machine.lightsleep(250)",
+        }
+    )
+    if walk is not None:
+        w = walk["walking"]
+        summary.update(
+            {
+                "fifo_batch": walk["fifo_batch"],
+                "walk_s": walk["walk_s"],
+                "walking_duty_pct": w["duty_pct"],
+                "walking_wakes_per_s": w["wakes_per_s"],
+                "walking_asleep_pct": w["asleep_pct"],
+                "walking_cycles_per_sample_median": w["cycles_per_sample_median"],
+                "walking_cycles_per_sample_p99": w["cycles_per_sample_p99"],
+                "cue_latency_ms_median": w["cue_latency_ms_median"],
+                "cue_latency_ms_p95": w["cue_latency_ms_p95"],
+            }
+        )
+    if idle is not None:
+        i = idle
+        summary.update(
+            {
+                "idle_duty_pct": i.get("waiting_no_usb", {}).get("duty_pct"),
+                "idle_wakes_per_s": i.get("waiting_no_usb", {}).get("wakes_per_s"),
+                "idle_asleep_pct": i.get("waiting_no_usb", {}).get("asleep_pct"),
+                "idle_usb_duty_pct": i.get("waiting_usb", {}).get("duty_pct"),
+                "idle_usb_wakes_per_s": i.get("waiting_usb", {}).get("wakes_per_s"),
+            }
+        )
     POWER_JSON.parent.mkdir(exist_ok=True)
     POWER_JSON.write_text(json.dumps(summary, indent=1))
-    return res
+    return summary
 
 
 def boot_time() -> dict:
@@ -821,6 +849,8 @@ def main(argv: list[str] | None = None) -> int:
     if "power-idle" in a.what:
         res["power_idle"] = power_idle()
         print(json.dumps(res["power_idle"], indent=1))
+        if POWER_JSON.exists():
+            write_summary(None, res["power_idle"])  # the walk's figures kept
     if "replay" in a.what:
         res["replay"] = replay_identity(a.traces)
         print(json.dumps(res["replay"], indent=1))

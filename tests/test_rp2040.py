@@ -98,8 +98,10 @@ def test_image_boots_and_serves_the_cli(firmware, tmp_path):
 
 def test_replay_on_the_chip_is_identical(firmware, tmp_path):
     """A real recording (mobgap HA_001 Test5 Trial2, Apache-2.0) replayed on the emulated chip
-    through the board layer's I2C reads: samples.csv and steps.csv byte-identical to the unix
-    port's, summary.json equal but for the engine name, no missed or late sample."""
+    through the board layer's I2C reads, in FIFO batches of fifo_batch (3) samples with the
+    MCU asleep in between, as the board loop reads them (the trace has no gap): samples.csv
+    and steps.csv byte-identical to the unix port's, summary.json equal but for the engine
+    name, no missed or late sample."""
     if not SHORT.exists():
         pytest.skip(f"{SHORT} not found")
     outs = {}
