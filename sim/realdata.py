@@ -92,8 +92,10 @@ def imufusion_check() -> float:
     return float(np.max(np.abs(up_in_sensor_from_q(q) - up_in_sensor_from_q(ref))))
 
 
-def broad() -> dict:
-    tr = read_trace(DATA / BROAD)
+def broad(tr=None) -> dict:
+    """tr: the BROAD trace as read (default), or a resampled copy of it with its columns."""
+    if tr is None:
+        tr = read_trace(DATA / BROAD)
     res = run_firmware(tr, mount=BROAD_MOUNT, calibrate=True)
     cfg, counts, _dt, period_us = firmware_inputs(tr, BROAD_MOUNT)
     end = int(res.firmware["calibration_end_index"])
