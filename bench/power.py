@@ -377,30 +377,31 @@ def report(r, v: dict) -> None:
         )
     if "steps" in v:
         full, low = v["steps"]["full"]["all"], v["steps"]["low"]["all"]
-        r.fig(
-            "52 Hz: ICs matched (all refs)",
-            100 * low["matched"],
-            f"full {100 * full['matched']:.1f} %",
-            None,
-            "{:.1f}",
-            " %",
-        )
-        r.fig(
-            "52 Hz: stance side correct",
-            100 * low["side"],
-            f"full {100 * full['side']:.1f} %",
-            None,
-            "{:.1f}",
-            " %",
-        )
-        r.fig(
-            "52 Hz: extra steps",
-            100 * low["extra"],
-            f"full {100 * full['extra']:.1f} %",
-            None,
-            "{:.1f}",
-            " %",
-        )
+        for key, name in (
+            ("matched_pct", "ICs matched"),
+            ("side_pct", "stance side correct"),
+            ("extra_pct", "extra steps"),
+            ("bias_ms", "contact timing bias"),
+        ):
+            unit = " ms" if key == "bias_ms" else " %"
+            r.fig(
+                f"~52 Hz: {name} (all refs)",
+                low[key],
+                f"full {full[key]:.1f}{unit}",
+                None,
+                "{:.1f}",
+                unit,
+            )
+        for ds in v["steps"]["low"]:
+            if ds == "all":
+                continue
+            f, lo = v["steps"]["full"][ds], v["steps"]["low"][ds]
+            r.note(
+                f"{ds:<16} matched {lo['matched_pct']:.1f} % (full {f['matched_pct']:.1f}), "
+                f"side {lo['side_pct']:.1f} ({f['side_pct']:.1f}), extra "
+                f"{lo['extra_pct']:.1f} ({f['extra_pct']:.1f}), bias {lo['bias_ms']:.0f} ms "
+                f"({f['bias_ms']:.0f})"
+            )
         b = v["broad"]
         r.fig(
             f"{b['low_hz']:g} Hz: BROAD tilt RMS",
@@ -505,8 +506,8 @@ def _print(v: dict) -> None:
 def main(argv: list[str]) -> int:
     acc = "budget" not in argv
     v = run_all(None, accuracy=acc)
-    _print(v)
     (HERE / "power-latest.json").write_text(json.dumps(v, indent=1, default=str) + "\n")
+    _print(v)
     return 0
 
 

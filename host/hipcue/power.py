@@ -319,6 +319,8 @@ def load_measured(path: str | Path | None) -> tuple[dict, dict]:
     out = dict(CHIP_RECORD)
     origin = {}
     for key in CHIP_RECORD:
+        if key in ("schema", "source"):
+            continue
         if key in got:
             out[key] = got[key]
             origin[key] = where
@@ -505,11 +507,13 @@ def budget(m: dict, cues: Cues, o: Options) -> dict:
     # I2C pull-ups: low half of the bus time on each of two lines
     pull = 3.3 / fig("i2c_pullup_kohm")  # mA per line while low
     bus = fig("i2c_bus_ms_per_sample") / 1000.0 * e["rate_hz"]
+    pull_w = rail_to_cell(2 * pull * 0.5 * bus, o)
+    pull_s = pull_w if e["standby_sleep"] == "none" and not o.latch else 0.0
     rows.append(
         (
             "I2C pull-ups",
-            rail_to_cell(2 * pull * 0.5 * bus, o),
-            0.0,
+            pull_w,
+            pull_s,
             f"2 lines x {pull:.2f} mA, low half of {100 * bus:.1f} % bus time",
         )
     )
