@@ -22,6 +22,10 @@ targets, printed one per line and written to bench/latest.json.
  14  the hipcue image on an emulated RP2040 (bench/rp2040.py; rp2040js 1.4.1, cycle model not
      checked against silicon): boot, the board loop by stage in cycles, heap, GC, missed/late
      samples, cue latency to the motor pin, the make deploy path, replay identity
+ 15  power (bench/power.py): `hipcue power`'s battery budget from the measured chip figures and
+     cited currents (hardware/power.md), days on 500 mAh and standby months against the goals;
+     the low-power settings with their measured effect: ~52 Hz (resampled real recordings,
+     synthetic walks at 52 Hz), a lower core clock (cycles / clock), shorter and faded cues
 """
 
 from __future__ import annotations
@@ -919,6 +923,17 @@ def main() -> int:
 
     # 14 ----------------------------------------------------------------------------------
     _rp2040_section(r, detail)
+
+    # 15 ----------------------------------------------------------------------------------
+    r.section("15 power: the battery budget (hipcue power) and the low-power settings")
+    try:
+        from bench import power as power_bench
+
+        v = power_bench.run_all(detail.get("rp2040_loop"))
+        detail["power"] = v
+        power_bench.report(r, v)
+    except Exception as e:  # noqa: BLE001
+        r.error("power", {"error": f"{type(e).__name__}: {e}"})
 
     elapsed = time.time() - t_start
     r.lines.append(

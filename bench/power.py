@@ -325,6 +325,9 @@ def projection(m: dict) -> dict:
         "sleeping loop + latch + 60 ms cues": power.budget(
             p, cues, replace(o, latch=True, cue_ms=60.0)
         ),
+        "sleeping loop + latch + 52 Hz": power.budget(
+            p, cues, replace(o, latch=True, rate_hz=LOW_HZ)
+        ),
         "sleeping + latch + 60 ms + 48 MHz": power.budget(
             p, cues, replace(o, latch=True, cue_ms=60.0, cpu_mhz=48.0)
         ),
