@@ -170,3 +170,15 @@ def test_cli_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["power", "--cell-mah", "nan"])
     assert e.value.code == 2
+
+
+def test_every_figure_is_cited_in_hardware_power_md():
+    """hardware/power.md's table lists each figure the budget uses, with its value and kind."""
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "hardware" / "power.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in doc.splitlines() if line.startswith("| `")}
+    for key, (value, _unit, kind, _src) in P.FIGURES.items():
+        row = rows.get(f"`{key}`")
+        assert row is not None, key
+        assert f"| {value:g} " in row and f"| {kind} |" in row, key

@@ -4,6 +4,7 @@ Nothing here is a guess dressed as a figure. Every current comes from FIGURES, e
 document, section/table and kind:
   datasheet   a manufacturer's datasheet value (typical unless said);
   measured    a published measurement by a third party (board level, at its supply);
+  firmware    a setting of hipcue's own firmware; computed: worked out in hardware/;
   assumption  no source found: a clearly labelled value, kept in the output's notes.
 The firmware's own behaviour (CPU duty, wake-ups, flash writes, cues per stride and their
 length) is MEASURED: on the emulated RP2040 (sim/rp2040, `python -m bench.rp2040 loop`, or a
@@ -164,11 +165,17 @@ FIGURES: dict[str, tuple[float, str, str, str]] = {
         "datasheet",
         "Adafruit product #1201 (60 mA at 3 V, 80 mA at 4 V, 100 mA at 5 V: all three on 20 mA/V)",
     ),
-    "erm_rated_v": (3.0, "V", "datasheet", "Adafruit #1201 rated 3 V; hipcue holds it there"),
+    "erm_rated_v": (
+        3.0,
+        "V",
+        "firmware",
+        "device/drivers/haptic.py rated_mv = 3000: the hold duty gives the motor 3.0 V "
+        "(Adafruit #1201's 60 mA point)",
+    ),
     "erm_kick_ms": (
         25.0,
         "ms",
-        "measured",
+        "firmware",
         "device/drivers/haptic.py: full duty for kick_ms = 25 at each cue's start",
     ),
     "d1_drop_v": (
@@ -186,7 +193,7 @@ FIGURES: dict[str, tuple[float, str, str, str]] = {
     "i2c_bus_ms_per_sample": (
         0.55,
         "ms",
-        "measured",
+        "computed",
         "computed in hardware/README.md: FIFO status + two 7-byte words at 400 kHz",
     ),
     "charger_leak": (
