@@ -444,9 +444,9 @@ def report(r, v: dict) -> None:
         ):
             unit = " ms" if key == "bias_ms" else " %"
             r.fig(
-                f"~52 Hz: {name} (all refs)",
+                f"~52 Hz {name}" + " [" + f"full {full[key]:.1f}{unit}" + "]",
                 low[key],
-                f"full {full[key]:.1f}{unit}",
+                None,
                 None,
                 "{:.1f}",
                 unit,
@@ -463,17 +463,23 @@ def report(r, v: dict) -> None:
             )
         b = v["broad"]
         r.fig(
-            f"{b['low_hz']:g} Hz: BROAD tilt RMS",
+            f"{b['low_hz']:.0f} Hz BROAD tilt RMS"
+            + " ["
+            + f"full {b['full']['tilt_rms_deg']:.2f}"
+            + "]",
             b["low"]["tilt_rms_deg"],
-            f"full {b['full']['tilt_rms_deg']:.2f}",
+            None,
             None,
             "{:.2f}",
             " deg",
         )
         r.fig(
-            f"{b['low_hz']:g} Hz: BROAD obliquity RMS",
+            f"{b['low_hz']:.0f} Hz BROAD obliquity RMS"
+            + " ["
+            + f"full {b['full']['obliquity_rms_deg']:.2f}"
+            + "]",
             b["low"]["obliquity_rms_deg"],
-            f"full {b['full']['obliquity_rms_deg']:.2f}",
+            None,
             None,
             "{:.2f}",
             " deg",
@@ -489,42 +495,48 @@ def report(r, v: dict) -> None:
             )
         s100, s52 = v["synth"]["100"], v["synth"][f"{LOW_HZ:g}"]
         r.fig(
-            "52 Hz synthetic: obliquity RMS",
+            "52 Hz synth obliquity RMS" + " [" + f"100 Hz {s100['obliquity_rms_deg']:.2f}" + "]",
             s52["obliquity_rms_deg"],
-            f"100 Hz {s100['obliquity_rms_deg']:.2f}",
+            None,
             None,
             "{:.2f}",
             " deg",
         )
         r.fig(
-            "52 Hz synthetic: drop error p95",
+            "52 Hz synth drop error p95" + " [" + f"100 Hz {s100['drop_err_p95_deg']:.2f}" + "]",
             s52["drop_err_p95_deg"],
-            f"100 Hz {s100['drop_err_p95_deg']:.2f}",
+            None,
             None,
             "{:.2f}",
             " deg",
         )
         r.fig(
-            "52 Hz synthetic: step detection",
+            "52 Hz synth step detection"
+            + " ["
+            + f"100 Hz {100 * s100['step_detection_rate']:.1f}"
+            + "]",
             100 * s52["step_detection_rate"],
-            f"100 Hz {100 * s100['step_detection_rate']:.1f}",
+            None,
             None,
             "{:.1f}",
             " %",
         )
         r.fig(
-            "52 Hz synthetic: cue latency median",
+            "52 Hz synth cue latency median"
+            + " ["
+            + f"100 Hz {s100['cue_latency_median_ms']:.0f}"
+            + "]",
             s52["cue_latency_median_ms"],
-            f"100 Hz {s100['cue_latency_median_ms']:.0f}",
-            None,
+            "<= 20 ms",  # section 4's goal
+            s52["cue_latency_median_ms"] is not None and s52["cue_latency_median_ms"] <= 20,
             "{:.0f}",
             " ms",
         )
         r.fig(
-            "52 Hz synthetic: cue latency p95",
+            "52 Hz synth cue latency p95" + " [" + f"100 Hz {s100['cue_latency_p95_ms']:.0f}" + "]",
             s52["cue_latency_p95_ms"],
-            f"100 Hz {s100['cue_latency_p95_ms']:.0f}",
-            None,
+            "<= 40 ms",
+            s52["cue_latency_p95_ms"] is not None and s52["cue_latency_p95_ms"] <= 40,
             "{:.0f}",
             " ms",
         )
