@@ -3,6 +3,7 @@ low-power settings a user can choose, each with its measured effect on accuracy.
 
     .venv/bin/python -m bench.power            # everything (a few minutes on the unix host)
     .venv/bin/python -m bench.power budget     # the budget only (seconds)
+    .venv/bin/python -m bench.power budget --chip-walk-s 20   # with a fresh emulated chip loop
 
 Budget: `hipcue.power.budget` over the measured figures: a measured-figures JSON when there is
 one (HIPCUE_POWER_MEASURED, else bench/power-measured.json: the firmware's sleeping loop
@@ -29,7 +30,6 @@ Settings:
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -46,7 +46,6 @@ from hipcue.trace import Trace, read_trace  # noqa: E402
 from sim.paths import data_dir  # noqa: E402
 
 DATA = data_dir()
-MEASURED_JSON = HERE / "power-measured.json"
 LOW_HZ = 52.0
 
 
@@ -55,9 +54,7 @@ LOW_HZ = 52.0
 
 def measured_inputs(chip_loop: dict | None = None) -> tuple[dict, dict, str]:
     """(figures, origin per key, what was used)."""
-    path = os.environ.get("HIPCUE_POWER_MEASURED") or (
-        str(MEASURED_JSON) if MEASURED_JSON.exists() else None
-    )
+    path = power.default_measured_path()
     if path:
         m, origin = power.load_measured(path)
         return m, origin, f"measured-figures JSON {path}"
@@ -575,8 +572,14 @@ def _print(v: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """[budget] [--chip-walk-s S]: S > 0 measures the chip loop afresh (bench.rp2040)."""
     acc = "budget" not in argv
-    v = run_all(None, accuracy=acc)
+    chip = None
+    if "--chip-walk-s" in argv:
+        from bench import rp2040
+
+        chip = rp2040.board_loop(float(argv[argv.index("--chip-walk-s") + 1]))
+    v = run_all(chip, accuracy=acc)
     (HERE / "power-latest.json").write_text(json.dumps(v, indent=1, default=str) + "\n")
     _print(v)
     return 0

@@ -182,3 +182,14 @@ def test_every_figure_is_cited_in_hardware_power_md():
         row = rows.get(f"`{key}`")
         assert row is not None, key
         assert f"| {value:g} " in row and f"| {kind} |" in row, key
+
+
+def test_default_measured_file_from_the_environment(tmp_path, monkeypatch, capsys):
+    f = tmp_path / "m.json"
+    f.write_text(json.dumps({"source": "env file", "walk_sleep": "dormant"}))
+    monkeypatch.setenv("HIPCUE_POWER_MEASURED", str(f))
+    assert P.default_measured_path() == f
+    assert main(["power", "--walk-s", "30"]) == 0
+    assert "env file: walk_sleep" in capsys.readouterr().out
+    assert main(["power", "--measured", "builtin", "--walk-s", "30"]) == 0
+    assert "env file" not in capsys.readouterr().out

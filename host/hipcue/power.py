@@ -284,6 +284,21 @@ GOAL_STANDBY_MONTHS = 6.0
 DAYS_PER_MONTH = 30.44
 
 
+def default_measured_path() -> Path | None:
+    """The measured-figures JSON used when none is named: HIPCUE_POWER_MEASURED, else
+    bench/power-measured.json in the source tree (where the sleeping loop's emulator run
+    writes its figures) when it exists; None: the built-in chip record."""
+    import os
+
+    env = os.environ.get("HIPCUE_POWER_MEASURED")
+    if env:
+        return Path(env)
+    from sim.paths import CODE_ROOT
+
+    p = Path(CODE_ROOT) / "bench" / "power-measured.json"
+    return p if p.exists() else None
+
+
 def fig(key: str) -> float:
     return FIGURES[key][0]
 
@@ -621,8 +636,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--measured",
         metavar="FILE",
-        help="measured-figures JSON (keys: hardware/power.md); default: the built-in "
-        "emulated-chip record",
+        help="measured-figures JSON (keys: hardware/power.md); default: $HIPCUE_POWER_MEASURED, "
+        "else bench/power-measured.json if present, else the built-in emulated-chip record; "
+        "'builtin': the record",
     )
     p.add_argument("--board", choices=("pico", "nano"), default="pico", help="build a or b")
     p.add_argument("--cell-mah", type=number(10, 100000, " mAh"), default=500.0)
@@ -640,7 +656,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    m, origin = load_measured(args.measured)
+    if args.measured == "builtin":
+        path = None
+    else:
+        path = args.measured or default_measured_path()
+    m, origin = load_measured(path)
     o = Options(
         board=args.board,
         cell_mah=args.cell_mah,
