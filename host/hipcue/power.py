@@ -21,16 +21,20 @@ takes the built-in chip measurement (CHIP_RECORD) and the output says which came
    "work_cycles_per_sample": core cycles of the loop's work per sample, median
    "duty_pct":             share of time the core runs while walking, % (work / period)
    "walk_sleep":           what the core does between samples while walking:
-                           "none" (busy-waits: awake 100 %), "lightsleep" or "dormant"
+                           "none" (busy-waits: awake 100 %), "wfe" (WFE/WFI, clocks
+                           running: time.sleep_ms, machine.idle), "lightsleep" or "dormant"
    "walk_wakeups_per_s":   wake-ups from that sleep per second while walking
    "wake_ms":              core awake time each wake-up costs beyond the work (clock restart)
    "flash_busy_ms_per_s":  flash erase/program time per second of walking (stall), ms
    "standby_sleep":        the core between walks: "none" (the loop keeps running),
-                           "lightsleep" or "dormant" (motion wake-up)
+                           "wfe", "lightsleep" or "dormant" (motion wake-up)
+   "standby_duty_pct":     share of time the core works in standby, %
    "standby_wakeups_per_s": wake-ups per second in standby
    "standby_imu":          the IMU between walks: "hp" (accel+gyro high-performance, as
                            walking), "xl_lp" (accel low-power, gyro off), "xl_ulp", "off"
   }
+The power helper's bench.rp2040 `power` summary (build/power-measured.json) is read too: its
+keys are translated by POWER_SUMMARY_KEYS (mcu_hz, walking_duty_pct, walking_wakes_per_s, ...).
 """
 
 from __future__ import annotations
@@ -74,6 +78,13 @@ FIGURES: dict[str, tuple[float, str, str, str]] = {
         "mA at 5 V",
         "datasheet",
         "Raspberry Pi Pico datasheet § 3.1.4, Table 5 (hello_sleep, 25 C, mean of 3)",
+    ),
+    "pico_wfe": (
+        20.0,
+        "mA at 5 V",
+        "measured",
+        "rp-rs/rp-hal issue #659: a Pico waiting in WFE/WFI (clocks running) still drew ~20 mA; "
+        "taken as the active current at the same clock: no saving",
     ),
     "pico_dormant": (
         0.8,
@@ -259,10 +270,11 @@ CHIP_RECORD: dict = {
     "wake_ms": 0.0,
     "flash_busy_ms_per_s": 516.0 / 33.0,
     "standby_sleep": "none",
+    "standby_duty_pct": 6.1,
     "standby_wakeups_per_s": 0.0,
     "standby_imu": "hp",
 }
-SLEEPS = ("none", "lightsleep", "dormant")
+SLEEPS = ("none", "wfe", "lightsleep", "dormant")
 IMU_MODES = ("hp", "xl_lp", "xl_ulp", "off")
 NUMBERS = {
     "rate_hz": (1.0, 7000.0),
@@ -273,10 +285,67 @@ NUMBERS = {
     "wake_ms": (0.0, 1000.0),
     "flash_busy_ms_per_s": (0.0, 1000.0),
     "standby_wakeups_per_s": (0.0, 10000.0),
+    "standby_duty_pct": (0.0, 100.0),
 }
 CHOICE_KEYS = {"walk_sleep": SLEEPS, "standby_sleep": SLEEPS, "standby_imu": IMU_MODES}
 # assumed clock-restart time per wake-up from lightsleep when the measurement gives none
 WAKE_MS_ASSUMED = 1.0
+# The `power` helper's summary (bench.rp2040 power -> build/power-measured.json): key -> ours
+# (a function of the value), None: accepted, not used by the budget.
+POWER_SUMMARY_KEYS = {
+    "mcu_hz": ("cpu_mhz", lambda v: v / 1e6),
+    "walking_duty_pct": ("duty_pct", None),
+    "walking_wakes_per_s": ("walk_wakeups_per_s", None),
+    "walking_cycles_per_sample_median": ("work_cycles_per_sample", None),
+    "idle_duty_pct": ("standby_duty_pct", None),
+    "idle_wakes_per_s": ("standby_wakeups_per_s", None),
+    "fifo_batch": None,
+    "walking_asleep_pct": None,
+    "walking_cycles_per_sample_p99": None,
+    "cue_latency_ms_median": None,
+    "cue_latency_ms_p95": None,
+    "idle_asleep_pct": None,
+    "idle_usb_duty_pct": None,
+    "idle_usb_wakes_per_s": None,
+    "walking_imu_mode": None,
+}
+
+
+def _sleep_from_text(text: str) -> str:
+    t = text.lower()
+    for mode in ("dormant", "lightsleep"):
+        if mode in t:
+            return mode
+    if "wfe" in t or "wfi" in t or "idle" in t:
+        return "wfe"
+    raise HipcueError(f"sleep_mode {text!r}: expected WFE/WFI, lightsleep or dormant")
+
+
+def translate_summary(got: dict) -> tuple[dict, list[str]]:
+    """The power helper's summary keys as ours; (translated, keys accepted but not used)."""
+    out: dict = {}
+    unused = []
+    for key, val in got.items():
+        if key in POWER_SUMMARY_KEYS:
+            rule = POWER_SUMMARY_KEYS[key]
+            if rule is None or val is None:
+                unused.append(key)
+                continue
+            ours, f = rule
+            if not isinstance(val, int | float) or isinstance(val, bool):
+                raise HipcueError(f"{key} = {val!r}: expected a number")
+            out[ours] = f(val) if f else val
+        elif key == "sleep_mode":
+            out["walk_sleep"] = out["standby_sleep"] = _sleep_from_text(str(val))
+        elif key == "idle_imu_mode":
+            t = str(val).lower()
+            out["standby_imu"] = "xl_lp" if "low" in t and "gyro off" in t else "hp"
+        else:
+            out[key] = val
+    if "walk_sleep" in out and out["walk_sleep"] == "wfe":
+        out.setdefault("wake_ms", 0.0)  # clocks stay on: nothing to restart
+    return out, unused
+
 
 GOAL_DAYS = 30.0
 GOAL_MOONSHOT_DAYS = 60.0
@@ -319,6 +388,10 @@ def load_measured(path: str | Path | None) -> tuple[dict, dict]:
             raise HipcueError(f"{p}: not JSON: {e.msg} at line {e.lineno}") from None
         if not isinstance(got, dict):
             raise HipcueError(f"{p}: expected a JSON object of measured figures")
+        try:
+            got, unused = translate_summary(got)
+        except HipcueError as e:
+            raise HipcueError(f"{p}: {e}") from None
         schema = got.get("schema", SCHEMA_NAME)
         if schema != SCHEMA_NAME:
             raise HipcueError(f"{p}: schema {schema!r}, expected {SCHEMA_NAME!r}")
@@ -338,6 +411,8 @@ def load_measured(path: str | Path | None) -> tuple[dict, dict]:
             else:
                 raise HipcueError(f"{p}: unknown key {key!r} (see hardware/power.md)")
         where = str(got.get("source") or p)
+    else:
+        unused = []
     out = dict(CHIP_RECORD)
     origin = {}
     for key in CHIP_RECORD:
@@ -353,7 +428,9 @@ def load_measured(path: str | Path | None) -> tuple[dict, dict]:
             100.0 * out["work_cycles_per_sample"] * out["rate_hz"] / (out["cpu_mhz"] * 1e6)
         )
         origin["duty_pct"] = "computed from work_cycles_per_sample"
-    if out["walk_sleep"] != "none" and "wake_ms" not in got:
+    if unused:
+        origin["(read, not used)"] = ", ".join(unused)
+    if out["walk_sleep"] in ("lightsleep", "dormant") and "wake_ms" not in got:
         out["wake_ms"] = WAKE_MS_ASSUMED
         origin["wake_ms"] = f"assumption ({WAKE_MS_ASSUMED:g} ms clock restart per wake-up)"
     return out, origin
@@ -420,7 +497,9 @@ def board_to_cell(ma_5v: float, o: Options) -> float:
     return ma
 
 
-def sleep_5v(mode: str) -> float:
+def sleep_5v(mode: str, mhz: float = 125.0) -> float:
+    if mode == "wfe":  # clocks running: the active current at that clock (rp-hal #659)
+        return pico_active_5v(mhz) * fig("pico_wfe") / fig("pico_active_125")
     if mode == "lightsleep":
         return fig("mp_lightsleep_timer")
     if mode == "dormant":
@@ -480,7 +559,7 @@ def budget(m: dict, cues: Cues, o: Options) -> dict:
     else:
         wake = e["walk_wakeups_per_s"] * e["wake_ms"] / 1000.0
         awake = min(1.0, e["duty_pct"] / 100.0 + wake + flash_frac)
-        sleep = board_to_cell(sleep_5v(e["walk_sleep"]), o)
+        sleep = board_to_cell(sleep_5v(e["walk_sleep"], mhz), o)
         mcu_w = awake * active + (1.0 - awake) * sleep
         basis = (
             f"awake {100 * awake:.1f} % at {mhz:g} MHz (work {e['duty_pct']:.1f} %, "
@@ -495,8 +574,11 @@ def budget(m: dict, cues: Cues, o: Options) -> dict:
         mcu_s = active
         basis_s = "the loop keeps running (no standby mode)"
     else:
-        sl = board_to_cell(sleep_5v(e["standby_sleep"]), o)
-        frac = min(1.0, e["standby_wakeups_per_s"] * (e["wake_ms"] or WAKE_MS_ASSUMED) / 1000.0)
+        sl = board_to_cell(sleep_5v(e["standby_sleep"], mhz), o)
+        wake_ms = e["wake_ms"] if e["standby_sleep"] == "wfe" else e["wake_ms"] or WAKE_MS_ASSUMED
+        frac = min(
+            1.0, e["standby_duty_pct"] / 100.0 + e["standby_wakeups_per_s"] * wake_ms / 1000.0
+        )
         mcu_s = frac * active + (1.0 - frac) * sl
         basis_s = f"{e['standby_sleep']} (board figure incl. regulator and flash standby)"
     rows.append(("RP2040 + flash + regulator (board)", mcu_w, mcu_s, basis + "; " + basis_s))
@@ -734,9 +816,13 @@ def report_lines(m: dict, origin: dict, cues: Cues, o: Options, b: dict) -> list
     lines.append("measured figures from:")
     seen: dict[str, list[str]] = {}
     for k, src in origin.items():
+        if k == "(read, not used)":
+            continue
         seen.setdefault(src, []).append(k)
     for src, keys in seen.items():
         lines.append(f"  {src}: {', '.join(keys)}")
+    if "(read, not used)" in origin:
+        lines.append(f"  read, not used by the budget: {origin['(read, not used)']}")
     lines.append("currents: hardware/power.md (datasheet / measured / assumption per figure)")
     kinds = sorted({FIGURES[k][2] for k in FIGURES})
     lines.append(f"  kinds used: {', '.join(kinds)}")
