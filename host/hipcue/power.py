@@ -270,7 +270,7 @@ CHIP_RECORD: dict = {
     "wake_ms": 0.0,
     "flash_busy_ms_per_s": 516.0 / 33.0,
     "standby_sleep": "none",
-    "standby_duty_pct": 6.1,
+    "standby_duty_pct": 0.0,  # (not used while standby_sleep is "none")
     "standby_wakeups_per_s": 0.0,
     "standby_imu": "hp",
 }
@@ -355,8 +355,8 @@ DAYS_PER_MONTH = 30.44
 
 def default_measured_path() -> Path | None:
     """The measured-figures JSON used when none is named: HIPCUE_POWER_MEASURED, else
-    bench/power-measured.json in the source tree (where the sleeping loop's emulator run
-    writes its figures) when it exists; None: the built-in chip record."""
+    bench/power-measured.json, else build/power-measured.json (what `python -m bench.rp2040
+    power` writes) in the source tree, the first that exists; None: the built-in record."""
     import os
 
     env = os.environ.get("HIPCUE_POWER_MEASURED")
@@ -364,8 +364,13 @@ def default_measured_path() -> Path | None:
         return Path(env)
     from sim.paths import CODE_ROOT
 
-    p = Path(CODE_ROOT) / "bench" / "power-measured.json"
-    return p if p.exists() else None
+    for p in (
+        Path(CODE_ROOT) / "bench" / "power-measured.json",
+        Path(CODE_ROOT) / "build" / "power-measured.json",  # python -m bench.rp2040 power
+    ):
+        if p.exists():
+            return p
+    return None
 
 
 def fig(key: str) -> float:
@@ -719,8 +724,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--measured",
         metavar="FILE",
         help="measured-figures JSON (keys: hardware/power.md); default: $HIPCUE_POWER_MEASURED, "
-        "else bench/power-measured.json if present, else the built-in emulated-chip record; "
-        "'builtin': the record",
+        "else bench/ or build/power-measured.json if present, else the built-in emulated-chip "
+        "record; 'builtin': the record",
     )
     p.add_argument("--board", choices=("pico", "nano"), default="pico", help="build a or b")
     p.add_argument("--cell-mah", type=number(10, 100000, " mAh"), default=500.0)
