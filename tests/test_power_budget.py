@@ -196,19 +196,23 @@ def test_default_measured_file_from_the_environment(tmp_path, monkeypatch, capsy
 
 
 def test_the_power_helpers_summary_is_read(capsys):
-    """bench.rp2040 `power` writes its own key names (build/power-measured.json): translated,
-    and a WFE wait with the clocks running costs what the active core costs (rp-hal #659)."""
+    """bench.rp2040 `power` writes its own key names (build/power-measured.json): translated;
+    a WFE wait with the clocks running costs what the active core costs (rp-hal #659), the
+    motion wait in lightsleep MicroPython's 1.5 mA at 5 V."""
     from tests.conftest import ROOT
 
     f = ROOT / "tests" / "data" / "power-summary-example.json"
     m, origin = P.load_measured(f)
     assert m["cpu_mhz"] == 125.0 and m["duty_pct"] == 5.0 and m["walk_wakeups_per_s"] == 40.0
-    assert m["walk_sleep"] == m["standby_sleep"] == "wfe" and m["wake_ms"] == 0.0
+    assert m["walk_sleep"] == "wfe" and m["wake_ms"] == 0.0
+    assert m["standby_sleep"] == "lightsleep"  # "waiting for motion ...: machine.lightsleep(250)"
     assert m["standby_imu"] == "xl_lp" and m["standby_duty_pct"] == 0.5
     assert "fifo_batch" in origin["(read, not used)"]
     b = P.budget(m, CUES, P.Options())
     assert b["rows"][0][1] == pytest.approx(20.0 * 5 / CELL)  # no saving in WFE
-    assert b["rows"][0][2] == pytest.approx(20.0 * 5 / CELL)
+    awake = 0.005 + 4.0 * P.WAKE_MS_ASSUMED / 1000  # 4 wake-ups/s, each a clock restart
+    stand = awake * 20.0 * 5 / CELL + (1 - awake) * 1.5 * 5 / CELL
+    assert b["rows"][0][2] == pytest.approx(stand)
     assert b["rows"][2][2] == pytest.approx(0.026 * TO_CELL)  # the IMU in low-power standby
     assert main(["power", "--measured", str(f), "--walk-s", "30"]) == 0
     assert "read, not used by the budget: fifo_batch" in capsys.readouterr().out

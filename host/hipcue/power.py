@@ -336,7 +336,16 @@ def translate_summary(got: dict) -> tuple[dict, list[str]]:
                 raise HipcueError(f"{key} = {val!r}: expected a number")
             out[ours] = f(val) if f else val
         elif key == "sleep_mode":
-            out["walk_sleep"] = out["standby_sleep"] = _sleep_from_text(str(val))
+            # "walking: WFE (...), clocks on; waiting for motion without USB: lightsleep(250)"
+            for part in str(val).split(";"):
+                mode = _sleep_from_text(part)
+                head = part.strip().lower()
+                if head.startswith("walking"):
+                    out["walk_sleep"] = mode
+                elif head.startswith(("waiting", "idle", "standby")):
+                    out["standby_sleep"] = mode
+                else:
+                    out["walk_sleep"] = out["standby_sleep"] = mode
         elif key == "idle_imu_mode":
             t = str(val).lower()
             out["standby_imu"] = "xl_lp" if "low" in t and "gyro off" in t else "hp"
