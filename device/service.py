@@ -1164,13 +1164,18 @@ class Service:
         done (the end-of-set buzz) or `exercise.stop`; its reps go into an exercise session
         log (header "exercise": mode; end frame "exercise": the set and its reps), which does
         not count as a feedback session, and to `exercise.status`."""
-        app = self._need_app()
+        self._need_app()
         if self._ex_running or self._sls_running:
             raise _Reject(P.E_STATE, "a test or an exercise set is running")
         new = Config()
         for key in self.cfg.values:
             new.values[key] = self.cfg.values[key]
-        for arg, key in (("mode", "mode"), ("side", "ex_side"), ("reps", "ex_reps")):
+        for arg, key in (
+            ("mode", "mode"),
+            ("side", "ex_side"),
+            ("reps", "ex_reps"),
+            ("tempo_ms", "tempo_ms"),
+        ):
             if arg in req:
                 try:
                     new.set(key, str(req[arg]))

@@ -124,6 +124,18 @@ def _run_tune(args: argparse.Namespace) -> int:
     return tune.run(args)
 
 
+def _add_programme(p: argparse.ArgumentParser) -> None:
+    from hipcue import programme
+
+    programme.add_arguments(p)
+
+
+def _run_programme(args: argparse.Namespace) -> int:
+    from hipcue import programme
+
+    return programme.run(args)
+
+
 # name -> (help, add arguments, run)
 COMMANDS: dict[
     str,
@@ -134,6 +146,11 @@ COMMANDS: dict[
     "demo": ("simulate a weak-right-hip walk through the firmware", _add_demo, _run_demo),
     "report": ("HTML report (plots) and text summary of sessions", _add_report, _run_report),
     "tune": ("what-if cue settings on a raw capture; threshold advice", _add_tune, _run_tune),
+    "programme": (
+        "a multi-week retraining plan on the device; its adherence",
+        _add_programme,
+        _run_programme,
+    ),
     **DEVICE_COMMANDS,  # ports info config calibrate live logs time sim (hipcue/devcmd.py)
 }
 

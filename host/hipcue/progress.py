@@ -422,12 +422,12 @@ def answers(p: Progress) -> list[tuple[str, str]]:
         )
     # Single-leg stance tests
     if len(p.sls) >= 1:
-        first, last = p.sls[0], p.sls[-1]
+        t_first, t_last = p.sls[0], p.sls[-1]
         parts = []
         for side, key in (("L", "left"), ("R", "right")):
-            a0 = getattr(first, key)["mean_drop_mdeg"] / 1000
-            a1 = getattr(last, key)["mean_drop_mdeg"] / 1000
-            if first is last:
+            a0 = getattr(t_first, key)["mean_drop_mdeg"] / 1000
+            a1 = getattr(t_last, key)["mean_drop_mdeg"] / 1000
+            if t_first is t_last:
                 parts.append(f"{SIDE_WORDS[side]} {a0:.1f}°")
             else:
                 parts.append(
@@ -480,7 +480,8 @@ class Chart:
         for v, lab in xticks:
             self.text(self.x(v), self.h - self.b + 12, lab, text_anchor="middle", font_size=9)
         self.add(
-            f'<line x1="{self.l}" x2="{self.l}" y1="{self.t}" y2="{self.h - self.b}" stroke="#888"/>'
+            f'<line x1="{self.l}" x2="{self.l}" y1="{self.t}" y2="{self.h - self.b}" '
+            'stroke="#888"/>'
         )
         self.add(
             f'<line x1="{self.l}" x2="{self.w - self.r}" y1="{self.h - self.b}" '
@@ -756,13 +757,13 @@ def text(p: Progress) -> str:
                 f"  {t.start:%d %b}: left stance {_sls_cell(t.left)}; right stance "
                 f"{_sls_cell(t.right)}"
             )
-    a = adherence(p)
-    if a is not None:
-        out.append(f"programme {a['id']} per session (planned / walked minutes)")
-        for r in a["per_session"]:
+    adh = adherence(p)
+    if adh is not None:
+        out.append(f"programme {adh['id']} per session (planned / walked minutes)")
+        for row in adh["per_session"]:
             out.append(
-                f"  {r['session']}: {r['planned_min']} / {r['walked_min']:g}"
-                f"{'' if r['done'] else ('  short' if r['logged'] else '  not done')}"
+                f"  {row['session']}: {row['planned_min']} / {row['walked_min']:g}"
+                f"{'' if row['done'] else ('  short' if row['logged'] else '  not done')}"
             )
     for s in p.skipped:
         out.append(f"  skipped {s}")
