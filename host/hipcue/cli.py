@@ -92,6 +92,18 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/demo", metavar="DIR")
     p.add_argument("--engine", choices=("micropython", "cpython"), default="micropython")
     p.add_argument("--duration", type=number(10, 3600, " s"), default=90.0, help="walking time, s")
+    p.add_argument(
+        "--library",
+        metavar="PATH",
+        help="instead: a demo session library for the progress view (weeks of a synthetic "
+        "wearer with a weak right hip that improves, recorded by the firmware: sim/progress.py)",
+    )
+    p.add_argument(
+        "--minutes",
+        default="15:30",
+        metavar="FIRST:LAST",
+        help="--library: the demo programme's minutes per walking session (default 15:30)",
+    )
 
 
 def _run_demo(args: argparse.Namespace) -> int:

@@ -405,7 +405,8 @@ def answers(p: Progress) -> list[tuple[str, str]]:
     if a is None:
         out.append(("Did the wearer do the programme?", "no programme in these sessions"))
     else:
-        missed = [str(r["session"]) for r in a["per_session"] if not r["done"]]
+        short = [str(r["session"]) for r in a["per_session"] if r["logged"] and not r["done"]]
+        missed = [str(r["session"]) for r in a["per_session"] if not r["logged"]]
         sets = ", ".join(
             f"{s['exercise']} {s['side']} {s['done']}/{s['planned']}" for s in a["sets"]
         )
@@ -414,6 +415,7 @@ def answers(p: Progress) -> list[tuple[str, str]]:
                 "Did the wearer do the programme?",
                 f"programme {a['id']}: {a['sessions_done']} of {a['sessions_planned']} walking "
                 f"sessions done (≥ {DONE_SHARE:.0%} of their minutes)"
+                + (f", too short: {', '.join(short)}" if short else "")
                 + (f", not done: {', '.join(missed)}" if missed else "")
                 + f"; {a['minutes_walked']:g} of {a['minutes_planned']} min walked "
                 f"({a['minutes_pct']} % of the dose)"
@@ -813,7 +815,9 @@ def page(p: Progress) -> str:
         f"{t0 + _td(span):%d %b %Y}; library {e(p.source)}. Drop: how far the swing side of "
         "the pelvis sinks below standing neutral while the other leg stands; right stance = "
         "standing on the right leg (right hip abductors). Walking figures use only level "
-        f"straight steps (turns and bent-over steps left out), ≥ {MIN_STEPS} a side.</p>",
+        f"straight steps (turns and bent-over steps left out), ≥ {MIN_STEPS} a side; with "
+        "feedback: steps outside the feedback-off probe blocks (cues at the session's "
+        "faded share).</p>",
         '<dl class="answers">',
     ]
     for q, ans in answers(p):
