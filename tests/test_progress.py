@@ -190,3 +190,20 @@ def test_printed_by_a_real_browser_on_one_page(library, tmp_path):
         "right stance (right hip)",
     ):
         assert key in flat, key
+
+
+def test_gated_steps_in_the_log_format():
+    """R_GATED marks only the next step; a block without it reads as level straight steps,
+    and the record is an extension (0xE9): a reader that does not know it skips it."""
+    from shared import logformat as lf
+
+    rec = lf.RecordBuffer(256, 10000)
+    assert rec.step(100, 0, 4000, 0) and rec.gated(4) and rec.step(160, 1, 9000, 1)
+    assert rec.gated(64 | 4) and rec.step(220, 0, 4200, 0) and rec.step(280, 1, 8800, 0)
+    k = rec.seal()
+    head = lf.header_frame({"format": 2, "period_us": 10000})
+    data = bytes(head) + bytes(rec.buf[:k])
+    p = lf.parse(data)
+    assert p["error"] is None and len(p["steps"]) == 4
+    assert p["gated"] == [0, 4, 68, 0]
+    assert lf.R_EXT_FIRST <= lf.R_GATED <= lf.R_EXT_LAST
