@@ -1,6 +1,7 @@
 """`hipcue report`: a page a physiotherapist can look at, and a plain-text summary.
 
     hipcue report SESSION... [--out DIR] [--window S]
+    hipcue report LIBRARY.sqlite --progress [--out DIR]   (the progress view: hipcue/progress.py)
 
 Writes DIR/report.html (self-contained: inline CSS, every plot embedded as a base64 PNG data
 URI, no script and no network resource), DIR/summary.txt, and the same PNGs in DIR/img/ for
