@@ -685,7 +685,7 @@ def exercise_chart(p: Progress, w: int = 340, h: int = 160) -> str:
     for k, mode in enumerate(sorted({x.exercise for x in sets})):
         c.text(
             c.w - c.r - 4,
-            c.t + 16 + 10 * k,
+            c.h - c.b - 4 - 10 * k,
             f"● {mode}",
             text_anchor="end",
             font_size=8,
