@@ -207,3 +207,12 @@ def test_gated_steps_in_the_log_format():
     assert p["error"] is None and len(p["steps"]) == 4
     assert p["gated"] == [0, 4, 68, 0]
     assert lf.R_EXT_FIRST <= lf.R_GATED <= lf.R_EXT_LAST
+
+
+def test_the_session_report_of_a_library_leaves_sets_and_tests_out(library, capsys):
+    """`hipcue report LIBRARY` (not --progress) plots the walks and says what it left out."""
+    from hipcue.session import load_sessions
+
+    sessions = load_sessions([str(library)])
+    assert len(sessions) == 8 and all(s.kind == "log" for s in sessions)
+    assert "11 exercise set and test session(s) left out" in capsys.readouterr().err
