@@ -14,6 +14,7 @@ import pytest
 
 from device.main import on_button
 from hipcue import exsynth, synth
+from hipcue import link as L
 from hipcue.cli import main
 from hipcue.logs import read_session_file
 from hipcue.sim import Sim
@@ -195,8 +196,9 @@ def test_programme_on_the_virtual_device_and_adherence(tmp_path, capsys):
         assert "minutes per session: 1 2 (dose 3 min)" in out and "next: session 1" in out
         rc, out, _ = cli("programme", "show", "--json")
         assert json.loads(out)["programme"]["sets"] == [["clamshell", "right", 5, 2]]
-        assert cli("time", "sync")[0] == 0
-        with __import__("hipcue.link", fromlist=["connect"]).connect(sim.port) as c:
+        with L.connect(sim.port) as c:
+            assert c.request("info")["clock"] is not None  # programme set dated the device
+        with L.connect(sim.port) as c:
             c.request("sim.start")
             limit = time.monotonic() + 60
             while not c.request("info")["sim"]["done"]:

@@ -155,8 +155,13 @@ def _device(args: argparse.Namespace, c: Client) -> int:
     from hipcue.devcmd import _out
 
     if args.action == "set":
+        import time
+
         plan = plan_from_args(args)
         r = c.request("programme.set", plan=plan)
+        if c.request("info").get("clock") is None:
+            # a device without the time cannot date the sessions the wearer starts by walking
+            c.request("clock.set", epoch_s=int(time.time()))
         _out(args, r, describe(r["programme"]) + f"\n  stored on the device; next: session "
              f"{r['next_session']}, {r['next_minutes']} min")  # fmt: skip
         return 0
