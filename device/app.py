@@ -437,6 +437,15 @@ class App:
         self._fire_drop_side[k] = self.cue.drop_side
         self._fire_head += 1
 
+    def end_steps(self):
+        """The sample stream ends (a replayed recording's last sample): the step detector's
+        chain ends as it would max_step_ms later without another contact (shared/steps.py
+        finish), so the walk's last steps reach the step ring. Not per-sample work."""
+        st = self.steps
+        st.finish(self.n)
+        while st.pop():
+            self._push_step()
+
     @micropython.native
     def _push_step(self):
         st = self.steps
