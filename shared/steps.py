@@ -37,7 +37,7 @@
 #   next ICs, its back-fill stops at the first step already reported, so records come out in
 #   strictly increasing IC order.
 # - Short walks (tail_steps): a chain that ends (max_step_ms without an IC) without ever having
-#   started a walk, with at least tail_steps firm ICs whose sway alternates (tail_alt), is
+#   started a walk, with at least tail_steps firm ICs whose sway alternates, is
 #   reported then, late: the two or three steps of a shuffle or a short walk (ipol: steps
 #   after the protocol's walk; a walk's steps after it stopped stay dropped). finish() ends the
 #   chain the same way when the stream ends (the end of a replayed recording), so a walk's
@@ -133,8 +133,8 @@ class StepDetector:
     ic_ref_ms / ic_ref_win_ms: the reported IC goes ic_ref_ms before the peak of low-passed
         -acc_fwd within ic_ref_win_ms after the jerk peak (default 190 / 300 ms; 0 = at the
         jerk peak minus ic_lag_ms).
-    tail_steps / tail_alt: a chain that ends without a walk is reported if it has at least
-        tail_steps ICs (0 = never), swaying alternately with tail_alt = 1 (default 2 / 1).
+    tail_steps: a chain that ends without a walk is reported if it has at least tail_steps
+        ICs swaying alternately (default 2; 0 = never).
     first_rel_pct: a walk's first step is left out if its jerk peak is below this % of the
         next one's (default 40; 0 = never).
     gyro_up_cdps is accepted by update() for the interface but not used (see the module comment).
@@ -165,7 +165,6 @@ class StepDetector:
         ic_ref_win_ms=300,
         ic_ref_max_ms=180,
         tail_steps=2,
-        tail_alt=1,
         first_rel_pct=40,
     ):
         if period_us < 1000 or period_us > 50000:
@@ -224,7 +223,6 @@ class StepDetector:
         self._lothr = beat_min_mg << _SH
         self._brel = _q8(beat_rel_pct)
         self._tail = tail_steps
-        self._talt = tail_alt
         self._frel = first_rel_pct
         # chain of recent ICs (ring, newest at _c_head): IC sample index, and for the step that
         # starts there: lateral sum, max(obl), max(-obl)
@@ -632,7 +630,7 @@ class StepDetector:
         # The chain ends at sample n (max_step without an IC) and no walk is on: its newest
         # steps that were never reported (a short walk, or the steps after a walk stopped)
         # are reported if there are at least tail_steps of them, firm (the beat window, the
-        # only way to a weak IC, is for walks) and, with tail_alt, swaying alternately.
+        # only way to a weak IC, is for walks) and swaying alternately.
         h = self._c_head
         m = 0
         e = h
@@ -646,12 +644,11 @@ class StepDetector:
             m = room
         self._end_now()
         first = (h - m + 1) & _RMASK
-        if self._talt:
-            i = 1
-            while i < m:
-                if self._same_sway((first + i) & _RMASK):
-                    return
-                i += 1
+        i = 1
+        while i < m:
+            if self._same_sway((first + i) & _RMASK):
+                return
+            i += 1
         self._run(first, m, n)
 
     @micropython.native

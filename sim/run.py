@@ -14,7 +14,7 @@ import json
 import sys
 from array import array
 
-from device.app import App
+from device.app import App, end_steps
 from shared.config import ConfigError
 from sim.board import SimBoard
 from sim.job import job_config, read_job
@@ -110,7 +110,7 @@ def _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued,
     while more:
         if not board.next_sample():
             # the recording ends: the detector's last steps, as after its timeout
-            app.end_steps()
+            end_steps(app)
             more = 0
         else:
             app.tick()

@@ -26,7 +26,7 @@ from time import ticks_diff, ticks_us
 from machine import Pin, idle
 
 from device import board as hw
-from device.app import App
+from device.app import App, end_steps
 from shared.config import Config
 
 
@@ -99,7 +99,7 @@ def run(job):
             k += 1
             app.ring_tail += 1
     # the recording ends: the step detector's last steps, as after its timeout (sim/run.py)
-    app.end_steps()
+    end_steps(app)
     while app.ring_tail != app.ring_head:
         if pos > 1400:
             out.write(mv[:pos])
