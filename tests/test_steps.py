@@ -108,6 +108,39 @@ def test_interface():
         StepDetector(10000, 800, 500)
 
 
+def test_finish_reports_the_last_step_when_the_stream_stops():
+    # the stream stops 0.5 s after the last IC (before max_step_ms): without finish() that
+    # step is never reported; with it, it ends at the last sample, as at a timeout
+    cols, ics, sides = synth_walk(100)
+    cut = ics[-1] + 50
+    short = {k: v[:cut] for k, v in cols.items()}
+    d = StepDetector(10000, **HAND)
+    recs, _ = feed(d, short)
+    while d.pop():
+        recs.append((d.step_ic_n, d.step_stance, d.step_drop_mdeg, d.step_end_n))
+    assert len(recs) == len(ics) - 1
+    assert d.walking == 1
+    assert d.finish(cut - 1) == 1
+    assert d.pop() == 1 and d.pop() == 0
+    assert abs(d.step_ic_n - ics[-1]) <= 8 and d.step_stance == sides[-1]
+    assert d.step_end_n == cut - 1
+    assert (d.walking, d.stance, d.steps) == (0, -1, len(ics))
+    assert d.finish(cut) == 0  # nothing left
+
+
+def test_a_short_walk_is_reported_when_its_chain_ends():
+    # two alternating firm steps are too few to start a walk (three ICs); when the chain ends
+    # (max_step_ms without an IC) they are reported with tail_steps=2, not with 0
+    cols, ics, sides = synth_walk(100, n_steps=2)
+    for tail, want in ((2, 2), (0, 0)):
+        d = StepDetector(10000, tail_steps=tail, **HAND)
+        recs, walked = feed(d, cols)
+        assert walked == 0
+        assert len(recs) == want, (tail, recs)
+        for (ic_n, side, _drop, _end), ic, sd in zip(recs, ics, sides, strict=False):
+            assert abs(ic_n - ic) <= 8 and side == sd
+
+
 @pytest.mark.parametrize("rate_hz", [50, 100, 200, 400])
 def test_side_and_drop_on_a_hand_made_walk(rate_hz):
     cols, ics, sides = synth_walk(rate_hz)
