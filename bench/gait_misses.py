@@ -1,8 +1,9 @@
 """Every missed and extra contact of the firmware's step detector on the shared recordings, by
 where it happens (issue 14): walk start (its first two contacts), U-turn (within 0.5 s of its
 span), the walk's last three contacts, after the walk, inside a straight walk; mobgap: a bout's
-first or last contact (or before / after it, within the scorer's 1 s margin), inside a bout. A miss with an extra
-within 400 ms is a mistimed contact (counted in both columns, marked in the list).
+first or last contact (or before / after it, within the scorer's 1 s margin), inside a bout.
+A miss with an extra within 400 ms is a mistimed contact (counted in both columns, marked in
+the list).
 
     .venv/bin/python -m bench.gait_misses          # the table
     .venv/bin/python -m bench.gait_misses --list   # and every event

@@ -50,7 +50,7 @@ def test_broad07_tilt_against_optical_truth(data_dir):
     assert abs(b["float64_reference"]["up_angle_rms_deg"] - b["ours"]["up_angle_rms_deg"]) < 0.05
 
 
-# ---------------------------------------------------------------- what issue 14's second round fixed
+# ------------------------------------------------------ what issue 14's second round fixed
 
 
 def _replay(name: str, calibrate: bool = True):
