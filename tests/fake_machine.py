@@ -31,6 +31,8 @@ class _World:
         self.wdt_last_us = -1
         self.wdt_max_gap_us = 0
         self.i2c_init = {}
+        self.cpu_hz = 125000000
+        self.freq_calls = []  # each machine.freq(hz) set
         self.irqs = {}  # pin id -> (handler, trigger) set with Pin.irq
         self.idles = 0  # machine.idle() calls
         self.lightsleeps = 0  # machine.lightsleep() calls
@@ -135,6 +137,13 @@ def lightsleep(ms=0):
 
 def reset_cause():
     return SIM.reset_cause
+
+
+def freq(hz=None):
+    if hz is not None:
+        SIM.freq_calls.append(hz)
+        SIM.cpu_hz = hz
+    return SIM.cpu_hz
 
 
 def unique_id():
