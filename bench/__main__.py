@@ -309,6 +309,16 @@ def _rp2040_section(r: Report, detail: dict) -> None:
                     "{:.1f}",
                     "/s",
                 )
+        nu = pw["walk_no_usb"]["walking"]
+        r.fig(
+            "CPU duty walking, USB unplugged (lightsleep)",
+            nu["duty_pct"],
+            None,
+            None,
+            "{:.1f}",
+            " %",
+        )
+        r.fig("wake-ups per second, USB unplugged", nu["wakes_per_s"], None, None, "{:.1f}", "/s")
         r.note(f"motion events at {i['motion_events_s']} s; sensor rates {i['odr_changes']}")
         r.note(f"figures for hipcue power: {rp2040.POWER_JSON}")
     except Exception as e:  # noqa: BLE001

@@ -5,8 +5,10 @@ over-counts hardware-divider operations, ../shared/notes/rp2040-emulator.md).
     python -m bench.rp2040 [loop|boot|replay|power|power-walk|power-idle] [--walk-s S]
         [--traces N] [--no-pull] [--batch N]
 
-* power (issue 15, the loop that sleeps): power-walk and power-idle below, and their
-  summary written to build/power-measured.json for `hipcue power` (keys: POWER_KEYS).
+* power (issue 15, the loop that sleeps): power-walk (USB connected, the log download),
+  power-walk --no-usb (at most 60 s: on the battery, what the budget uses) and power-idle
+  below, and their summary written to build/power-measured.json for `hipcue power` (keys:
+  POWER_KEYS).
 * power-walk: the image as it boots on a board (no stage stamps, nothing started from the
   REPL) on a synthetic weak-right walk after 3 s standing; the session it logs by itself;
   `hipcue logs pull --all` over the pty halfway (not with --no-pull); `hipcue info` every
@@ -331,10 +333,9 @@ POWER_KEYS = {
     "mcu_hz": "the core clock the figures are at (125 MHz)",
     "rate_hz": "the IMU's output data rate while walking",
     "fifo_batch": "samples per FIFO threshold interrupt (MCU wake-up) while walking",
-    "walk_s": "the walk the walking figures come from (emulated seconds)",
     "walking_duty_pct": "share of time the core runs (not WFI/WFE, not a flash stall), walking",
     "walking_wakes_per_s": "core wake-ups from WFI/WFE per second, walking",
-    "walking_asleep_pct": "share of time in WFI/WFE (clocks on), walking",
+    "walking_asleep_pct": "share of time asleep (lightsleep or WFE), walking",
     "walking_cycles_per_sample_median": "whole loop, busy cycles per sample, median of batches",
     "walking_cycles_per_sample_p99": "the same, 99th percentile",
     "cue_latency_ms_median": "data-ready of the crossing sample to the motor pin, median",
@@ -470,7 +471,11 @@ def _boot_with_config(fw: Path, flash: Path, sets: list[str]) -> None:
 
 
 def power_walk(
-    walk_s: float = 30.0, stand_s: float = 3.0, pull: bool = True, batch: int = 0
+    walk_s: float = 30.0,
+    stand_s: float = 3.0,
+    pull: bool = True,
+    batch: int = 0,
+    usb: bool = True,
 ) -> dict:
     """The image as it boots on a board (no stage stamps): a synthetic weak-right walk, the
     session it logs by itself (it starts on the first step), a log download over the pty
@@ -490,9 +495,18 @@ def power_walk(
             flash = Path(tmp) / "flash.bin"
             _boot_with_config(fw, flash, [f"fifo_batch={batch}"])
         out["fifo_batch"] = batch or 3
-        with Chip(firmware=fw, samples=samples, mode="odr", watch_gc=True, flash_in=flash) as chip:
+        vbus_at = None if usb else [[500, False]]  # unplugged (VBUS low) from 0.5 s
+        out["usb"] = usb
+        with Chip(
+            firmware=fw,
+            samples=samples,
+            mode="odr",
+            watch_gc=True,
+            flash_in=flash,
+            vbus_at=vbus_at,
+        ) as chip:
             chip.wait_usb(120)
-            if pull:
+            if pull and usb:
                 while chip.status()["next_sample"] < n // 2:
                     time.sleep(2)
                 st0 = chip.status()
@@ -505,7 +519,7 @@ def power_walk(
             heap = []  # `hipcue info` now and then: the free heap as the loop leaves it
             last = 0.0
             while chip.status()["next_sample"] < n - 1:
-                if time.time() - last > 20:
+                if usb and time.time() - last > 20:
                     last = time.time()
                     try:
                         info = json.loads(_cli(chip.port, "info", "--json").stdout)
@@ -599,8 +613,13 @@ def power_idle(still_s: float = 20.0, walk_s: float = 10.0, idle_stop_s: int = 5
 
 def power(walk_s: float = 30.0, pull: bool = True) -> dict:
     """Section 14's power figures; also written to build/power-measured.json (POWER_KEYS)."""
-    res = {"walk": power_walk(walk_s, pull=pull), "idle": power_idle()}
-    res["summary"] = write_summary(res["walk"], res["idle"])
+    res = {
+        "walk": power_walk(walk_s, pull=pull),  # USB connected: the download, the heap
+        # on the battery, USB unplugged: the walk the budget needs (lightsleep between batches)
+        "walk_no_usb": power_walk(min(walk_s, 60.0), pull=False, usb=False),
+        "idle": power_idle(),
+    }
+    res["summary"] = write_summary(res["walk_no_usb"], res["idle"])
     return res
 
 
@@ -612,16 +631,26 @@ def write_summary(walk: dict | None, idle: dict | None) -> dict:
         if not old:
             raise RuntimeError(f"{POWER_JSON}: no earlier figures to complete")
     summary = dict(old)
+    src = old.get("source", "")
+    if walk is not None:
+        src = "python -m bench.rp2040 power (emulated RP2040, rp2040js 1.4.1, cycle model not "
+        src += (
+            "checked against silicon; figures are emulator figures; walking: a %.0f s walk, "
+            % (walk["walk_s"])
+        )
+        src += "USB connected)" if walk.get("usb", True) else "USB unplugged)"
     summary.update(
         {
-            "source": "python -m bench.rp2040 power (emulated RP2040, rp2040js 1.4.1, cycle "
+            "source": src
+            or "python -m bench.rp2040 power (emulated RP2040, rp2040js 1.4.1, cycle "
             "model not checked against silicon; figures are emulator figures)",
             "mcu_hz": 125_000_000,
             "rate_hz": 104,
             "idle_imu_mode": "accel 26 Hz low-power, gyro off, wake-up interrupt",
             "walking_imu_mode": "accel + gyro 104 Hz high-performance, FIFO",
-            "sleep_mode": "walking: WFE (time.sleep_ms, then machine.idle), clocks on; "
-            "waiting for motion without USB: machine.lightsleep(250)",
+            "sleep_mode": "walking without USB: lightsleep (machine.lightsleep to the batch's "
+            "due time, then WFE in machine.idle until the INT pin); waiting for motion without "
+            "USB: machine.lightsleep(250)",
         }
     )
     if walk is not None:
@@ -629,7 +658,6 @@ def write_summary(walk: dict | None, idle: dict | None) -> dict:
         summary.update(
             {
                 "fifo_batch": walk["fifo_batch"],
-                "walk_s": walk["walk_s"],
                 "walking_duty_pct": w["duty_pct"],
                 "walking_wakes_per_s": w["wakes_per_s"],
                 "walking_asleep_pct": w["asleep_pct"],
@@ -650,6 +678,7 @@ def write_summary(walk: dict | None, idle: dict | None) -> dict:
                 "idle_usb_wakes_per_s": i.get("waiting_usb", {}).get("wakes_per_s"),
             }
         )
+    summary = {k: v for k, v in summary.items() if k in POWER_KEYS}  # only documented keys
     POWER_JSON.parent.mkdir(exist_ok=True)
     POWER_JSON.write_text(json.dumps(summary, indent=1))
     return summary
@@ -822,6 +851,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(HERE / "rp2040-latest.json"))
     ap.add_argument("--no-pull", action="store_true", help="power: no log download mid-walk")
     ap.add_argument("--batch", type=int, default=0, help="power-walk: fifo_batch (0: default)")
+    ap.add_argument("--no-usb", action="store_true", help="power-walk: USB unplugged (VBUS low)")
     a = ap.parse_args(argv)
     res: dict = {}
     if "boot" in a.what:
@@ -844,7 +874,11 @@ def main(argv: list[str] | None = None) -> int:
         res["power"] = power(a.walk_s, pull=not a.no_pull)
         print(json.dumps(res["power"], indent=1))
     if "power-walk" in a.what:
-        res["power_walk"] = power_walk(a.walk_s, pull=not a.no_pull, batch=a.batch)
+        res["power_walk"] = power_walk(
+            a.walk_s, pull=not a.no_pull, batch=a.batch, usb=not a.no_usb
+        )
+        if a.no_usb and not a.batch and POWER_JSON.exists():
+            write_summary(res["power_walk"], None)  # the idle figures kept
         print(json.dumps(res["power_walk"], indent=1))
     if "power-idle" in a.what:
         res["power_idle"] = power_idle()

@@ -164,6 +164,7 @@ class Board:
         idle_stop_s=0,
         wake_mg=0,
         wait_poll_ms=250,
+        light_sleep=1,
     ):
         if pins is None:
             pins = detect_pins()
@@ -215,6 +216,8 @@ class Board:
         self._int_at = 0  # ticks_us when the threshold interrupt was last seen rising
         self.batches = 0  # batch reads
         self.sleeps = 0  # waits for the interrupt that slept
+        self.light_sleep = light_sleep  # 1: lightsleep between batches without USB
+        self.light_sleeps = 0  # of those, the machine.lightsleep() calls
         self._fresh = 1  # the next sample is the first since a (re)configure
         # motion wake-up
         self.idle_stop_s = idle_stop_s if imu == "lsm6dsox" else 0
@@ -403,7 +406,10 @@ class Board:
     def _sleep_until_int(self) -> int:
         """Sleep until the INT pin rises: time.sleep_ms (WFE, woken by any interrupt, the
         wait in C) until ~0.5-1.5 ms before the threshold is due (one batch after the last),
-        then machine.idle() (WFE, which the pin's IRQ ends at once) until the pin is up. The
+        then machine.idle() (WFE, which the pin's IRQ ends at once) until the pin is up.
+        Without USB and with the motor off (`light_sleep`), machine.lightsleep(ms) instead of
+        the first: the batch's timing is known, so the timer wake of MicroPython 1.28's rp2
+        lightsleep (it has no pin wake) is enough, and the PLLs are off meanwhile. The
         motor's timed steps (kick, brake, a pattern) cut a sleep short so they stay on time;
         a button being pressed keeps the waits short (1 ms). Returns 0 if the pin never
         rose (4 batches, twice, with a reconfigure in between)."""
@@ -429,7 +435,12 @@ class Board:
                     busy = 1
                     if h < d:
                         d = h
-            if d > 0:
+            if d > 1 and not self.usb and not haptic.state and self.light_sleep:
+                # no USB to serve, the motor off: the timer wakes the core at the time the
+                # threshold is due, with the PLLs off meanwhile (clk_sys from the crystal)
+                lightsleep(d)
+                self.light_sleeps += 1
+            elif d > 0:
                 clock.sleep_ms(d)
             else:
                 idle()

@@ -797,6 +797,7 @@ class Service:
                 "fifo_batch": board.batch,
                 "batches": board.batches,
                 "sleeps": board.sleeps,
+                "light_sleeps": board.light_sleeps,
                 "motion_waits": board.waits,
                 "motion_wakes": board.wakes,
                 "waiting": board.waiting,

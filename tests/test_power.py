@@ -58,6 +58,28 @@ def test_batches_hand_out_every_sample_in_order_on_the_grid(hw):
     assert b.sleeps >= 19 and SIM.idles <= 2 * b.sleeps  # slept, then at most a short idle
 
 
+def test_without_usb_the_wait_between_batches_is_a_lightsleep(hw):
+    """USB connected: time.sleep_ms (WFE, the USB interrupts served); unplugged, with the
+    motor off: machine.lightsleep to the batch's due time (its timer wake), then the pin."""
+    dev = _imu()
+    b = hw.Board(pins=hw.PICO, clock=SIM.clock, fifo=True, batch=3)
+    b.usb = 1
+    for _ in range(30):
+        b.next_sample()
+    assert SIM.lightsleeps == 0 and b.light_sleeps == 0
+    b.usb = 0
+    for _ in range(30):
+        b.next_sample()
+    assert b.light_sleeps >= 9 and SIM.lightsleeps == b.light_sleeps
+    got = [list(b.imu)]
+    assert got == [_expected(59)] and dev.fifo_words() <= 6  # none lost, none behind
+    b.motor(1)  # the motor on: its PWM runs from clk_sys, so no lightsleep
+    n = b.light_sleeps
+    for _ in range(9):
+        b.next_sample()
+    assert b.light_sleeps == n
+
+
 def test_the_int_pin_is_looked_at_before_any_bus_read(hw):
     _imu()
     b = hw.Board(pins=hw.PICO, clock=SIM.clock, fifo=True, batch=4)
@@ -116,10 +138,11 @@ def test_waiting_for_motion_and_waking(hw):
     SIM.inputs[6] = 0
     b.usb = 0
     t = SIM.clock.now_us
-    assert b.next_sample() == hw.WAITING and SIM.lightsleeps == 1  # no USB: lightsleep
+    n = SIM.lightsleeps
+    assert b.next_sample() == hw.WAITING and SIM.lightsleeps == n + 1  # no USB: lightsleep
     assert SIM.clock.now_us - t >= 250000
     b.usb = 1
-    assert b.next_sample() == hw.WAITING and SIM.lightsleeps == 1  # USB: a WFE sleep
+    assert b.next_sample() == hw.WAITING and SIM.lightsleeps == n + 1  # USB: a WFE sleep
     SIM.inputs[6] = 1  # the latched wake-up event
     assert b.next_sample() == hw.WAITING and b.wakes == 1 and not b.waiting
     assert r[0x11] >> 4 == 0x4 and r[0x10] >> 4 == 0x4 and r[0x15] == 0  # 104 Hz again
