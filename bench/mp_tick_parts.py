@@ -113,8 +113,7 @@ def args_step(_):
     b = 6 * i
     imu[0] = r_imu[b]
     b = 7 * i
-    c = r_st[b + 6]
-    c = r_cue[3 * i]
+    c = r_st[b + 6] + r_cue[3 * i]  # noqa: F841 - loaded, not used
 
 
 def est_step(_):
@@ -135,9 +134,7 @@ def steps_step(_):
     k[0] = i + 1
     b = 7 * i
     if r_st[b + 6]:
-        real_steps(
-            st_b, r_st[b], r_st[b + 1], r_st[b + 2], r_st[b + 3], r_st[b + 4], r_st[b + 5]
-        )
+        real_steps(st_b, r_st[b], r_st[b + 1], r_st[b + 2], r_st[b + 3], r_st[b + 4], r_st[b + 5])
 
 
 def cue_step(_):
