@@ -4,7 +4,7 @@
         --dump-before=mp_builtin_hash micropython bench/mp_tick_parts.py JOB_DIR WARMUP N
 
 App.tick split by part: three apps over the same trace are driven WARMUP samples; the first
-then runs N more with the parts' entry points (device/app.py `_est_update`, `_steps_update`,
+then runs N more with the parts' entry points (device/app.py `_est_update`, `_steps_step`,
 `_cue_update`) wrapped to record their arguments; the second replays those arguments to its
 own estimator, step detector and cue detector one part at a time (the same inputs from the
 same state: the same work as inside tick), the third runs tick itself. Regions, in order
@@ -50,11 +50,11 @@ drive(C, bc, WARMUP)
 drive(_D, bd, WARMUP)
 
 r_imu = array("h", [0] * (6 * N))
-r_st = array("i", [0] * (7 * N))  # n, up, left, fwd, yaw, obl, called (1) or not
+r_st = array("i", [0] * (7 * N))  # n, up, left, fwd, -, obl, called (1) or not
 r_cue = array("i", [0] * (3 * N))  # obl, enabled, gate
 k_est = array("i", [0])
 real_est = app_mod._est_update
-real_steps = app_mod._steps_update
+real_steps = app_mod._steps_step
 real_cue = app_mod._cue_update
 
 
@@ -66,17 +66,17 @@ def rec_est(est, s):
     return real_est(est, s)
 
 
-def rec_steps(st, n, up, left, fwd, yaw, obl):
+def rec_steps(st, n):
     i = k_est[0] - 1
     b = 7 * i
+    v = st._v
     r_st[b] = n
-    r_st[b + 1] = up
-    r_st[b + 2] = left
-    r_st[b + 3] = fwd
-    r_st[b + 4] = yaw
-    r_st[b + 5] = obl
+    r_st[b + 1] = v[35]  # shared/steps.py CELL_UP, CELL_LEFT, CELL_FWD, CELL_OBL
+    r_st[b + 2] = v[36]
+    r_st[b + 3] = v[37]
+    r_st[b + 5] = v[38]
     r_st[b + 6] = 1
-    return real_steps(st, n, up, left, fwd, yaw, obl)
+    return real_steps(st, n)
 
 
 def rec_cue(cue, obl, enabled):
@@ -88,16 +88,17 @@ def rec_cue(cue, obl, enabled):
 
 
 app_mod._est_update = rec_est
-app_mod._steps_update = rec_steps
+app_mod._steps_step = rec_steps
 app_mod._cue_update = rec_cue
 drive(A, ba, N)
 app_mod._est_update = real_est
-app_mod._steps_update = real_steps
+app_mod._steps_step = real_steps
 app_mod._cue_update = real_cue
 
 imu = array("h", [0] * 6)
 est_b = B.est
 st_b = B.steps
+sv_b = st_b._v
 cue_b = B.cue
 cue_s = cue_b._s
 k = array("i", [0])
@@ -134,7 +135,11 @@ def steps_step(_):
     k[0] = i + 1
     b = 7 * i
     if r_st[b + 6]:
-        real_steps(st_b, r_st[b], r_st[b + 1], r_st[b + 2], r_st[b + 3], r_st[b + 4], r_st[b + 5])
+        sv_b[35] = r_st[b + 1]
+        sv_b[36] = r_st[b + 2]
+        sv_b[37] = r_st[b + 3]
+        sv_b[38] = r_st[b + 5]
+        real_steps(st_b, r_st[b])
 
 
 def cue_step(_):

@@ -58,9 +58,13 @@
 # (~50): so the common path touches few attributes - one state for the candidate window,
 # deadlines instead of differences (window end, chain timeout), a count of waiting records.
 
+import sys
 from array import array
 
 from shared.mp import const, micropython
+
+if sys.implementation.name != "micropython":
+    from shared.mp import ptr32  # viper's pointer cast (a builtin there)
 
 _SH = const(3)  # the IC filter state carries 3 fractional bits (units mg / 8)
 _AQ = const(10)  # filter coefficients are Q10
@@ -74,6 +78,65 @@ _NEVER = const((1 << 30) - 1)  # a sample index no update reaches (the largest s
 _IC_WAIT = const(0)  # candidate window: closed, the jerk must fall below half the threshold
 _IC_ARMED = const(1)  # closed, opens when the jerk crosses the threshold
 _IC_OPEN = const(2)  # open
+_M30 = const(0x3FFFFFFF)  # sign-correct ptr32 reads (shared/estimator.py explains)
+_B29 = const(0x20000000)
+
+# The per-sample path (`_step`, viper) keeps its set-up values and state in one int32 array
+# `_v`, read through ptr32: one machine load each, where native code pays a hash lookup per
+# attribute. The rarer paths (a candidate, the chain, the records) read and write the same
+# values as attributes: each of these names is a property over its cell (`_vcell`).
+_V_A = const(0)
+_V_RLAG = const(1)
+_V_ND = const(2)
+_V_THR = const(3)
+_V_REARM = const(4)
+_V_RWIN = const(5)
+_V_WIN = const(6)
+_V_Y1 = const(7)
+_V_Y2 = const(8)
+_V_F1 = const(9)
+_V_F2 = const(10)
+_V_CF = const(11)
+_V_CF_N = const(12)
+_V_CF_END = const(13)
+_V_RF_H = const(14)
+_V_RF_END = const(15)
+_V_FMAX = const(16)
+_V_FMAX_N = const(17)
+_V_RP = const(18)
+_V_LAT = const(19)
+_V_POS = const(20)
+_V_NEG = const(21)
+_V_P_LAT = const(22)
+_V_P_POS = const(23)
+_V_P_NEG = const(24)
+_V_IC = const(25)
+_V_PK = const(26)
+_V_PK_N = const(27)
+_V_WIN_LAST = const(28)
+_V_ATHR = const(29)
+_V_BEAT_FROM = const(30)
+_V_BEAT_TO = const(31)
+_V_WALKING = const(32)
+_V_TIMEOUT = const(33)
+_V_Q_N = const(34)
+# Inputs of `_step` (device/app.py writes them, then calls it; `update` does the same).
+CELL_UP = const(35)  # acc_up_mg
+CELL_LEFT = const(36)  # acc_left_mg
+CELL_FWD = const(37)  # acc_fwd_mg
+CELL_OBL = const(38)  # obl_mdeg
+CELL_WALKING = const(32)  # public: 1 while walking (device/app.py reads it per sample)
+_V_NCELLS = const(39)
+
+
+def _vcell(k):
+    def get(self):
+        return self._v[k]
+
+    def put(self, x):
+        self._v[k] = x
+
+    return property(get, put)
 
 
 def _lp_coef_q10(cutoff_hz, period_us):
@@ -125,6 +188,42 @@ class StepDetector:
         jerk peak minus ic_lag_ms).
     gyro_up_cdps is accepted by update() for the interface but not used (see the module comment).
     """
+
+    _a = _vcell(_V_A)
+    _rlag_n = _vcell(_V_RLAG)
+    _nd = _vcell(_V_ND)
+    _thr = _vcell(_V_THR)
+    _rearm = _vcell(_V_REARM)
+    _rwin_n = _vcell(_V_RWIN)
+    _win_n = _vcell(_V_WIN)
+    _y1 = _vcell(_V_Y1)
+    _y2 = _vcell(_V_Y2)
+    _f1 = _vcell(_V_F1)
+    _f2 = _vcell(_V_F2)
+    _cf = _vcell(_V_CF)
+    _cf_n = _vcell(_V_CF_N)
+    _cf_end = _vcell(_V_CF_END)
+    _rf_h = _vcell(_V_RF_H)
+    _rf_end = _vcell(_V_RF_END)
+    _fmax = _vcell(_V_FMAX)
+    _fmax_n = _vcell(_V_FMAX_N)
+    _rp = _vcell(_V_RP)
+    _lat = _vcell(_V_LAT)
+    _pos = _vcell(_V_POS)
+    _neg = _vcell(_V_NEG)
+    _p_lat = _vcell(_V_P_LAT)
+    _p_pos = _vcell(_V_P_POS)
+    _p_neg = _vcell(_V_P_NEG)
+    _ic = _vcell(_V_IC)
+    _pk = _vcell(_V_PK)
+    _pk_n = _vcell(_V_PK_N)
+    _win_last = _vcell(_V_WIN_LAST)
+    _athr = _vcell(_V_ATHR)
+    _beat_from = _vcell(_V_BEAT_FROM)
+    _beat_to = _vcell(_V_BEAT_TO)
+    walking = _vcell(_V_WALKING)
+    _timeout_n = _vcell(_V_TIMEOUT)
+    _q_n = _vcell(_V_Q_N)
 
     def __init__(
         self,
@@ -179,6 +278,7 @@ class StepDetector:
         if ic_ref_ms < 0 or ic_ref_ms > 1000 or ic_ref_win_ms < 1 or ic_ref_win_ms > 1000:
             raise ValueError("ic_ref_ms/ic_ref_win_ms out of range")
         self.period_us = period_us
+        self._v = array("i", [0] * _V_NCELLS)  # before any of the properties above is set
         self._a = _lp_coef_q10(ic_lp_hz, period_us)
         self._nd = _ms_to_n(ic_diff_ms, period_us)
         self._ring = array("i", [0] * self._nd)
@@ -587,116 +687,173 @@ class StepDetector:
 
     @micropython.native
     def update(self, n, acc_up_mg, acc_left_mg, acc_fwd_mg, gyro_up_cdps, obl_mdeg):
-        """Feed one sample; returns 1 when a completed step record is ready."""
-        x = acc_up_mg - acc_fwd_mg
+        """Feed one sample; returns 1 when a completed step record is ready. (The firmware's
+        tick writes the inputs to their cells and calls `_step` itself: device/app.py.)"""
+        v = self._v
+        v[CELL_UP] = acc_up_mg
+        v[CELL_LEFT] = acc_left_mg
+        v[CELL_FWD] = acc_fwd_mg
+        v[CELL_OBL] = obl_mdeg
+        return self._step(n)
+
+    @micropython.native
+    def _hand_out(self):
+        # one queued record to the step_* attributes
+        r = self._q_r
+        self.step_ic_n = self._q_ic[r]
+        self.step_stance = self._q_stance[r]
+        self.step_drop_mdeg = self._q_drop[r]
+        self.step_end_n = self._q_end[r]
+        self._q_r = (r + 1) & _RMASK
+        self._q_n -= 1
+
+    @micropython.viper
+    def _step(self, n: int) -> int:
+        """update() on the inputs in cells CELL_UP .. CELL_OBL (viper: locals are machine words,
+        cells read through ptr32, those that may be negative sign-corrected)."""
+        v = ptr32(self._v)
+        c = v[CELL_UP]
+        x = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+        c = v[CELL_FWD]
+        fwd = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+        c = v[CELL_LEFT]
+        left = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+        c = v[CELL_OBL]
+        obl = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+        x = x - fwd
         if x > _CLAMP2:
             x = _CLAMP2
-        elif x < -_CLAMP2:
-            x = -_CLAMP2
-        if acc_left_mg > _CLAMP:
-            acc_left_mg = _CLAMP
-        elif acc_left_mg < -_CLAMP:
-            acc_left_mg = -_CLAMP
+        elif x < 0 - _CLAMP2:
+            x = 0 - _CLAMP2
+        if left > _CLAMP:
+            left = _CLAMP
+        elif left < 0 - _CLAMP:
+            left = 0 - _CLAMP
         # jerk: j = d(n) - d(n - nd), d = low-passed (acc_up - acc_fwd), units mg << _SH
-        a = self._a
-        y1 = self._y1
+        a = v[_V_A]
+        c = v[_V_Y1]
+        y1 = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
         y1 += ((x << _SH) - y1) * a >> _AQ
-        y2 = self._y2
+        c = v[_V_Y2]
+        y2 = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
         y2 += (y1 - y2) * a >> _AQ
-        self._y1 = y1
-        self._y2 = y2
-        if self._rlag_n:
-            f1 = self._f1
-            f1 += ((0 - (acc_fwd_mg << _SH)) - f1) * a >> _AQ
-            f2 = self._f2
+        v[_V_Y1] = y1
+        v[_V_Y2] = y2
+        if v[_V_RLAG]:
+            c = v[_V_F1]
+            f1 = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+            f1 += ((0 - (fwd << _SH)) - f1) * a >> _AQ
+            c = v[_V_F2]
+            f2 = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
             f2 += (f1 - f2) * a >> _AQ
-            self._f1 = f1
-            self._f2 = f2
-            if f2 > self._cf:
-                self._cf = f2
-                self._cf_n = n
-            if self._rf_h >= 0:
-                if n > self._rf_end:
+            v[_V_F1] = f1
+            v[_V_F2] = f2
+            c = v[_V_CF]
+            if f2 > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                v[_V_CF] = f2
+                v[_V_CF_N] = n
+            c = v[_V_RF_H]
+            if (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29) >= 0:
+                c = v[_V_RF_END]
+                c = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+                if n > c:
                     self._retime()
-                elif f2 > self._fmax:
-                    self._fmax = f2
-                    self._fmax_n = n
-        ring = self._ring
-        p = self._rp
-        j = y2 - ring[p]
+                else:
+                    c = v[_V_FMAX]
+                    if f2 > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                        v[_V_FMAX] = f2
+                        v[_V_FMAX_N] = n
+        ring = ptr32(self._ring)
+        p = v[_V_RP]
+        c = ring[p]
+        j = y2 - ((c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29))
         ring[p] = y2
         p -= 1  # walked downwards, so the wrap is a test against 0: every cell comes back
         if p < 0:  # after nd samples
-            p = self._nd - 1
-        self._rp = p
+            p = v[_V_ND] - 1
+        v[_V_RP] = p
         # current step: lateral sum and obliquity extremes (_pos and _neg are >= 0)
-        lat = self._lat + acc_left_mg
-        if -_LATCAP < lat < _LATCAP:
-            self._lat = lat
-        if obl_mdeg > 0:
-            if obl_mdeg > self._pos:
-                self._pos = obl_mdeg
-        elif 0 - obl_mdeg > self._neg:
-            self._neg = 0 - obl_mdeg
+        c = v[_V_LAT]
+        lat = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29) + left
+        if lat > 0 - _LATCAP and lat < _LATCAP:
+            v[_V_LAT] = lat
+        if obl > 0:
+            if obl > v[_V_POS]:
+                v[_V_POS] = obl
+        elif 0 - obl > v[_V_NEG]:
+            v[_V_NEG] = 0 - obl
         # candidate: the largest j within win_n samples of crossing the threshold
-        state = self._ic
+        state = v[_V_IC]
         if state == _IC_OPEN:
-            if j > self._pk:
-                self._pk = j
-                self._pk_n = n
-                self._cf = self._f2  # the timing search starts at the jerk peak
-                self._cf_n = n
-                self._cf_end = _NEVER
-                if n <= _NEVER - self._rwin_n:
-                    self._cf_end = n + self._rwin_n
-            if n > self._win_last:
-                self._ic = _IC_WAIT
-                if self._pk <= self._thr:
-                    self._ic = _IC_ARMED  # weak (beat window): a firm rise may still follow
-                self._candidate(self._pk_n, self._pk)
+            c = v[_V_PK]
+            if j > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                v[_V_PK] = j
+                v[_V_PK_N] = n
+                v[_V_CF] = v[_V_F2]  # the timing search starts at the jerk peak
+                v[_V_CF_N] = n
+                e = _NEVER
+                if n <= _NEVER - v[_V_RWIN]:
+                    e = n + v[_V_RWIN]
+                v[_V_CF_END] = e
+            c = v[_V_WIN_LAST]
+            if n > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                c = v[_V_PK]
+                pk = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+                st = _IC_WAIT
+                if pk <= v[_V_THR]:
+                    st = _IC_ARMED  # weak (beat window): a firm rise may still follow
+                v[_V_IC] = st
+                c = v[_V_PK_N]
+                self._candidate((c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29), pk)
         elif state == _IC_ARMED:
-            if j > self._athr and (
-                j > self._thr or (self._beat_from <= n <= self._beat_to and self.walking)
-            ):
-                self._ic = _IC_OPEN
-                last = _NEVER  # n + win_n - 1 is beyond any sample index
-                if n <= _NEVER - self._win_n:
-                    last = n + self._win_n - 1
-                self._win_last = last
-                self._pk = j
-                self._pk_n = n
-                self._cf = self._f2
-                self._cf_n = n
-                self._cf_end = _NEVER
-                if n <= _NEVER - self._rwin_n:
-                    self._cf_end = n + self._rwin_n
-                # a possible IC: from here on, accumulate for the next step
-                self._p_lat = self._lat
-                self._p_pos = self._pos
-                self._p_neg = self._neg
-                self._lat = 0
-                self._pos = 0
-                self._neg = 0
-        elif j < self._rearm:
-            self._ic = _IC_ARMED
+            c = v[_V_ATHR]
+            if j > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                go = 0
+                if j > v[_V_THR]:
+                    go = 1
+                elif v[_V_WALKING]:
+                    c = v[_V_BEAT_FROM]
+                    e = v[_V_BEAT_TO]
+                    if n >= (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29) and n <= (
+                        (e & _M30) - (e >> 1 & _B29) - (e >> 1 & _B29)
+                    ):
+                        go = 1
+                if go:
+                    v[_V_IC] = _IC_OPEN
+                    last = _NEVER  # n + win_n - 1 is beyond any sample index
+                    if n <= _NEVER - v[_V_WIN]:
+                        last = n + v[_V_WIN] - 1
+                    v[_V_WIN_LAST] = last
+                    v[_V_PK] = j
+                    v[_V_PK_N] = n
+                    v[_V_CF] = v[_V_F2]
+                    v[_V_CF_N] = n
+                    e = _NEVER
+                    if n <= _NEVER - v[_V_RWIN]:
+                        e = n + v[_V_RWIN]
+                    v[_V_CF_END] = e
+                    # a possible IC: from here on, accumulate for the next step
+                    v[_V_P_LAT] = v[_V_LAT]
+                    v[_V_P_POS] = v[_V_POS]
+                    v[_V_P_NEG] = v[_V_NEG]
+                    v[_V_LAT] = 0
+                    v[_V_POS] = 0
+                    v[_V_NEG] = 0
+        elif j < v[_V_REARM]:
+            v[_V_IC] = _IC_ARMED
         # no IC for max_step: the walk (or the chain) ends
-        if n > self._timeout_n:
-            if self.walking:
+        c = v[_V_TIMEOUT]
+        if n > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+            if v[_V_WALKING]:
                 self._end_now()
                 self._walk_step(self._c_head, n)
-                self.walking = 0
+                v[_V_WALKING] = 0
                 self.stance = -1
             self._c_len = 0
-            self._timeout_n = _NEVER
-            self._athr = self._thr
+            v[_V_TIMEOUT] = _NEVER
+            v[_V_ATHR] = v[_V_THR]
         # hand out one queued record
-        if self._q_n:
-            r = self._q_r
-            self.step_ic_n = self._q_ic[r]
-            self.step_stance = self._q_stance[r]
-            self.step_drop_mdeg = self._q_drop[r]
-            self.step_end_n = self._q_end[r]
-            self._q_r = (r + 1) & _RMASK
-            self._q_n -= 1
+        if v[_V_Q_N]:
+            self._hand_out()
             return 1
         return 0

@@ -15,7 +15,7 @@ time out of the work per sample). At loop entry: the free heap as boot left it
 
 With PARTS = 1 set before this text (bench/rp2040.py --parts), the parts of app.tick are
 stamped too, inside the tick's window: device/app.py's entry points `_est_update` (code 16),
-`_steps_update` (18) and `_cue_update` (20), replaced in the module the viper tick reads
+`_steps_step` (18) and `_cue_update` (20), replaced in the module the viper tick reads
 them from. The host takes those stamps' cost out of the tick's figure.
 """
 
@@ -73,16 +73,6 @@ def _w3(f, code):
     return w
 
 
-def _w7(f, code):
-    def w(a, b, c, d, e, g, h):
-        mem32[STAMP] = code
-        r = f(a, b, c, d, e, g, h)
-        mem32[STAMP] = code | 1
-        return r
-
-    return w
-
-
 def _sampled(f, code):
     k = [0]
 
@@ -121,7 +111,7 @@ def run(app, board, n=-1, log=None, service=None):
         import device.app as A
 
         A._est_update = _w2(A._est_update, 16)
-        A._steps_update = _w7(A._steps_update, 18)
+        A._steps_step = _w2(A._steps_step, 18)
         A._cue_update = _w3(A._cue_update, 20)
     return _run(app, board, n, log, service)
 
