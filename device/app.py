@@ -487,6 +487,6 @@ class App:
         self.ring_cued[i] = cued
         self.ring_probe[i] = _cue_note_step(self.cue, drop_side, st.step_drop_mdeg)
         # stride-aware refractory (shared/cue.py note_stride): the last stride, two intervals
-        self.cue.note_stride(2 * st._int_n if st.walking else 0)
+        self.cue.note_stride(2 * st._int_n if st._v[_S_WALKING] else 0)
         self.ring_head += 1
         self._t[_T_EV] |= EV_STEP

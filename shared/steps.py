@@ -372,6 +372,7 @@ class StepDetector:
 
     @micropython.native
     def _queue(self, k, side, end_n):
+        v = self._v  # the cells (a property per name costs a call)
         # Queue the record of the step that starts at chain entry k.
         w = self._q_w
         self._c_rep[k] = 1
@@ -383,9 +384,9 @@ class StepDetector:
             self._q_drop[w] = self._c_pos[k]
         self._q_end[w] = end_n
         self._q_w = (w + 1) & _RMASK
-        self._q_n = (self._q_n + 1) & _RMASK
+        v[_V_Q_N] = (v[_V_Q_N] + 1) & _RMASK
         self._last_stance = side
-        if self.walking:
+        if v[_V_WALKING]:
             self.stance = 1 - side  # the next step's stance, by alternation
         self.steps += 1
 
@@ -407,42 +408,45 @@ class StepDetector:
 
     @micropython.native
     def _close(self):
+        v = self._v  # the cells (a property per name costs a call)
         # The step up to the candidate window ends: its accumulators go to the newest entry.
         h = self._c_head
-        self._c_lat[h] = self._p_lat
-        self._c_pos[h] = self._p_pos
-        self._c_neg[h] = self._p_neg
-        self._p_lat = 0
-        self._p_pos = 0
-        self._p_neg = 0
+        self._c_lat[h] = v[_V_P_LAT]
+        self._c_pos[h] = v[_V_P_POS]
+        self._c_neg[h] = v[_V_P_NEG]
+        v[_V_P_LAT] = 0
+        v[_V_P_POS] = 0
+        v[_V_P_NEG] = 0
 
     @micropython.native
     def _merge(self):
+        v = self._v  # the cells (a property per name costs a call)
         # No IC at the window after all: its accumulators continue the current step.
-        lat = self._lat + self._p_lat
+        lat = v[_V_LAT] + v[_V_P_LAT]
         if lat > _LATCAP:
             lat = _LATCAP
         elif lat < -_LATCAP:
             lat = -_LATCAP
-        self._lat = lat
-        if self._p_pos > self._pos:
-            self._pos = self._p_pos
-        if self._p_neg > self._neg:
-            self._neg = self._p_neg
-        self._p_lat = 0
-        self._p_pos = 0
-        self._p_neg = 0
+        v[_V_LAT] = lat
+        if v[_V_P_POS] > v[_V_POS]:
+            v[_V_POS] = v[_V_P_POS]
+        if v[_V_P_NEG] > v[_V_NEG]:
+            v[_V_NEG] = v[_V_P_NEG]
+        v[_V_P_LAT] = 0
+        v[_V_P_POS] = 0
+        v[_V_P_NEG] = 0
 
     @micropython.native
     def _end_now(self):
+        v = self._v  # the cells (a property per name costs a call)
         # The step ends at this sample (timeout): all accumulators go to the newest entry.
         self._merge()
-        self._p_lat = self._lat
-        self._p_pos = self._pos
-        self._p_neg = self._neg
-        self._lat = 0
-        self._pos = 0
-        self._neg = 0
+        v[_V_P_LAT] = v[_V_LAT]
+        v[_V_P_POS] = v[_V_POS]
+        v[_V_P_NEG] = v[_V_NEG]
+        v[_V_LAT] = 0
+        v[_V_POS] = 0
+        v[_V_NEG] = 0
         self._close()
 
     @micropython.native
@@ -468,28 +472,30 @@ class StepDetector:
 
     @micropython.native
     def _set_timeout(self, ic):
+        v = self._v  # the cells (a property per name costs a call)
         # The chain's newest IC is at sample ic: it ends after ic + max_n samples without one.
         t = _NEVER  # ic + max_n is beyond any sample index (and the small-int range)
         if ic <= _NEVER - self._max_n:
             t = ic + self._max_n
-        self._timeout_n = t
+        v[_V_TIMEOUT] = t
 
     @micropython.native
     def _replace(self, k, h, ic, pk):
+        v = self._v  # the cells (a property per name costs a call)
         # The candidate at sample ic replaces the chain's newest IC (entry h, previous k).
-        lat = self._c_lat[k] + self._p_lat
+        lat = self._c_lat[k] + v[_V_P_LAT]
         if lat > _LATCAP:
             lat = _LATCAP
         elif lat < -_LATCAP:
             lat = -_LATCAP
         self._c_lat[k] = lat
-        if self._p_pos > self._c_pos[k]:
-            self._c_pos[k] = self._p_pos
-        if self._p_neg > self._c_neg[k]:
-            self._c_neg[k] = self._p_neg
-        self._p_lat = 0
-        self._p_pos = 0
-        self._p_neg = 0
+        if v[_V_P_POS] > self._c_pos[k]:
+            self._c_pos[k] = v[_V_P_POS]
+        if v[_V_P_NEG] > self._c_neg[k]:
+            self._c_neg[k] = v[_V_P_NEG]
+        v[_V_P_LAT] = 0
+        v[_V_P_POS] = 0
+        v[_V_P_NEG] = 0
         self._c_n[h] = ic
         self._c_t[h] = ic
         self._set_timeout(ic)
@@ -498,22 +504,24 @@ class StepDetector:
 
     @micropython.native
     def _pend(self, h):
+        v = self._v  # the cells (a property per name costs a call)
         # Chain entry h has a new IC: its timing search continues from the candidate's.
-        if self._rf_h >= 0:
+        if v[_V_RF_H] >= 0:
             self._retime()
-        self._rf_h = h
-        self._fmax = self._cf
-        self._fmax_n = self._cf_n
-        self._rf_end = self._cf_end
+        v[_V_RF_H] = h
+        v[_V_FMAX] = v[_V_CF]
+        v[_V_FMAX_N] = v[_V_CF_N]
+        v[_V_RF_END] = v[_V_CF_END]
 
     @micropython.native
     def _retime(self):
+        v = self._v  # the cells (a property per name costs a call)
         # The forward deceleration peak that follows the newest IC's jerk peak puts the IC
         # rlag_n before it: a later, steadier landmark of heel strike than the jerk peak (its
         # lag after the reference contact varies less between walkers). Kept within the step.
-        h = self._rf_h
-        self._rf_h = -1
-        ic = self._fmax_n - self._rlag_n
+        h = v[_V_RF_H]
+        v[_V_RF_H] = -1
+        ic = v[_V_FMAX_N] - v[_V_RLAG]
         if self._c_len > 1 and ic <= self._c_t[(h - 1) & _RMASK]:
             return
         pk_n = self._c_n[h] + self._lag_n
@@ -523,6 +531,7 @@ class StepDetector:
 
     @micropython.native
     def _expect(self, ic):
+        v = self._v  # the cells (a property per name costs a call)
         # Walking, newest IC at sample ic: the next one is expected one interval later.
         w = self._int_n * self._beat >> 8
         f = _NEVER
@@ -530,12 +539,13 @@ class StepDetector:
         if ic <= _NEVER - self._max_n - self._max_n:
             f = ic + self._int_n - w
             t = ic + self._int_n + w
-        self._beat_from = f
-        self._beat_to = t
-        self._athr = self._lothr
+        v[_V_BEAT_FROM] = f
+        v[_V_BEAT_TO] = t
+        v[_V_ATHR] = self._lothr
 
     @micropython.native
     def _candidate(self, pk_n, pk):
+        v = self._v  # the cells (a property per name costs a call)
         ic = pk_n - self._lag_n
         c_len = self._c_len
         h = self._c_head
@@ -543,15 +553,15 @@ class StepDetector:
         if c_len > 0:
             dt = ic - self._c_n[h]
             if (
-                self._h_pk <= self._thr < pk
-                and self.walking
+                self._h_pk <= v[_V_THR] < pk
+                and v[_V_WALKING]
                 and (dt < self._min_n or dt * 256 < self._early * self._int_n)
             ):
                 # the newest IC was weak (beat window) and a firm candidate follows it soon:
                 # the firm one is the IC (the previous step's record keeps the weak IC as end)
                 k = (h - 1) & _RMASK
                 self._replace(k, h, ic, pk)
-                if self._rlag_n:
+                if v[_V_RLAG]:
                     self._pend(h)
                 return
             if dt < self._min_n:
@@ -559,15 +569,15 @@ class StepDetector:
                 return
             if dt > self._max_n:
                 # only after missed samples (the timeout normally ends the chain first)
-                if self.walking:
+                if v[_V_WALKING]:
                     self._end_now()
                     self._walk_step(h, ic)
-                    self.walking = 0
+                    v[_V_WALKING] = 0
                     self.stance = -1
                 c_len = 0
             elif c_len > 1 and dt * 256 < self._early * self._int_n:
                 # sooner than the rhythm allows
-                if self.walking:
+                if v[_V_WALKING]:
                     if pk * 256 < self._weak * self._env:
                         self._merge()
                         return
@@ -577,36 +587,36 @@ class StepDetector:
                         return
                     # stronger: it replaces the chain's newest IC
                     self._replace((h - 1) & _RMASK, h, ic, pk)
-                    if self._rlag_n:
+                    if v[_V_RLAG]:
                         self._pend(h)
                     return
-        if pk <= self._thr:
+        if pk <= v[_V_THR]:
             # weak (only the beat window opens for it): at least beat_rel_pct of the previous
             # IC's peak (a walk that fades, not a bump after a firm step), and the step it
             # ends sways opposite to the previous one (_p_lat: that step's lateral sum so far)
             q = self._c_lat[(h - 1) & _RMASK]
             if (
-                not self.walking
+                not v[_V_WALKING]
                 or pk * 256 < self._brel * self._h_pk
-                or (q >= 0 and self._p_lat >= 0)
-                or (q <= 0 and self._p_lat <= 0)
+                or (q >= 0 and v[_V_P_LAT] >= 0)
+                or (q <= 0 and v[_V_P_LAT] <= 0)
             ):
                 self._merge()
                 return
-        self._beat_from = _NEVER  # a new IC: the beat window closes (walking sets it again)
-        self._athr = self._thr
+        v[_V_BEAT_FROM] = _NEVER  # a new IC: the beat window closes (walking sets it again)
+        v[_V_ATHR] = v[_V_THR]
         if c_len > 0:
             self._close()
         else:
-            self._p_lat = 0
-            self._p_pos = 0
-            self._p_neg = 0
+            v[_V_P_LAT] = 0
+            v[_V_P_POS] = 0
+            v[_V_P_NEG] = 0
         h = (h + 1) & _RMASK
         self._c_head = h
         self._c_n[h] = ic
         self._c_t[h] = ic
         self._c_rep[h] = 0
-        if self._rlag_n:
+        if v[_V_RLAG]:
             self._pend(h)
         self._set_timeout(ic)
         if c_len < _RING:
@@ -619,9 +629,9 @@ class StepDetector:
         else:
             self._env = pk
         k = (h - 1) & _RMASK  # the step that just ended
-        if self.walking:
+        if v[_V_WALKING]:
             if c_len > 2 and self._stop and self._same_sway(k) and self._irregular(k, self._stop):
-                self.walking = 0  # neither alternates nor keeps the rhythm
+                v[_V_WALKING] = 0  # neither alternates nor keeps the rhythm
                 self.stance = -1
                 return
             self._walk_step(k, ic)
@@ -668,7 +678,7 @@ class StepDetector:
         elif ev < -_BIG:
             ev = -_BIG
         left0 = 1 if ev > 0 else 0
-        self.walking = 1
+        v[_V_WALKING] = 1
         i = 0
         while i < m:
             e = (first + i) & _RMASK
@@ -705,7 +715,7 @@ class StepDetector:
         self.step_drop_mdeg = self._q_drop[r]
         self.step_end_n = self._q_end[r]
         self._q_r = (r + 1) & _RMASK
-        self._q_n -= 1
+        self._v[_V_Q_N] -= 1
 
     @micropython.viper
     def _step(self, n: int) -> int:
