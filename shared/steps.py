@@ -83,8 +83,11 @@ _B29 = const(0x20000000)
 
 # The per-sample path (`_step`, viper) keeps its set-up values and state in one int32 array
 # `_v`, read through ptr32: one machine load each, where native code pays a hash lookup per
-# attribute. The rarer paths (a candidate, the chain, the records) read and write the same
-# values as attributes: each of these names is a property over its cell (`_vcell`).
+# attribute. The rarer paths (a candidate, the chain, the records) index the same cells.
+# (Not properties over the cells: a class with a property makes MicroPython look the class
+# up on every attribute store to its instances, which doubled the rare paths' cost.) The
+# set-up values are also kept as attributes (read-only after __init__), and `walking` is an
+# attribute kept equal to its cell, for readers outside the detector.
 _V_A = const(0)
 _V_RLAG = const(1)
 _V_ND = const(2)
@@ -127,16 +130,6 @@ CELL_FWD = const(37)  # acc_fwd_mg
 CELL_OBL = const(38)  # obl_mdeg
 CELL_WALKING = const(32)  # public: 1 while walking (device/app.py reads it per sample)
 _V_NCELLS = const(39)
-
-
-def _vcell(k):
-    def get(self):
-        return self._v[k]
-
-    def put(self, x):
-        self._v[k] = x
-
-    return property(get, put)
 
 
 def _lp_coef_q10(cutoff_hz, period_us):
@@ -188,42 +181,6 @@ class StepDetector:
         jerk peak minus ic_lag_ms).
     gyro_up_cdps is accepted by update() for the interface but not used (see the module comment).
     """
-
-    _a = _vcell(_V_A)
-    _rlag_n = _vcell(_V_RLAG)
-    _nd = _vcell(_V_ND)
-    _thr = _vcell(_V_THR)
-    _rearm = _vcell(_V_REARM)
-    _rwin_n = _vcell(_V_RWIN)
-    _win_n = _vcell(_V_WIN)
-    _y1 = _vcell(_V_Y1)
-    _y2 = _vcell(_V_Y2)
-    _f1 = _vcell(_V_F1)
-    _f2 = _vcell(_V_F2)
-    _cf = _vcell(_V_CF)
-    _cf_n = _vcell(_V_CF_N)
-    _cf_end = _vcell(_V_CF_END)
-    _rf_h = _vcell(_V_RF_H)
-    _rf_end = _vcell(_V_RF_END)
-    _fmax = _vcell(_V_FMAX)
-    _fmax_n = _vcell(_V_FMAX_N)
-    _rp = _vcell(_V_RP)
-    _lat = _vcell(_V_LAT)
-    _pos = _vcell(_V_POS)
-    _neg = _vcell(_V_NEG)
-    _p_lat = _vcell(_V_P_LAT)
-    _p_pos = _vcell(_V_P_POS)
-    _p_neg = _vcell(_V_P_NEG)
-    _ic = _vcell(_V_IC)
-    _pk = _vcell(_V_PK)
-    _pk_n = _vcell(_V_PK_N)
-    _win_last = _vcell(_V_WIN_LAST)
-    _athr = _vcell(_V_ATHR)
-    _beat_from = _vcell(_V_BEAT_FROM)
-    _beat_to = _vcell(_V_BEAT_TO)
-    walking = _vcell(_V_WALKING)
-    _timeout_n = _vcell(_V_TIMEOUT)
-    _q_n = _vcell(_V_Q_N)
 
     def __init__(
         self,
@@ -278,7 +235,7 @@ class StepDetector:
         if ic_ref_ms < 0 or ic_ref_ms > 1000 or ic_ref_win_ms < 1 or ic_ref_win_ms > 1000:
             raise ValueError("ic_ref_ms/ic_ref_win_ms out of range")
         self.period_us = period_us
-        self._v = array("i", [0] * _V_NCELLS)  # before any of the properties above is set
+        self._v = array("i", [0] * _V_NCELLS)  # the cells _V_*
         self._a = _lp_coef_q10(ic_lp_hz, period_us)
         self._nd = _ms_to_n(ic_diff_ms, period_us)
         self._ring = array("i", [0] * self._nd)
@@ -303,6 +260,14 @@ class StepDetector:
         self._beat = _q8(beat_pct)
         self._lothr = beat_min_mg << _SH
         self._brel = _q8(beat_rel_pct)
+        v = self._v
+        v[_V_A] = self._a
+        v[_V_RLAG] = self._rlag_n
+        v[_V_ND] = self._nd
+        v[_V_THR] = self._thr
+        v[_V_REARM] = self._rearm
+        v[_V_RWIN] = self._rwin_n
+        v[_V_WIN] = self._win_n
         # chain of recent ICs (ring, newest at _c_head): IC sample index, and for the step that
         # starts there: lateral sum, max(obl), max(-obl)
         self._c_n = array("i", [0] * _RING)
@@ -320,59 +285,61 @@ class StepDetector:
 
     def reset(self):
         """Forget everything: filters, chain, walking state, queued records, step count."""
+        v = self._v
         for i in range(self._nd):
             self._ring[i] = 0
         for i in range(_RING):
             self._c_rep[i] = 0
-        self._rp = 0
-        self._y1 = 0
-        self._y2 = 0
-        self._f1 = 0  # low-passed -acc_fwd (timing signal), mg << _SH
-        self._f2 = 0
-        self._cf = 0  # its peak since the candidate's jerk peak, where, until when
-        self._cf_n = 0
-        self._cf_end = 0
-        self._fmax = 0  # the same for the IC that waits for its timing ...
-        self._fmax_n = 0
-        self._rf_end = 0
-        self._rf_h = -1  # ... at this chain entry (-1: none)
-        self._ic = _IC_ARMED  # candidate window state
-        self._win_last = 0  # last sample of the open window
-        self._pk = 0
-        self._pk_n = 0
+        v[_V_RP] = 0
+        v[_V_Y1] = 0
+        v[_V_Y2] = 0
+        v[_V_F1] = 0  # low-passed -acc_fwd (timing signal), mg << _SH
+        v[_V_F2] = 0
+        v[_V_CF] = 0  # its peak since the candidate's jerk peak, where, until when
+        v[_V_CF_N] = 0
+        v[_V_CF_END] = 0
+        v[_V_FMAX] = 0  # the same for the IC that waits for its timing ...
+        v[_V_FMAX_N] = 0
+        v[_V_RF_END] = 0
+        v[_V_RF_H] = -1  # ... at this chain entry (-1: none)
+        v[_V_IC] = _IC_ARMED  # candidate window state
+        v[_V_WIN_LAST] = 0  # last sample of the open window
+        v[_V_PK] = 0
+        v[_V_PK_N] = 0
         self._c_len = 0  # ICs in the chain
         self._c_head = 0
-        self._timeout_n = _NEVER  # the chain ends after this sample (no IC for max_step)
-        self._beat_from = _NEVER  # while walking: the next IC is expected from here ...
-        self._beat_to = 0  # ... to here, where the lower threshold opens a window too
-        self._athr = self._thr  # the lower of the two thresholds in force
+        v[_V_TIMEOUT] = _NEVER  # the chain ends after this sample (no IC for max_step)
+        v[_V_BEAT_FROM] = _NEVER  # while walking: the next IC is expected from here ...
+        v[_V_BEAT_TO] = 0  # ... to here, where the lower threshold opens a window too
+        v[_V_ATHR] = self._thr  # the lower of the two thresholds in force
         self._h_pk = 0  # jerk peak of the chain's newest IC
         self._env = 0  # running mean of the chain's jerk peaks
         self._int_n = 0  # last IC interval, samples
         # step accumulators (lateral sum, max obl, max -obl): _p_* from the last IC to the
         # opening of the candidate window, the others since then
-        self._lat = 0
-        self._pos = 0
-        self._neg = 0
-        self._p_lat = 0
-        self._p_pos = 0
-        self._p_neg = 0
+        v[_V_LAT] = 0
+        v[_V_POS] = 0
+        v[_V_NEG] = 0
+        v[_V_P_LAT] = 0
+        v[_V_P_POS] = 0
+        v[_V_P_NEG] = 0
         self._ev = 0  # left-stance evidence of the last reported step
         self._last_stance = -1
         self._q_r = 0
         self._q_w = 0
-        self._q_n = 0  # records waiting: (_q_w - _q_r) & _RMASK
+        v[_V_Q_N] = 0  # records waiting: (_q_w - _q_r) & _RMASK
         self.step_ic_n = 0
         self.step_stance = 0
         self.step_drop_mdeg = 0
         self.step_end_n = 0
         self.steps = 0
         self.walking = 0
+        v[_V_WALKING] = 0
         self.stance = -1
 
     @micropython.native
     def _queue(self, k, side, end_n):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         # Queue the record of the step that starts at chain entry k.
         w = self._q_w
         self._c_rep[k] = 1
@@ -408,7 +375,7 @@ class StepDetector:
 
     @micropython.native
     def _close(self):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         # The step up to the candidate window ends: its accumulators go to the newest entry.
         h = self._c_head
         self._c_lat[h] = v[_V_P_LAT]
@@ -420,7 +387,7 @@ class StepDetector:
 
     @micropython.native
     def _merge(self):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         # No IC at the window after all: its accumulators continue the current step.
         lat = v[_V_LAT] + v[_V_P_LAT]
         if lat > _LATCAP:
@@ -438,7 +405,7 @@ class StepDetector:
 
     @micropython.native
     def _end_now(self):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         # The step ends at this sample (timeout): all accumulators go to the newest entry.
         self._merge()
         v[_V_P_LAT] = v[_V_LAT]
@@ -472,7 +439,7 @@ class StepDetector:
 
     @micropython.native
     def _set_timeout(self, ic):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         # The chain's newest IC is at sample ic: it ends after ic + max_n samples without one.
         t = _NEVER  # ic + max_n is beyond any sample index (and the small-int range)
         if ic <= _NEVER - self._max_n:
@@ -481,7 +448,7 @@ class StepDetector:
 
     @micropython.native
     def _replace(self, k, h, ic, pk):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         # The candidate at sample ic replaces the chain's newest IC (entry h, previous k).
         lat = self._c_lat[k] + v[_V_P_LAT]
         if lat > _LATCAP:
@@ -504,7 +471,7 @@ class StepDetector:
 
     @micropython.native
     def _pend(self, h):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         # Chain entry h has a new IC: its timing search continues from the candidate's.
         if v[_V_RF_H] >= 0:
             self._retime()
@@ -515,7 +482,7 @@ class StepDetector:
 
     @micropython.native
     def _retime(self):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         # The forward deceleration peak that follows the newest IC's jerk peak puts the IC
         # rlag_n before it: a later, steadier landmark of heel strike than the jerk peak (its
         # lag after the reference contact varies less between walkers). Kept within the step.
@@ -531,7 +498,7 @@ class StepDetector:
 
     @micropython.native
     def _expect(self, ic):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         # Walking, newest IC at sample ic: the next one is expected one interval later.
         w = self._int_n * self._beat >> 8
         f = _NEVER
@@ -545,7 +512,7 @@ class StepDetector:
 
     @micropython.native
     def _candidate(self, pk_n, pk):
-        v = self._v  # the cells (a property per name costs a call)
+        v = self._v  # the cells _V_* (see above)
         ic = pk_n - self._lag_n
         c_len = self._c_len
         h = self._c_head
@@ -573,6 +540,7 @@ class StepDetector:
                     self._end_now()
                     self._walk_step(h, ic)
                     v[_V_WALKING] = 0
+                    self.walking = 0  # kept equal to its cell
                     self.stance = -1
                 c_len = 0
             elif c_len > 1 and dt * 256 < self._early * self._int_n:
@@ -632,6 +600,7 @@ class StepDetector:
         if v[_V_WALKING]:
             if c_len > 2 and self._stop and self._same_sway(k) and self._irregular(k, self._stop):
                 v[_V_WALKING] = 0  # neither alternates nor keeps the rhythm
+                self.walking = 0  # kept equal to its cell
                 self.stance = -1
                 return
             self._walk_step(k, ic)
@@ -679,6 +648,7 @@ class StepDetector:
             ev = -_BIG
         left0 = 1 if ev > 0 else 0
         v[_V_WALKING] = 1
+        self.walking = 1  # kept equal to its cell
         i = 0
         while i < m:
             e = (first + i) & _RMASK
@@ -858,6 +828,7 @@ class StepDetector:
                 self._end_now()
                 self._walk_step(self._c_head, n)
                 v[_V_WALKING] = 0
+                self.walking = 0  # kept equal to its cell
                 self.stance = -1
             self._c_len = 0
             v[_V_TIMEOUT] = _NEVER
