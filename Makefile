@@ -7,7 +7,7 @@ STUBS := typings
 STUBS_STAMP := $(STUBS)/.installed-stamp
 PORT ?=
 
-.PHONY: all venv demo test lint typecheck typecheck-device pytest bench firmware firmware-uf2 emulator deploy deploy-clean clean
+.PHONY: all venv browser demo test lint typecheck typecheck-device pytest bench firmware firmware-uf2 emulator deploy deploy-clean clean
 
 all: test
 
@@ -35,6 +35,8 @@ demo: venv
 	$(BIN)/hipcue demo --out out/demo
 	$(BIN)/hipcue sim --demo out/demo/device
 	$(BIN)/hipcue report out/demo/weak-right-walk.trace.csv --out out/demo/report
+	$(BIN)/hipcue demo --library out/demo/progress/library.sqlite
+	$(BIN)/hipcue report out/demo/progress/library.sqlite --progress --out out/demo/progress
 
 test: venv lint typecheck pytest
 
@@ -48,7 +50,15 @@ typecheck: venv typecheck-device
 typecheck-device: $(STUBS_STAMP)
 	$(BIN)/mypy --config-file mypy-device.ini
 
-pytest: venv
+# A real browser for the report tests (the progress page printed to PDF: one page, its text):
+# Debian's chromium and poppler-utils (pdftotext), installed when missing; without them (no
+# package registry) those tests skip with that reason.
+browser:
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium poppler-utils) >/dev/null 2>&1 || \
+		echo "chromium or pdftotext not installed: the browser tests will skip"
+
+pytest: venv browser
 	$(BIN)/python -m pytest -n 2
 
 # The peer detectors of the gait table (mobgap, heavy: numba, scikit-learn) get their own venv.

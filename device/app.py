@@ -78,7 +78,8 @@ _T_TILT_MDEG = const(15)  # |tilt| limit, mdeg (0: off)
 _T_YAW_LP = const(16)  # low-passed yaw rate, cdeg/s << 4
 _T_YAW_K = const(17)  # its shift: 2**k samples ~ turn_tau_ms (0: the raw rate)
 _T_EX = const(18)  # 1: an exercise set (self.ex, shared/exercise.py) drives the motor
-_T_NCELLS = const(19)
+_T_SGATE = const(19)  # turn/tilt gate bits seen since the last step was reported (issue 16)
+_T_NCELLS = const(20)
 CELL_N = _T_N
 CELL_EV = _T_EV
 # Gate reasons (shared/cue.py GATE_*) and the cue's gate cell.
@@ -195,6 +196,9 @@ class App:
         self.ring_drop = array("i", [0] * _RING)
         self.ring_cued = array("i", [0] * _RING)
         self.ring_probe = array("i", [0] * _RING)  # 1: the step was in a feedback-off probe
+        # the turn (GATE_TURN) and tilt (GATE_TILT) gate bits seen during the step: 0 = level
+        # straight walking (the progress view averages only those steps)
+        self.ring_gated = array("i", [0] * _RING)
         self.ring_head = 0  # steps written
         self.ring_tail = 0  # steps taken
         self.steps_lost = 0
@@ -414,6 +418,7 @@ class App:
             if t[_T_GAP_LEFT] > 0:
                 t[_T_GAP_LEFT] -= 1
                 gate |= _G_GAP
+            t[_T_SGATE] |= gate & (_G_TURN | _G_TILT)
             cue = self.cue
             ptr32(cue._s)[_C_GATE] = gate
             motor = int(_cue_update(cue, obl, 1 if gate == 0 else 0))
@@ -486,6 +491,8 @@ class App:
             j += 1
         self.ring_cued[i] = cued
         self.ring_probe[i] = _cue_note_step(self.cue, drop_side, st.step_drop_mdeg)
+        self.ring_gated[i] = self._t[_T_SGATE]
+        self._t[_T_SGATE] = 0
         # stride-aware refractory (shared/cue.py note_stride): the last stride, two intervals
         self.cue.note_stride(2 * st._int_n if st._v[_S_WALKING] else 0)
         self.ring_head += 1

@@ -165,6 +165,11 @@ class LogStore:
         # on_session(app, k): called when session k has started (its header written); the
         # service advances and saves the config's session_index there (device/service.py)
         self.on_session = None
+        # header_hook(): extra header keys for a feedback session (count=1), or None; the
+        # service tags a programme's sessions with it, and dates a session started by
+        # walking (start_unix, once the host has set the clock; device/service.py)
+        self.header_hook = None
+        self.button_hook = None  # button_hook(press) -> 1 when it took a short press
         self.due = array("i", [_NEVER])  # sample index of the next timed work (see above)
         self._next = 1
         try:
@@ -225,6 +230,16 @@ class LogStore:
         if header_extra:
             for key in header_extra:
                 info[key] = header_extra[key]
+        if count and self.header_hook is not None:
+            try:
+                more = self.header_hook()
+            except Exception:
+                more = None
+                self.faults |= LOG_IO
+            if more:
+                for key in more:
+                    if key != "start_unix" or not start_unix:
+                        info[key] = more[key]
         self._rotate(2048)
         try:
             f = open(self.root + "/" + session_name(k), "wb")
@@ -281,10 +296,13 @@ class LogStore:
             self.start(app, "walking")
         rec = self.rec
         probes = getattr(app, "ring_probe", None)
+        gated = getattr(app, "ring_gated", None)
         while app.ring_tail != app.ring_head:
             if self.active:
                 j = app.ring_tail & _RING_MASK
                 if probes is not None and not rec.probe_flag(probes[j]):
+                    self._drop()
+                if gated is not None and gated[j] and not rec.gated(gated[j]):
                     self._drop()
                 if rec.step(app.ring_ic[j], app.ring_stance[j], app.ring_drop[j], app.ring_cued[j]):
                     self._steps += 1

@@ -187,12 +187,16 @@ def run(app, board, n: int = -1, log=None, service=None):
 
 
 def on_button(app, press, log):
-    """Short press: start or stop a session; long press: stand still and recalibrate."""
+    """Short press: start or stop a session (in exercise mode: a set, device/service.py
+    button()); long press: stand still and recalibrate."""
     if press == BUTTON_LONG:
         from device.service import start_calibration
 
         start_calibration(app)
     elif log is not None:
+        hook = getattr(log, "button_hook", None)
+        if hook is not None and hook(press):
+            return
         if log.active:
             log.stop(app, "button")
         else:

@@ -48,6 +48,7 @@ package(
         "logformat.py",
         "mount.py",
         "mp.py",
+        "programme.py",
         "protocol.py",
         "sides.py",
         "slstest.py",

@@ -35,6 +35,7 @@ import time
 from array import array
 
 from shared import fromconfig, sides
+from shared import programme as PG
 from shared import protocol as P
 from shared.calib import CAL_DONE, CAL_FAILED, CAL_RUNNING
 from shared.config import IMUS, SCHEMA, Config, ConfigError
@@ -158,6 +159,55 @@ def load_config(data_dir):
     except OSError:
         where = "could not be set aside"
     return cfg, "stored config %s, %s: defaults" % (why, where), FAULT_CONFIG
+
+
+def programme_path(data_dir):
+    return data_dir + "/programme.json"
+
+
+def load_programme(data_dir):
+    """The stored programme (shared/programme.py) -> (stored dict {"plan", "base"} or None,
+    note). A file that does not read or check is set aside (programme.json.badN), never
+    fatal."""
+    path = programme_path(data_dir)
+    try:
+        os.remove(path + ".tmp")
+    except OSError:
+        pass
+    try:
+        f = open(path)
+    except OSError:
+        return None, "no programme"
+    try:
+        try:
+            d = json.load(f)
+        finally:
+            f.close()
+        plan = PG.check(d["plan"])
+        base = d["base"]
+        if isinstance(base, bool) or not isinstance(base, int) or base < 0:
+            raise PG.PlanError("base must be a whole number")
+        return {"plan": plan, "base": base}, "programme %s loaded" % plan["id"]
+    except Exception as e:  # noqa: BLE001 - a torn or corrupt file must not stop the boot
+        why = str(e) or type(e).__name__
+    try:
+        where = "set aside as " + _set_aside(path)
+    except OSError:
+        where = "could not be set aside"
+    return None, "stored programme refused (%s), %s" % (why, where)
+
+
+def save_programme(data_dir, stored):
+    path = programme_path(data_dir)
+    if stored is None:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        return
+    with open(path + ".tmp", "w") as f:
+        json.dump(stored, f)
+    os.rename(path + ".tmp", path)
 
 
 def save_config(data_dir, cfg):
@@ -332,7 +382,12 @@ class Service:
             "exercise.start": self._c_exercise_start,
             "exercise.status": self._c_exercise_status,
             "exercise.stop": self._c_exercise_stop,
+            "programme.set": self._c_programme_set,
+            "programme.get": self._c_programme_get,
+            "programme.clear": self._c_programme_clear,
         }
+        # the retraining programme (shared/programme.py): {"plan", "base"} or None
+        self.programme, self.programme_note = load_programme(data_dir)
         # an exercise set started by command (shared/exercise.py): its session and reps
         self._ex_running = 0
         self._ex_session = None
@@ -357,6 +412,47 @@ class Service:
         self._log = store
         if store is not None:
             store.on_session = self._session_started
+            store.header_hook = self._programme_header
+            store.button_hook = self.button
+            app = self.app
+            if app is not None and app.ex is not None and not self._ex_running:
+                # the stored config's mode is an exercise: the set runs from boot; log it
+                self._ex_begin(app.cfg, "boot")
+
+    def _programme_header(self):
+        """Header keys of a feedback session: its date (start_unix) when the clock is set,
+        and while a programme is set the plan, this session's number in it (1-based, from
+        session_index), its planned minutes and its share of cues."""
+        d = {}
+        now = self._clock_now()
+        if now:
+            d["start_unix"] = now  # a session the wearer started by walking: its date
+        st = self.programme
+        if st is not None:
+            plan = st["plan"]
+            k = self.cfg["session_index"] - st["base"] + 1
+            d["programme"] = {
+                "plan": plan,
+                "session": k,
+                "minutes": PG.planned_minutes(plan, k),
+                "fade_pct": session_fade_pct(self.cfg),
+            }
+        return d
+
+    def button(self, press):
+        """A short press while the config's mode is an exercise starts a set (as the config
+        sets it) or ends the running one; returns 1 when it took the press (device/main.py
+        on_button), 0 to leave it to the session start/stop."""
+        app = self.app
+        if app is None or press != 1 or self._sls_running:
+            return 0
+        if self._ex_running:
+            self._ex_finish("button")
+            return 1
+        if self.cfg["mode"] == "walk":
+            return 0
+        self._ex_begin(self.cfg, "button")
+        return 1
 
     def _session_started(self, app, k):
         """A new session (its header records the index it runs with): its faded-schedule
@@ -677,6 +773,7 @@ class Service:
             "chunk": P.CHUNK,
             "live": self.live,
             "config": self.config_note,
+            "programme": self.programme_note,
             "frames_ok": self.frames_ok,
             "frames_bad": self.frames_bad,
         }
@@ -1070,13 +1167,18 @@ class Service:
         done (the end-of-set buzz) or `exercise.stop`; its reps go into an exercise session
         log (header "exercise": mode; end frame "exercise": the set and its reps), which does
         not count as a feedback session, and to `exercise.status`."""
-        app = self._need_app()
+        self._need_app()
         if self._ex_running or self._sls_running:
             raise _Reject(P.E_STATE, "a test or an exercise set is running")
         new = Config()
         for key in self.cfg.values:
             new.values[key] = self.cfg.values[key]
-        for arg, key in (("mode", "mode"), ("side", "ex_side"), ("reps", "ex_reps")):
+        for arg, key in (
+            ("mode", "mode"),
+            ("side", "ex_side"),
+            ("reps", "ex_reps"),
+            ("tempo_ms", "tempo_ms"),
+        ):
             if arg in req:
                 try:
                     new.set(key, str(req[arg]))
@@ -1089,24 +1191,7 @@ class Service:
                 raise _Reject(P.E_BAD_REQUEST, str(e)) from None
         if new["mode"] == "walk":
             raise _Reject(P.E_BAD_REQUEST, "mode: name an exercise (config mode is walk)")
-        ex = app.start_exercise(new)
-        self._ex_reps = []
-        self._ex_start_n = app.n
-        self.ex_last = None
-        log = self.log
-        self._ex_session = None
-        if log is not None:
-            self._ex_auto = log.auto
-            log.auto = 0  # resting between reps must not end it, walking must not start one
-            extra = {"exercise": new["mode"], "ex_side": new["ex_side"]}
-            extra["ex_reps"] = new["ex_reps"]
-            extra["ex_threshold_deg"] = new.text("ex_threshold_deg")
-            k = log.start(
-                app, "exercise", start_unix=self._clock_now() or 0, header_extra=extra, count=0
-            )
-            if k >= 0:
-                self._ex_session = "S%04d.hcl" % k
-        self._ex_running = 1
+        ex = self._ex_begin(new, "exercise")
         self._reply(
             seq,
             {
@@ -1117,6 +1202,35 @@ class Service:
                 "session": self._ex_session,
             },
         )
+
+    def _ex_begin(self, new, reason):
+        """Start the set config `new` describes and its exercise session log (reason: how it
+        was started: "exercise" by command, "button", "boot" from the stored config)."""
+        app = self.app
+        ex = app.start_exercise(new)
+        self._ex_reps = []
+        self._ex_start_n = app.n if app.n > 0 else 0
+        self.ex_last = None
+        log = self.log
+        self._ex_session = None
+        if log is not None:
+            self._ex_auto = log.auto
+            log.auto = 0  # resting between reps must not end it, walking must not start one
+            extra = {"exercise": new["mode"], "ex_side": new["ex_side"]}
+            extra["ex_reps"] = new["ex_reps"]
+            extra["ex_threshold_deg"] = new.text("ex_threshold_deg")
+            if new["tempo_ms"]:
+                extra["tempo_ms"] = new["tempo_ms"]
+            if self.programme is not None:
+                extra["programme"] = {"id": self.programme["plan"]["id"]}
+            k = log.start(
+                app, reason, start_unix=self._clock_now() or 0, header_extra=extra, count=0
+            )
+            if k >= 0:
+                self._ex_session = "S%04d.hcl" % k
+        self._ex_running = 1
+        self.wants[WANT_POLL] = 1
+        return ex
 
     def _ex_check(self):
         """Between samples: take one finished rep; end the set once it is done and its
@@ -1204,6 +1318,58 @@ class Service:
             d["session"] = self._ex_session
             d["last"] = self._ex_reps[-1] if self._ex_reps else None
         self._reply(seq, d)
+
+    # -- the retraining programme (issue #16) ----------------------------------------------
+    def _c_programme_set(self, seq, req):
+        """Store a programme (shared/programme.py) and set the config's faded schedule to it
+        (session_index 0: the next walking session is the programme's first)."""
+        try:
+            plan = PG.check(req.get("plan"))
+        except PG.PlanError as e:
+            raise _Reject(P.E_BAD_REQUEST, "programme: %s" % e) from None
+        new = Config()
+        for k in self.cfg.values:
+            new.values[k] = self.cfg.values[k]
+        values = PG.config_values(plan)
+        changed = []
+        try:
+            for k in values:
+                new.set(k, values[k])
+                if new.values[k] != self.cfg.values[k]:
+                    changed.append(k)
+            new.check()
+        except ConfigError as e:
+            raise _Reject(P.E_CONFIG, str(e)) from None
+        stored = {"plan": plan, "base": new["session_index"]}
+        save_programme(self.data_dir, stored)  # OSError -> E_IO, nothing changed
+        save_config(self.data_dir, new)
+        for k in new.values:
+            self.cfg.values[k] = new.values[k]
+        apply_config_live(self.app, changed)
+        self.programme = stored
+        self.programme_note = "programme %s set" % plan["id"]
+        self._c_programme_get(seq, req)
+
+    def _c_programme_get(self, seq, req):
+        st = self.programme
+        d = {"programme": None, "note": self.programme_note}
+        if st is not None:
+            plan = st["plan"]
+            k = self.cfg["session_index"] - st["base"] + 1
+            d["programme"] = plan
+            d["next_session"] = k
+            d["next_minutes"] = PG.planned_minutes(plan, k)
+            d["next_fade_pct"] = session_fade_pct(self.cfg)
+            d["dose_minutes"] = PG.dose_minutes(plan)
+        self._reply(seq, d)
+
+    def _c_programme_clear(self, seq, req):
+        """Forget the programme (the config keeps its schedule: `config reset` for that)."""
+        st = self.programme
+        save_programme(self.data_dir, None)
+        self.programme = None
+        self.programme_note = "no programme"
+        self._reply(seq, {"cleared": st["plan"]["id"] if st is not None else None})
 
     def _clock_now(self):
         base = self._clock_base

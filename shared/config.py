@@ -212,6 +212,14 @@ SCHEMA = {
         "exercise: pelvic motion that starts a rep (0: the exercise's own, shared/exercise.py)",
     ),
     "ex_min_rep_ms": ("int", 250, 100, 10000, "ms", "exercise: shortest rep or side step"),
+    "tempo_ms": (
+        "int",
+        0,
+        0,
+        20000,
+        "ms",
+        "exercise: a short pacing buzz this often until the set is done, one per rep (0: off)",
+    ),
 }
 
 # The keys of issue #7's feedback rules: a session header records them only when they differ
@@ -246,7 +254,15 @@ FEEDBACK_KEYS = (
 )
 # Exercise mode (issue #16): like the feedback keys, absent from session headers and replay
 # summaries while at their defaults, so walking sessions and replays stay as they were.
-EXERCISE_KEYS = ("mode", "ex_side", "ex_reps", "ex_threshold_deg", "ex_rep_deg", "ex_min_rep_ms")
+EXERCISE_KEYS = (
+    "mode",
+    "ex_side",
+    "ex_reps",
+    "ex_threshold_deg",
+    "ex_rep_deg",
+    "ex_min_rep_ms",
+    "tempo_ms",
+)
 
 CHOICES = {
     "feedback": ("continuous", "bandwidth", "faded"),

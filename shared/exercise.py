@@ -30,6 +30,9 @@ the peak drop (mdeg) and whether a cue fired. A cue: the drop has stayed at or p
 `threshold_mdeg` for `dwell_n` samples inside a rep; one pulse of `cue_n` samples, at most
 one per rep. When the count of reps reaches `reps` the motor gives one long buzz (BUZZ_MS):
 the set is done (counting goes on).
+Tempo pacing (config tempo_ms, 0 off): a short pulse (TEMPO_PULSE_MS) every tempo_ms from the
+set's first sample until the set is done, the pace of one rep; shorter than a cue (cue_ms,
+150 ms by default) so the two can be told apart by feel.
 
 `update()` is viper: integer-only, no allocation, every intermediate inside +-2**30 (proven
 by tests/test_range.py); cells that may be negative are read sign-corrected as
@@ -53,6 +56,7 @@ KIND = (0, REP_TILT, REP_TILT, STEP_OBL, REP_LYING, REP_LYING)
 # rep_mdeg 0 (config ex_rep_deg 0) means the exercise's own onset, mdeg
 DEFAULT_REP_MDEG = (0, 8000, 5000, 1500, 2000, 2000)
 BUZZ_MS = 800
+TEMPO_PULSE_MS = 40
 MAX_REP_MS = 8000
 POSTURE_MDEG = const(40000)  # past this from the baseline: a change of posture, not a rep
 SETTLE_SHIFT = const(4)  # while settling into a new posture the baselines follow in 2**4
@@ -100,7 +104,11 @@ _R_PEAK = const(60)
 _R_STANCE = const(76)
 _R_DROP = const(92)
 _R_CUED = const(108)
-_NCELLS = const(127)
+_TEMPO_N = const(127)  # samples between tempo pulses (0: off)
+_TEMPO_LEFT = const(128)
+_TPULSE_N = const(129)
+_TPULSE_LEFT = const(130)
+_NCELLS = const(131)
 _DROP_CAP = const(180000)
 
 
@@ -116,6 +124,7 @@ class Exercise:
         dwell_ms=10,
         cue_ms=150,
         min_rep_ms=250,
+        tempo_ms=0,
     ):
         if mode not in MODES or mode == "walk":
             raise ValueError("not an exercise: %r" % (mode,))
@@ -134,6 +143,8 @@ class Exercise:
         s[_BUZZ_N] = max(1, self._n(BUZZ_MS))
         s[_MAX_N] = self._n(MAX_REP_MS)
         s[_SETTLE_N] = max(1, self._n(SETTLE_MS))
+        s[_TEMPO_N] = max(1, self._n(tempo_ms)) if tempo_ms > 0 else 0
+        s[_TPULSE_N] = max(1, self._n(TEMPO_PULSE_MS))
         self.reset()
 
     def _n(self, ms):
@@ -147,6 +158,8 @@ class Exercise:
         s[_FIRST] = 1
         s[_LAST_FIRE] = -1
         s[_DONE_N] = -1
+        s[_TEMPO_LEFT] = 0  # the first pulse on the set's first sample
+        s[_TPULSE_LEFT] = 0
 
     # -- between samples -----------------------------------------------------------------
     @property
@@ -202,6 +215,14 @@ class Exercise:
             motor = 1
         if s[_BUZZ_LEFT] > 0:
             s[_BUZZ_LEFT] -= 1
+            motor = 1
+        if s[_TEMPO_N] > 0 and s[_COUNT] < s[_TARGET]:
+            if s[_TEMPO_LEFT] <= 0:
+                s[_TEMPO_LEFT] = s[_TEMPO_N]
+                s[_TPULSE_LEFT] = s[_TPULSE_N]
+            s[_TEMPO_LEFT] -= 1
+        if s[_TPULSE_LEFT] > 0:
+            s[_TPULSE_LEFT] -= 1
             motor = 1
         if s[_FIRST]:
             s[_FIRST] = 0

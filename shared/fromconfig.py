@@ -92,4 +92,5 @@ def exercise(cfg, period_us):
         dwell_ms=cfg["dwell_ms"],
         cue_ms=cfg["cue_ms"],
         min_rep_ms=cfg["ex_min_rep_ms"],
+        tempo_ms=cfg["tempo_ms"],
     )

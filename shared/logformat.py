@@ -50,6 +50,10 @@ the time since the previous record on its clock; the clocks continue from block 
                 (0) in a feedback-off probe block; written when the flag changes (from 0)
     0xE9..0xEF  extension records: tag, u8 length, payload[length]; a reader skips the ones it
                 does not know (so later additions keep this reader working)
+    R_GATED     0xE9 (extension) length 1, u8 gate bits (shared/cue.py GATE_TURN 4, GATE_TILT
+                64): the next step of the block was taken in a turn or bent over/reclined
+                (issue 16: the progress view averages only level straight steps); written
+                only before such a step, so a step without it was level and straight
     R_RAW       0xF0 u32 n0, u8 count, count x (int16 ax ay az gx gy gz raw counts): samples
                 n0, n0 + 1, ... on the firmware's time grid (raw capture only)
 
@@ -92,6 +96,7 @@ R_ETIME = 0xE5
 R_BACK = 0xE6
 R_FEEDBACK = 0xE7
 R_PROBE = 0xE8
+R_GATED = 0xE9  # an extension record (below)
 R_EXT_FIRST = 0xE9  # ..0xEF: tag, u8 length, payload (skipped when unknown)
 R_EXT_LAST = 0xEF
 R_RAW = 0xF0
@@ -366,6 +371,23 @@ class RecordBuffer:
         return 1
 
     @micropython.native
+    def gated(self, bits):
+        """The next step was taken with these turn/tilt gate bits on (R_GATED, 3 bytes; written
+        only with room for the step after it, so it never marks a later step)."""
+        if not self.room(7):
+            self.dropped += 1
+            return 0
+        b = self.buf
+        p = self.pos
+        b[p] = R_GATED
+        b[p + 1] = 1
+        b[p + 2] = bits & 0xFF
+        self.pos = p + 3
+        self.records += 1
+        self.raw_at = 0
+        return 1
+
+    @micropython.native
     def raw(self, n, s):
         """One IMU sample (array of 6 raw int16 counts) at grid index n."""
         b = self.buf
@@ -423,6 +445,7 @@ def parse(data):
     header (dict or None), end (dict or None), steps [(t_cs, side, drop_ds, cued)],
     cues [t_cs], faults [(t_cs, bits)], summaries [(t_cs, steps, cues, late, missed, dropped)],
     feedback [(t_cs, [counts])] (R_FEEDBACK), probe [0/1 per step, in step order] (R_PROBE),
+    gated [gate bits per step, in step order: 0 level straight] (R_GATED),
     raw [(n0, bytes)] (runs of 12-byte samples), frames (count of good frames),
     good_bytes (end of the last intact frame), error (None, or why the rest was dropped),
     version (of the file), gaps (version 2: ["skipped", at byte, bytes, step clock] for bytes
@@ -438,6 +461,7 @@ def parse(data):
         "summaries": [],
         "feedback": [],
         "probe": [],
+        "gated": [],
         "raw": [],
         "frames": 0,
         "good_bytes": 0,
@@ -581,6 +605,8 @@ def _records(p, clocks, out):
     sums = []
     fb = []
     probes = []
+    gated = []
+    pending = 0
     raw = []
     sc, ec, side, probe = clocks[0], clocks[1], clocks[2], clocks[3]
     i = 0
@@ -595,6 +621,8 @@ def _records(p, clocks, out):
             v = p[i + 1]
             steps.append((sc, side, v & 0x7F, v >> 7))
             probes.append(probe)
+            gated.append(pending)
+            pending = 0
             i += 2
         elif b == R_STEP:
             if i + 4 > n:
@@ -604,6 +632,8 @@ def _records(p, clocks, out):
             side = v >> 15
             steps.append((sc, side, v & 0x3FFF, (v >> 14) & 1))
             probes.append(probe)
+            gated.append(pending)
+            pending = 0
             i += 4
         elif b == R_TIME or b == R_ETIME or b == R_BACK:
             if i + 3 > n:
@@ -645,6 +675,8 @@ def _records(p, clocks, out):
         elif R_EXT_FIRST <= b <= R_EXT_LAST:
             if i + 2 > n or i + 2 + p[i + 1] > n:
                 return "extension record 0x%02x cut off" % b
+            if b == R_GATED and p[i + 1] >= 1:
+                pending = p[i + 2]
             i += 2 + p[i + 1]
         elif b == R_RAW:
             if i + 6 > n:
@@ -665,6 +697,7 @@ def _records(p, clocks, out):
     out["steps"].extend(steps)
     out["feedback"].extend(fb)
     out["probe"].extend(probes)
+    out["gated"].extend(gated)
     out["cues"].extend(cues)
     out["faults"].extend(faults)
     out["summaries"].extend(sums)

@@ -83,6 +83,8 @@ def jobs(tmp_path_factory) -> dict[str, tuple[Path, int]]:
         write_trace_csv(tr, path)
         job = base / f"ex-{ex}"
         sets = (("mode", ex), ("ex_side", "right"), ("ex_reps", str(reps)))
+        if ex == "clamshell":
+            sets += (("tempo_ms", "2500"),)  # tempo pacing on: its pulses are per-sample work
         out[ex] = (job, prepare_job(job, path, True, sets))
     return out
 

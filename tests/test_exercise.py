@@ -48,7 +48,9 @@ def test_config_keys_and_modes():
     ):
         with pytest.raises(ConfigError, match=key):
             cfg.set(key, bad)
-    assert set(EXERCISE_KEYS) == {k for k in cfg.values if k == "mode" or k.startswith("ex_")}
+    assert set(EXERCISE_KEYS) == {
+        k for k in cfg.values if k in ("mode", "tempo_ms") or k.startswith("ex_")
+    }
 
 
 def test_walking_replay_has_no_reps_and_no_exercise_keys(tmp_path):

@@ -774,12 +774,13 @@ def test_exercise_sets_stay_in_range(fresh, tmp_path, exercise):
         synth.write_trace_csv(tr, path)
         before = _per_function(checker).get("shared.exercise.Exercise.update", 0)
         sets = (("mode", exercise), ("ex_side", side), ("ex_reps", "6"))
+        sets += (("tempo_ms", "2500" if side == "right" else "0"),)  # tempo pacing
         run, _rate = _trace_case(fresh, path, True, None, sets)
         assert run.calibrated == 1 and run.faults == 0, run
         assert _per_function(checker)["shared.exercise.Exercise.update"] > before
     # reps (tilt +35 deg, obliquity +-180) and changes of posture (tilt -90, obliquity -180)
     # (lying: obliquity +-15, roll back 20 deg)
-    ex = mods["shared.exercise"].Exercise(1000, exercise, 1, 200, 1000, 20000, 0, 20)
+    ex = mods["shared.exercise"].Exercise(1000, exercise, 1, 200, 1000, 20000, 0, 20, 250, 100)
     lying = exercise in ("leg-lift", "clamshell")
     big, tilt = (15000, -20000) if lying else (180000, 35000)
     out = array("i", [0] * 6)

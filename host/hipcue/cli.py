@@ -92,6 +92,18 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="out/demo", metavar="DIR")
     p.add_argument("--engine", choices=("micropython", "cpython"), default="micropython")
     p.add_argument("--duration", type=number(10, 3600, " s"), default=90.0, help="walking time, s")
+    p.add_argument(
+        "--library",
+        metavar="PATH",
+        help="instead: a demo session library for the progress view (weeks of a synthetic "
+        "wearer with a weak right hip that improves, recorded by the firmware: sim/progress.py)",
+    )
+    p.add_argument(
+        "--minutes",
+        default="15:30",
+        metavar="FIRST:LAST",
+        help="--library: the demo programme's minutes per walking session (default 15:30)",
+    )
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -124,6 +136,18 @@ def _run_tune(args: argparse.Namespace) -> int:
     return tune.run(args)
 
 
+def _add_programme(p: argparse.ArgumentParser) -> None:
+    from hipcue import programme
+
+    programme.add_arguments(p)
+
+
+def _run_programme(args: argparse.Namespace) -> int:
+    from hipcue import programme
+
+    return programme.run(args)
+
+
 # name -> (help, add arguments, run)
 COMMANDS: dict[
     str,
@@ -134,6 +158,11 @@ COMMANDS: dict[
     "demo": ("simulate a weak-right-hip walk through the firmware", _add_demo, _run_demo),
     "report": ("HTML report (plots) and text summary of sessions", _add_report, _run_report),
     "tune": ("what-if cue settings on a raw capture; threshold advice", _add_tune, _run_tune),
+    "programme": (
+        "a multi-week retraining plan on the device; its adherence",
+        _add_programme,
+        _run_programme,
+    ),
     **DEVICE_COMMANDS,  # ports info config calibrate live logs time sim (hipcue/devcmd.py)
 }
 

@@ -17,6 +17,8 @@ from hipcue.trace import read_trace
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "library", None):
+        return run_library(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     trace_path = out / "weak-right-walk.trace.csv"
@@ -54,6 +56,32 @@ def run(args: argparse.Namespace) -> int:
     plot(res, walk, png)
     print(f"plot:     {png}")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def run_library(args: argparse.Namespace) -> int:
+    """`hipcue demo --library PATH`: the progress view's demo library (sim/progress.py)."""
+    from hipcue import HipcueError
+    from hipcue.library import Library
+    from sim.progress import build_library
+
+    a, sep, b = str(args.minutes).partition(":")
+    try:
+        minutes = (int(a), int(b))
+        if not sep or not (1 <= minutes[0] <= 180 and 1 <= minutes[1] <= 180):
+            raise ValueError
+    except ValueError:
+        raise HipcueError(f"--minutes {args.minutes!r}: expected FIRST:LAST, 1..180") from None
+    lib = Path(args.library)
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    plan = build_library(lib, minutes=minutes)
+    with Library(lib, create=False) as db:
+        n = len(db.sessions())
+    print(
+        f"library: {lib} ({n} sessions from the firmware: programme {plan['id']}, "
+        f"{plan['walks']} walks {plan['min0']}->{plan['min1']} min, exercise sets, "
+        "single-leg stance tests)"
+    )
     return 0
 
 

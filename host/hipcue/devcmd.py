@@ -711,6 +711,11 @@ def add_exercise(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--reps", type=whole(1, 200), help="reps in the set (default: ex_reps)")
     p.add_argument("--threshold", help="cue threshold, deg (default: ex_threshold_deg)")
+    p.add_argument(
+        "--tempo",
+        type=number(0, 20, " s"),
+        help="a short pacing buzz every this many seconds, one per rep (0: off; default tempo_ms)",
+    )
     p.add_argument("--no-wait", action="store_true", help="start it and return")
     p.add_argument(
         "--max-s", type=float, default=900.0, help="stop the set after this many seconds"
@@ -750,6 +755,8 @@ def _exercise(
         req["reps"] = args.reps
     if args.threshold is not None:
         req["threshold_deg"] = args.threshold
+    if args.tempo is not None:
+        req["tempo_ms"] = round(args.tempo * 1000)
     r = c.request("exercise.start", **req)
     if args.no_wait:
         _out(args, r, f"{r['started']} set started: {r['reps']} reps, {r['side']} side")

@@ -40,6 +40,7 @@ class LogStep:
     drop_deg: float
     cued: int
     probe: int = 0  # 1: in a feedback-off probe block (R_PROBE)
+    gated: int = 0  # turn (4) / tilt (64) gate bits during the step (R_GATED); 0: level straight
 
 
 @dataclass
@@ -124,8 +125,16 @@ def read_session(data: bytes, name: str = "") -> Session:
     if p["header"] is None:
         raise LogError(f"{name or 'session'}: {p['error'] or 'no header'}")
     probe = p["probe"]
+    gated = p.get("gated", [])
     steps = [
-        LogStep(t / 100.0, sides.letter(stance), ds / 10.0, cued, probe[i] if i < len(probe) else 0)
+        LogStep(
+            t / 100.0,
+            sides.letter(stance),
+            ds / 10.0,
+            cued,
+            probe[i] if i < len(probe) else 0,
+            gated[i] if i < len(gated) else 0,
+        )
         for i, (t, stance, ds, cued) in enumerate(p["steps"])
     ]
     feedback = [
@@ -207,6 +216,7 @@ def session_dict(s: Session) -> dict[str, Any]:
         "feedback": [[f.t_s, f.counts] for f in s.feedback],
         "feedback_totals": s.feedback_totals,
         "probe_steps": [i for i, st in enumerate(s.steps) if st.probe],
+        "gated_steps": [[i, st.gated] for i, st in enumerate(s.steps) if st.gated],
     }
 
 

@@ -1,6 +1,7 @@
 """`hipcue report`: a page a physiotherapist can look at, and a plain-text summary.
 
     hipcue report SESSION... [--out DIR] [--window S]
+    hipcue report LIBRARY.sqlite --progress [--out DIR]   (the progress view: hipcue/progress.py)
 
 Writes DIR/report.html (self-contained: inline CSS, every plot embedded as a base64 PNG data
 URI, no script and no network resource), DIR/summary.txt, and the same PNGs in DIR/img/ for
@@ -623,9 +624,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-calibrate", action="store_true", help="trace sessions: no calibration")
     p.add_argument("--engine", choices=("micropython", "cpython"), default="micropython")
     p.add_argument("--quiet", "-q", action="store_true", help="do not print the summary")
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="the progress view over a session library (LIBRARY.sqlite): DIR/progress.html, "
+        "one printable page, and DIR/progress.txt",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.progress:
+        from hipcue import progress
+
+        libs = [s for s in args.sessions if s.partition("#")[0].endswith(".sqlite")]
+        if len(libs) != 1 or len(args.sessions) != 1 or "#" in libs[0]:
+            raise HipcueError("--progress: give one session library (LIBRARY.sqlite)")
+        page, text = progress.write(libs[0], args.out)
+        if not args.quiet:
+            print(text, end="")
+        print(f"progress: {page}")
+        return 0
     opts = LoadOptions(
         mount=args.mount,
         sets=tuple(args.set),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -127,14 +128,31 @@ def load_library(path: Path, ref: str | None, options: LoadOptions) -> list[Sess
 
     if not path.exists():
         raise HipcueError(f"{path}: no such session library")
+    from hipcue.logs import LogError, read_session
+
     with Library(path, create=False) as lib:
         ids = [lib.resolve(ref)] if ref else [int(r["id"]) for r in lib.sessions()]
         out = []
+        other = 0
         for sid in ids:
             name, data = lib.session_bytes(sid)
+            if not ref:
+                try:
+                    head = read_session(data, name).header
+                except LogError:
+                    head = {}
+                if head.get("test") or head.get("exercise"):
+                    other += 1  # no walk to plot: the progress view shows these
+                    continue
             out.append(session_from_log(data, name, path, options))
+    if other:
+        print(
+            f"hipcue: note: {path}: {other} exercise set and test session(s) left out "
+            "(`hipcue report LIBRARY --progress` shows them)",
+            file=sys.stderr,
+        )
     if not out:
-        raise HipcueError(f"{path}: the library holds no sessions (pull some first)")
+        raise HipcueError(f"{path}: the library holds no walking sessions (pull some first)")
     return sorted(out, key=lambda x: x.start)
 
 
