@@ -22,6 +22,10 @@ targets, printed one per line and written to bench/latest.json.
  14  the hipcue image on an emulated RP2040 (bench/rp2040.py; rp2040js 1.4.1, cycle model not
      checked against silicon): boot, the board loop by stage in cycles, heap, GC, missed/late
      samples, cue latency to the motor pin, the make deploy path, replay identity
+ 15  power (bench/power.py): `hipcue power`'s battery budget from the measured chip figures and
+     cited currents (hardware/power.md), days on 500 mAh and standby months against the goals;
+     the low-power settings with their measured effect: ~52 Hz (resampled real recordings,
+     synthetic walks at 52 Hz), a lower core clock (cycles / clock), shorter and faded cues
 """
 
 from __future__ import annotations
@@ -38,10 +42,10 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import accuracy, cellread, cost, gait, loopcost  # noqa: E402
+from bench import accuracy, cellread, cost, gait, gait_tune, loopcost  # noqa: E402
 from bench import exercise as exbench  # noqa: E402
 from shared.config import SCHEMA  # noqa: E402
-from sim import gates, running, scoring  # noqa: E402
+from sim import gates, running, scoring, stairs  # noqa: E402
 from sim import realdata as real  # noqa: E402
 
 
@@ -54,6 +58,16 @@ def _gates():
     }
 
 
+def _gait_loso():
+    return gait_tune.loso(scoring.load_references(real.DATA), gait_tune.GRID)
+
+
+def _stairs():
+    f = stairs.figures(scoring.load_references(real.DATA))
+    f.pop("detail")
+    return f
+
+
 def _call(name_args):
     name, args = name_args
     fn = {
@@ -63,6 +77,8 @@ def _call(name_args):
         "cellread": cellread.cell_read_cost,
         "walk": accuracy.one_walk,
         "gait": gait.bench_run,
+        "gait_loso": _gait_loso,
+        "stairs": _stairs,
         "gates": _gates,
         "broad": real.broad,
         "fixfloat": real.fixed_vs_float,
@@ -427,7 +443,7 @@ def main() -> int:
     jobs = [("instructions", ()), ("tickparts", ()), ("cellread", ()), ("loop_instr", ())]
     jobs += [("walk", w) for w in accuracy.WALKS]
     jobs += [("alloc", ()), ("broad", ())]
-    jobs += [("gait", ()), ("gates", ())]
+    jobs += [("gait", ()), ("gait_loso", ()), ("stairs", ()), ("gates", ())]
     jobs += [("fixfloat", (w,)) for w in real.FIXED_VS_FLOAT]
     jobs += [("fusioncheck", ()), ("loop_alloc", ()), ("loop_walk", ())]
     jobs += [("loop_heap", ())]
@@ -636,6 +652,36 @@ def main() -> int:
             r.note(f"mobgap peer not run: {v.get('peer_error')}")
     else:
         r.error("gait table", g5)
+    g5 = got["gait_loso"][0]
+    if g5["ok"]:
+        detail["gait_loso"] = g5["value"]
+        r.note("defaults held out (bench/gait_tune.py: each subject scored with the grid point")
+        r.note("that did best on the other three; matched / side / extra / bias ms):")
+        for line in gait_tune.format_loso(g5["value"]):
+            r.note("  " + line)
+    else:
+        r.error("gait leave-one-subject-out", g5)
+    g5 = got["stairs"][0]
+    if g5["ok"]:
+        f = g5["value"]
+        detail["stairs"] = f
+        r.fig(
+            "stairs: apparent climb per step, level walks (max)",
+            f["apparent_per_step_max_m"] * 100,
+            None,
+            None,
+            "{:.1f}",
+            " cm",
+        )
+        r.note(
+            f"sim/stairs.py: no shared recording has stairs; vertical acceleration integrated "
+            f"twice over {f['legs']} level ipol legs climbs a median "
+            f"{f['apparent_per_step_median_m'] * 100:.1f} cm per step, up to "
+            f"{f['apparent_per_step_max_m'] * 100:.1f} (a riser: {f['riser_m'] * 100:.0f}); "
+            f"{f['legs_over_half_a_riser_per_step']} legs above half a riser: no stair gate"
+        )
+    else:
+        r.error("stairs", g5)
 
     # 6 -----------------------------------------------------------------------------------
     r.section("6 BROAD 07 fast rotation vs optical reference (movement samples)")
@@ -671,6 +717,30 @@ def main() -> int:
         r.note(
             f"{v['samples_scored']} samples scored (movement==1, finite ref, after "
             f"calibration end index {v['calibration_end_index']})"
+        )
+        d = v["dynamic"]
+        r.fig(
+            "tilt RMS, | |a| - 1 g | > 0.5 g (ours)",
+            d["tilt_rms_deg_ours"],
+            "<= imufusion",
+            d["tilt_rms_deg_ours"] <= d["tilt_rms_deg_imufusion"],
+            "{:.2f}",
+            " deg",
+        )
+        r.fig(
+            "tilt RMS, | |a| - 1 g | > 0.5 g (imufusion)",
+            d["tilt_rms_deg_imufusion"],
+            None,
+            None,
+            "{:.2f}",
+            " deg",
+        )
+        r.note(
+            f"the highest dynamics shared (no fast-translation recording): {d['samples']} "
+            f"samples within 100 ms of | |a| - 1 g | > 0.5 g; BROAD 07 peaks at "
+            f"{d['acc_max_g']:.2f} g and {d['gyro_max_dps']:.0f} dps; up-vector angle RMS "
+            f"there {d['up_angle_rms_deg_ours']:.2f} deg (imufusion "
+            f"{d['up_angle_rms_deg_imufusion']:.2f})"
         )
     else:
         r.error("broad", b6)
@@ -934,6 +1004,17 @@ def main() -> int:
 
     # 14 ----------------------------------------------------------------------------------
     _rp2040_section(r, detail)
+
+    # 15 ----------------------------------------------------------------------------------
+    r.section("15 power: the battery budget (hipcue power) and the low-power settings")
+    try:
+        from bench import power as power_bench
+
+        v = power_bench.run_all(detail.get("rp2040_loop"))
+        detail["power"] = v
+        power_bench.report(r, v)
+    except Exception as e:  # noqa: BLE001
+        r.error("power", {"error": f"{type(e).__name__}: {e}"})
 
     elapsed = time.time() - t_start
     r.lines.append(

@@ -15,8 +15,8 @@ CUE_WINDOW_S = 0.200  # a crossing with no cue rising edge within this is a miss
 EARLY_S = 0.100  # a cue up to this long before the true crossing still belongs to it
 
 
-def one_walk(preset: str, seed: int) -> dict:
-    tr, st = synth_trace(preset, DURATION_S, seed)
+def one_walk(preset: str, seed: int, rate_hz: float = 100.0) -> dict:
+    tr, st = synth_trace(preset, DURATION_S, seed, rate_hz)
     res = run_firmware(tr, calibrate=True)
     c = st.columns
     t = tr.t_s

@@ -28,7 +28,7 @@ import os
 import time
 from array import array
 
-from machine import ADC, I2C, PWM, WDT, WDT_RESET, Pin, reset_cause
+from machine import ADC, I2C, PWM, WDT, WDT_RESET, Pin, freq, reset_cause
 
 from device.drivers.battery import Battery
 from device.drivers.button import Button
@@ -395,6 +395,16 @@ def fifo_default(imu):
     return imu == "lsm6dsox"
 
 
+def set_clock(cpu_mhz):
+    """The core clock from the config's cpu_mhz (machine.freq), before the buses are set up
+    (their dividers follow the clock); nothing is touched at the clock already running."""
+    hz = cpu_mhz * 1000000
+    if freq() != hz:
+        freq(hz)
+    return freq()
+
+
 def make_board(cfg, clock=None):
     """The board for this hardware, configured from the device config."""
+    set_clock(cfg["cpu_mhz"])
     return Board(rate_hz=cfg["rate_hz"], imu=cfg["imu"], clock=clock, fifo=fifo_default(cfg["imu"]))

@@ -30,7 +30,7 @@ import os
 from array import array
 
 from shared import logformat as lf
-from shared.config import EXERCISE_KEYS, FEEDBACK_KEYS, SCHEMA
+from shared.config import EXERCISE_KEYS, FEEDBACK_KEYS, POWER_KEYS, SCHEMA
 from shared.cue import COUNTER_CELL0, COUNTER_NAMES
 from shared.mp import micropython
 
@@ -92,7 +92,7 @@ def _header_config(cfg):
     """The config for a session header: the feedback and exercise keys only when not at
     their defaults (walking headers stay as they were before those keys)."""
     d = cfg.as_dict()
-    for key in FEEDBACK_KEYS + EXERCISE_KEYS:
+    for key in FEEDBACK_KEYS + EXERCISE_KEYS + POWER_KEYS:
         if cfg[key] == SCHEMA[key][1]:
             del d[key]
     return d

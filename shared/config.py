@@ -17,6 +17,7 @@ class ConfigError(ValueError):
 # "choice". Entries: key -> (kind, default, lo, hi, unit, help). lo/hi in stored units.
 SCHEMA = {
     "rate_hz": ("int", 100, 50, 1000, "Hz", "IMU sample rate of the firmware loop"),
+    "cpu_mhz": ("int", 125, 48, 133, "MHz", "core clock (machine.freq); lower draws less"),
     "imu": ("choice", "lsm6dsox", 0, 0, "", "IMU model: lsm6dsox, icm42688, mpu6050"),
     "mount": ("mount", DEFAULT_MOUNT, 0, 0, "", "sensor axes pointing forward, left, up"),
     "threshold_deg": ("dec", 6000, 1000, 20000, "deg", "drop that triggers a cue"),
@@ -263,6 +264,12 @@ EXERCISE_KEYS = (
     "ex_min_rep_ms",
     "tempo_ms",
 )
+# Issue 15's low-power settings: absent from session headers and replay summaries at their
+# defaults, as above.
+POWER_KEYS = ("cpu_mhz",)
+# The board loop's work per sample, p99, in core cycles (emulated RP2040, README section 14,
+# 201,218): below the default clock it must fit in half a sample period (`check`).
+LOOP_P99_CYCLES = 201218
 
 CHOICES = {
     "feedback": ("continuous", "bandwidth", "faded"),
@@ -362,11 +369,30 @@ def check(values):
             "same filter (the gain is capped at 1/128 per sample)"
             % (values["filter_tau_ms"], tau_min, values["rate_hz"])
         )
+    msg = _clock_rule(values["cpu_mhz"], values["rate_hz"])
+    if msg:
+        return msg
     every = values["probe_every_steps"]
     if every > 0 and values["probe_len_steps"] >= every:
         return "probe_len_steps (%d) must be below probe_every_steps (%d): feedback always off" % (
             values["probe_len_steps"],
             every,
+        )
+    return None
+
+
+def max_rate_at(cpu_mhz):
+    """The highest rate_hz whose p99 loop work (LOOP_P99_CYCLES) fits in half a period."""
+    return cpu_mhz * 1000000 // (2 * LOOP_P99_CYCLES)
+
+
+def _clock_rule(cpu_mhz, rate_hz):
+    """Below the default clock the loop must keep up (above it there is only more room)."""
+    if cpu_mhz < SCHEMA["cpu_mhz"][1] and rate_hz > max_rate_at(cpu_mhz):
+        return (
+            "rate_hz (%d) must be at most %d at cpu_mhz %d: the loop's p99 work (%d cycles) "
+            "must fit in half a sample period"
+            % (rate_hz, max_rate_at(cpu_mhz), cpu_mhz, LOOP_P99_CYCLES)
         )
     return None
 
@@ -387,6 +413,7 @@ RULES = (
     ("cal_still_ms", "cal_window_ms", "cal_still_ms <= cal_window_ms"),
     ("probe_len_steps", "probe_every_steps", "probe_len_steps < probe_every_steps (if not 0)"),
     ("filter_tau_ms", "rate_hz", "filter_tau_ms > 128 sample periods (1,281 ms at 100 Hz)"),
+    ("rate_hz", "cpu_mhz", "below 125 MHz: rate_hz <= cpu_mhz x 1e6 / (2 x 201,218) (119 at 48)"),
 )
 
 

@@ -36,6 +36,16 @@
 #   Each chain entry is reported at most once (_c_rep): when a walk that stopped restarts at the
 #   next ICs, its back-fill stops at the first step already reported, so records come out in
 #   strictly increasing IC order.
+# - Short walks (tail_steps): a chain that ends (max_step_ms without an IC) without ever having
+#   started a walk, with at least tail_steps firm ICs whose sway alternates, is
+#   reported then, late: the two or three steps of a shuffle or a short walk (ipol: steps
+#   after the protocol's walk; a walk's steps after it stopped stay dropped). finish() ends the
+#   chain the same way when the stream ends (the end of a replayed recording), so a walk's
+#   last step is not lost because the recording stopped before max_step_ms.
+# - Gait initiation (first_rel_pct): the first contact of a walk is often the push-off of the
+#   first swing (its jerk a third of the next contact's: ipol S02, S03, mobgap Test5), not a
+#   heel strike; a first step whose jerk peak is below first_rel_pct % of the next one's is
+#   left out when the walk starts. Both chosen by bench/gait_tune.py (leave-one-subject-out).
 # - Stance side: the pelvis accelerates toward the swing side during single stance (to the
 #   right in left stance), so a step's sum of acc_left is lower in left stance than in the
 #   right steps around it. A walking step's left evidence is (previous sum - this sum) minus
@@ -179,6 +189,10 @@ class StepDetector:
     ic_ref_ms / ic_ref_win_ms: the reported IC goes ic_ref_ms before the peak of low-passed
         -acc_fwd within ic_ref_win_ms after the jerk peak (default 190 / 300 ms; 0 = at the
         jerk peak minus ic_lag_ms).
+    tail_steps: a chain that ends without a walk is reported if it has at least tail_steps
+        ICs swaying alternately (default 2; 0 = never).
+    first_rel_pct: a walk's first step is left out if its jerk peak is below this % of the
+        next one's (default 40; 0 = never).
     gyro_up_cdps is accepted by update() for the interface but not used (see the module comment).
     """
 
@@ -206,6 +220,8 @@ class StepDetector:
         ic_ref_ms=190,
         ic_ref_win_ms=300,
         ic_ref_max_ms=180,
+        tail_steps=2,
+        first_rel_pct=40,
     ):
         if period_us < 1000 or period_us > 50000:
             raise ValueError("period_us out of range")
@@ -213,6 +229,8 @@ class StepDetector:
             raise ValueError("min_step_ms/max_step_ms out of range")
         if start_steps < 1 or back_steps < 0 or start_steps + back_steps > _RING - 2:
             raise ValueError("start_steps/back_steps out of range")
+        if tail_steps < 0 or tail_steps > _RING - 1:
+            raise ValueError("tail_steps out of range")
         if ic_lp_hz < 1 or ic_lp_hz > 50 or ic_min_mg < 1 or ic_min_mg > 4000:
             raise ValueError("ic_lp_hz/ic_min_mg out of range")
         for pct in (
@@ -223,6 +241,7 @@ class StepDetector:
             stop_ratio_pct,
             beat_pct,
             beat_rel_pct,
+            first_rel_pct,
         ):
             if pct < 0 or pct > 200:
                 raise ValueError("percentages must be 0 .. 200")
@@ -260,6 +279,8 @@ class StepDetector:
         self._beat = _q8(beat_pct)
         self._lothr = beat_min_mg << _SH
         self._brel = _q8(beat_rel_pct)
+        self._tail = tail_steps
+        self._frel = first_rel_pct
         v = self._v
         v[_V_A] = self._a
         v[_V_RLAG] = self._rlag_n
@@ -276,6 +297,7 @@ class StepDetector:
         self._c_pos = array("i", [0] * _RING)
         self._c_neg = array("i", [0] * _RING)
         self._c_rep = array("i", [0] * _RING)  # 1 once the entry's step has been queued
+        self._c_pk = array("i", [0] * _RING)  # the IC's jerk peak
         # completed records waiting to be handed out (ring)
         self._q_ic = array("i", [0] * _RING)
         self._q_stance = array("i", [0] * _RING)
@@ -467,6 +489,7 @@ class StepDetector:
         self._c_t[h] = ic
         self._set_timeout(ic)
         self._h_pk = pk
+        self._c_pk[h] = pk
         self._int_n = ic - self._c_n[k]
 
     @micropython.native
@@ -591,6 +614,7 @@ class StepDetector:
             c_len += 1
         self._c_len = c_len
         self._h_pk = pk
+        self._c_pk[h] = pk
         if c_len > 1:
             self._int_n = dt
             self._env += (pk - self._env) >> 2
@@ -629,7 +653,23 @@ class StepDetector:
                 break
             first = (first - 1) & _RMASK
             m += 1
-        # sides, jointly: step i is left when the alternating sum of differences says so
+        # a walk's first contact is often the push-off of gait initiation, not a heel strike:
+        # with first_rel_pct, a first step whose jerk peak is below that share of the next
+        # one's is left out
+        if m > 1 and self._c_pk[first] * 100 < self._frel * self._c_pk[(first + 1) & _RMASK]:
+            self._c_rep[first] = 1
+            first = (first + 1) & _RMASK
+            m -= 1
+        v[_V_WALKING] = 1
+        self.walking = 1  # kept equal to its cell
+        self._run(first, m, self._c_n[h])
+        self._expect(ic)
+
+    @micropython.native
+    def _run(self, first, m, end_last):
+        # Queue the m steps at chain entries first .. first+m-1 (the last one ends at sample
+        # end_last), their sides jointly: step i is left when the alternating sum of the
+        # differences of their lateral sums says so.
         ev = 0 - self._c_lat[first]
         i = 1
         while i < m:
@@ -647,15 +687,16 @@ class StepDetector:
         elif ev < -_BIG:
             ev = -_BIG
         left0 = 1 if ev > 0 else 0
-        v[_V_WALKING] = 1
-        self.walking = 1  # kept equal to its cell
         i = 0
         while i < m:
             e = (first + i) & _RMASK
             side = 1 - left0
             if i & 1:
                 side = left0
-            self._queue(e, side, self._c_n[(e + 1) & _RMASK])
+            end = end_last
+            if i < m - 1:
+                end = self._c_n[(e + 1) & _RMASK]
+            self._queue(e, side, end)
             i += 1
         # evidence carried to the next step: that of the last reported one
         if ev < 0:
@@ -663,7 +704,77 @@ class StepDetector:
         if self._last_stance:
             ev = 0 - ev
         self._ev = ev
-        self._expect(ic)
+
+    @micropython.native
+    def _flush_tail(self, n):
+        v = self._v  # the cells _V_* (see above)
+        # The chain ends at sample n (max_step without an IC) and no walk is on: its newest
+        # steps that were never reported (a short walk, or the steps after a walk stopped)
+        # are reported if there are at least tail_steps of them, firm (the beat window, the
+        # only way to a weak IC, is for walks) and swaying alternately.
+        h = self._c_head
+        m = 0
+        e = h
+        while m < self._c_len and not self._c_rep[e]:
+            m += 1
+            e = (e - 1) & _RMASK
+        if m < self._tail or m < 1 or m < self._c_len:
+            return  # too few, or after a walk that stopped: those steps stay dropped
+        room = _RMASK - v[_V_Q_N]  # the record ring holds _RING - 1
+        if m > room:
+            m = room
+        self._end_now()
+        first = (h - m + 1) & _RMASK
+        i = 1
+        while i < m:
+            if self._same_sway((first + i) & _RMASK):
+                return
+            i += 1
+        self._run(first, m, n)
+
+    @micropython.native
+    def _end_chain(self, n):
+        v = self._v  # the cells _V_* (see above)
+        # The chain ends at sample n: the walk's last step ends here (or a short chain's
+        # unreported steps are reported, tail_steps).
+        if v[_V_WALKING]:
+            self._end_now()
+            self._walk_step(self._c_head, n)
+            v[_V_WALKING] = 0
+            self.walking = 0  # kept equal to its cell
+            self.stance = -1
+        elif self._tail:
+            self._flush_tail(n)
+        self._c_len = 0
+        v[_V_TIMEOUT] = _NEVER
+        v[_V_ATHR] = v[_V_THR]
+
+    @micropython.native
+    def finish(self, n):
+        """The stream ends after sample n (end of a recording or of a session): the chain ends
+        as it would max_step_ms later without another IC. Returns the number of records now
+        waiting; take them with pop(). Called once, under the same rules as update()."""
+        v = self._v  # the cells _V_* (see above)
+        if v[_V_RF_H] >= 0:
+            self._retime()
+        if self._c_len:
+            self._end_chain(n)
+        return v[_V_Q_N]
+
+    @micropython.native
+    def pop(self):
+        """Hand out one waiting record into step_* (1), or 0 if none waits."""
+        v = self._v  # the cells _V_* (see above)
+        if not v[_V_Q_N]:
+            return 0
+        r = self._q_r
+        self.step_ic_n = self._q_ic[r]
+        self.step_stance = self._q_stance[r]
+        self.step_drop_mdeg = self._q_drop[r]
+        self.step_end_n = self._q_end[r]
+        self._q_r = (r + 1) & _RMASK
+        v[_V_Q_N] -= 1
+        return 1
 
     @micropython.native
     def update(self, n, acc_up_mg, acc_left_mg, acc_fwd_mg, gyro_up_cdps, obl_mdeg):
@@ -824,15 +935,7 @@ class StepDetector:
         # no IC for max_step: the walk (or the chain) ends
         c = v[_V_TIMEOUT]
         if n > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
-            if v[_V_WALKING]:
-                self._end_now()
-                self._walk_step(self._c_head, n)
-                v[_V_WALKING] = 0
-                self.walking = 0  # kept equal to its cell
-                self.stance = -1
-            self._c_len = 0
-            v[_V_TIMEOUT] = _NEVER
-            v[_V_ATHR] = v[_V_THR]
+            self._end_chain(n)
         # hand out one queued record
         if v[_V_Q_N]:
             self._hand_out()

@@ -17,9 +17,9 @@ from sim.paths import data_dir
 DATA = data_dir()
 
 
-def synth_trace(preset: str, duration_s: float, seed: int):
-    """(Trace for run_firmware, SynthTrace with the truth)."""
-    st = synth.generate(synth.PRESETS[preset](duration_s), seed=seed)
+def synth_trace(preset: str, duration_s: float, seed: int, rate_hz: float = 100.0):
+    """(Trace for run_firmware, SynthTrace with the truth), sampled at rate_hz."""
+    st = synth.generate(synth.PRESETS[preset](duration_s), seed=seed, rate_hz=rate_hz)
     c = st.columns
     t = np.asarray(c["t_s"], float)
     acc = np.stack([c["ax_g"], c["ay_g"], c["az_g"]], axis=1).astype(float)

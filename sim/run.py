@@ -14,7 +14,7 @@ import json
 import sys
 from array import array
 
-from device.app import App
+from device.app import App, end_steps
 from shared.config import ConfigError
 from sim.board import SimBoard
 from sim.job import job_config, read_job
@@ -106,13 +106,19 @@ def _loop(app, board, obl, tilt, cue, grid, s_ic, s_end, s_side, s_drop, s_cued,
     ex = app.ex
     r = 0
     r_cap = len(reps) - 6 if reps is not None else -1
-    while board.next_sample():
-        app.tick()
-        obl[i] = app.obliquity_mdeg
-        tilt[i] = app.tilt_mdeg
-        cue[i] = app.motor_on
-        grid[i] = app.n
-        i += 1
+    more = 1
+    while more:
+        if not board.next_sample():
+            # the recording ends: the detector's last steps, as after its timeout
+            end_steps(app)
+            more = 0
+        else:
+            app.tick()
+            obl[i] = app.obliquity_mdeg
+            tilt[i] = app.tilt_mdeg
+            cue[i] = app.motor_on
+            grid[i] = app.n
+            i += 1
         while app.ring_tail != app.ring_head:
             j = app.ring_tail & 31
             if k < cap:

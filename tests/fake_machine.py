@@ -31,6 +31,8 @@ class _World:
         self.wdt_last_us = -1
         self.wdt_max_gap_us = 0
         self.i2c_init = {}
+        self.cpu_hz = 125000000
+        self.freq_calls = []  # each machine.freq(hz) set
 
 
 SIM = _World()
@@ -117,6 +119,13 @@ class WDT:
 
 def reset_cause():
     return SIM.reset_cause
+
+
+def freq(hz=None):
+    if hz is not None:
+        SIM.freq_calls.append(hz)
+        SIM.cpu_hz = hz
+    return SIM.cpu_hz
 
 
 def unique_id():

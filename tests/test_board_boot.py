@@ -260,3 +260,18 @@ def test_slightly_late_sample_keeps_its_read_time(hw):
     SIM.clock.advance(int(1.2 * period))
     assert run(b, 1) == [1] and b.late == 1
     assert b.t_us - t_last >= int(1.2 * period)  # the read time, not the grid slot
+
+
+def test_cpu_mhz_sets_the_core_clock_before_the_buses(hw):
+    """make_board applies the config's cpu_mhz with machine.freq (issue 15) and leaves the
+    clock alone at the rate already running (the default 125 MHz)."""
+    from shared.config import Config
+
+    still_imu()
+    hw.make_board(Config(), clock=SIM.clock)
+    assert SIM.freq_calls == []
+    b = hw.make_board(Config().updated({"cpu_mhz": "48", "rate_hz": "104"}), clock=SIM.clock)
+    assert SIM.freq_calls == [48000000] and SIM.cpu_hz == 48000000
+    assert b.i2c is not None and SIM.i2c_init[0] == (4, 5, 400000)
+    hw.make_board(Config().updated({"cpu_mhz": "48", "rate_hz": "104"}), clock=SIM.clock)
+    assert SIM.freq_calls == [48000000]  # already there: no second reconfiguration

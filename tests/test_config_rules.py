@@ -67,6 +67,7 @@ CASES = {
     ("cal_still_ms", "cal_window_ms"): ((2001, 2000), (2000, 2000)),
     ("probe_len_steps", "probe_every_steps"): ((20, 20), (19, 20)),
     ("filter_tau_ms", "rate_hz"): ((1280, 100), (1281, 100)),
+    ("rate_hz", "cpu_mhz"): ((120, 48), (119, 48)),
 }
 
 

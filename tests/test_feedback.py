@@ -442,12 +442,13 @@ def test_feedback_keys_leave_default_headers_alone_and_round_trip():
     before the feedback rules), and any one changed is recorded and read back exactly (a
     reader takes an absent key as its default)."""
     from device.logstore import _header_config
-    from shared.config import EXERCISE_KEYS  # issue #16's keys follow the same rule
+    from shared.config import EXERCISE_KEYS, POWER_KEYS  # issues 16 and 15: the same rule
 
+    quiet = FEEDBACK_KEYS + EXERCISE_KEYS + POWER_KEYS
     default = _header_config(Config())
-    assert not set(FEEDBACK_KEYS + EXERCISE_KEYS) & set(default)
-    assert set(default) | set(FEEDBACK_KEYS) | set(EXERCISE_KEYS) == set(SCHEMA)
-    for key in FEEDBACK_KEYS + EXERCISE_KEYS:
+    assert not set(quiet) & set(default)
+    assert set(default) | set(quiet) == set(SCHEMA)
+    for key in quiet:
         kind, dflt, lo, hi = SCHEMA[key][:4]
         cfg = Config()
         if kind == "choice":

@@ -136,6 +136,18 @@ def _run_tune(args: argparse.Namespace) -> int:
     return tune.run(args)
 
 
+def _add_power(p: argparse.ArgumentParser) -> None:
+    from hipcue import power
+
+    power.add_arguments(p)
+
+
+def _run_power(args: argparse.Namespace) -> int:
+    from hipcue import power
+
+    return power.run(args)
+
+
 def _add_programme(p: argparse.ArgumentParser) -> None:
     from hipcue import programme
 
@@ -158,6 +170,7 @@ COMMANDS: dict[
     "demo": ("simulate a weak-right-hip walk through the firmware", _add_demo, _run_demo),
     "report": ("HTML report (plots) and text summary of sessions", _add_report, _run_report),
     "tune": ("what-if cue settings on a raw capture; threshold advice", _add_tune, _run_tune),
+    "power": ("battery budget from measured duty and datasheet currents", _add_power, _run_power),
     "programme": (
         "a multi-week retraining plan on the device; its adherence",
         _add_programme,

@@ -21,7 +21,7 @@ from hipcue import HipcueError
 from hipcue.metrics import Step, summarise
 from hipcue.trace import Trace, TraceError, read_trace
 from shared import sides
-from shared.config import EXERCISE_KEYS, IMUS, SCHEMA, Config, ConfigError
+from shared.config import EXERCISE_KEYS, IMUS, POWER_KEYS, SCHEMA, Config, ConfigError
 from sim import paths
 from sim.job import write_job, write_phys
 
@@ -296,7 +296,7 @@ def write_outputs(res: ReplayResult, out_dir: str | Path) -> dict:
     steps = "\n".join(srows) + "\n"
     summary = dict(res.summary)
     config = dict(res.config)
-    for key in EXERCISE_KEYS:  # absent at their defaults: walking summaries stay as they were
+    for key in EXERCISE_KEYS + POWER_KEYS:  # absent at their defaults: summaries as they were
         if config[key] == Config().text(key):
             del config[key]
     summary.update(

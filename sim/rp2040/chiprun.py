@@ -26,7 +26,7 @@ from time import ticks_diff, ticks_us
 from machine import Pin, idle
 
 from device import board as hw
-from device.app import App
+from device.app import App, end_steps
 from shared.config import Config
 
 
@@ -98,6 +98,27 @@ def run(job):
             pos += 15
             k += 1
             app.ring_tail += 1
+    # the recording ends: the step detector's last steps, as after its timeout (sim/run.py)
+    end_steps(app)
+    while app.ring_tail != app.ring_head:
+        if pos > 1400:
+            out.write(mv[:pos])
+            pos = 0
+        j = app.ring_tail & 31
+        buf[pos] = 84  # T
+        struct.pack_into(
+            "<iiBiB",
+            buf,
+            pos + 1,
+            app.ring_ic[j],
+            app.ring_end[j],
+            app.ring_stance[j],
+            app.ring_drop[j],
+            app.ring_cued[j],
+        )
+        pos += 15
+        k += 1
+        app.ring_tail += 1
     buf[pos] = 69  # E
     out.write(mv[: pos + 1])
     result = {
