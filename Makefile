@@ -123,8 +123,10 @@ $(FW_UF2): device/manifest.py $(FIRMWARE_SRC) Makefile
 	sed -i 's/" __attribute__ ((aligned (2)))"/" __attribute__ ((aligned (4)))"/' $(FW_MP)/tools/mpy-tool.py
 	rm -f $(FW_MP)/ports/rp2/$(FW_BUILD)/frozen_content.c
 	$(MAKE) -s -C $(FW_MP)/mpy-cross -j2
+	@# CMAKE_ARGS given here replaces the port Makefile's own (which names the board): so the
+	@# board goes in it too, or every build is an RPI_PICO one (an RP2040 image under any name)
 	$(MAKE) -s -C $(FW_MP)/ports/rp2 -j2 BOARD=$(FW_BOARD) BUILD=$(FW_BUILD) \
-		CMAKE_ARGS="-DPICO_NO_PICOTOOL=1 -DMICROPY_FROZEN_MANIFEST=$(abspath device/manifest.py)"
+		CMAKE_ARGS="-DMICROPY_BOARD=$(FW_BOARD) -DMICROPY_BOARD_DIR=$(abspath $(FW_MP)/ports/rp2/boards/$(FW_BOARD)) -DPICO_NO_PICOTOOL=1 -DMICROPY_FROZEN_MANIFEST=$(abspath device/manifest.py)"
 	$(PYTHON) $(FW_MP)/tools/uf2conv.py -b 0x10000000 -f $(FW_FAMILY) -c -o $@.tmp \
 		$(FW_MP)/ports/rp2/$(FW_BUILD)/firmware.bin
 	cp $(FW_MP)/ports/rp2/$(FW_BUILD)/firmware.elf build/hipcue-$(FW_NAME).elf

@@ -75,6 +75,7 @@ def _call(name_args):
     fn = {
         "alloc": cost.alloc,
         "instructions": cost.instructions,
+        "tickparts": cost.tick_parts,
         "cellread": cellread.cell_read_cost,
         "walk": accuracy.one_walk,
         "gait": gait.bench_run,
@@ -495,7 +496,7 @@ def _loop_figures(r: Report, got: dict, detail: dict) -> None:
 
 def main() -> int:
     t_start = time.time()
-    jobs = [("instructions", ()), ("cellread", ()), ("loop_instr", ())]
+    jobs = [("instructions", ()), ("tickparts", ()), ("cellread", ()), ("loop_instr", ())]
     jobs += [("walk", w) for w in accuracy.WALKS]
     jobs += [("alloc", ()), ("broad", ())]
     jobs += [("gait", ()), ("gait_loso", ()), ("stairs", ()), ("gates", ())]
@@ -576,6 +577,20 @@ def main() -> int:
         )
     else:
         r.error("instructions", c)
+    c = got["tickparts"][0]
+    if c["ok"]:
+        v = c["value"]
+        detail["tick_parts"] = v
+        r.fig("  tick by part: estimator update", v["est"], None, None, "{:.0f}")
+        r.fig("  tick by part: step detector update", v["steps"], None, None, "{:.0f}")
+        r.fig("  tick by part: cue update", v["cue"], None, None, "{:.0f}")
+        r.fig("  tick by part: the tick's own work", v["rest"], None, None, "{:.0f}")
+        r.note(
+            f"tick without the board read {v['tick']:.0f}; bench/mp_tick_parts.py: each part "
+            f"fed the tick's recorded arguments from the same state, {v['n']} samples, mean"
+        )
+    else:
+        r.error("tick parts", c)
     c = got["cellread"][0]
     if c["ok"]:
         v = c["value"]

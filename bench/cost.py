@@ -110,3 +110,61 @@ def instructions() -> dict:
         "madgwick_up_bytecode": info["madg_up"],
         "madgwick_up_native": info["madgn_up"],
     }
+
+
+N_PARTS = 3000
+PARTS = ("empty", "args", "est", "steps", "cue", "tick", "read")
+
+
+def tick_parts() -> dict:
+    """App.tick split by part (bench/mp_tick_parts.py): x86 instructions per sample of the
+    estimator, step detector and cue updates fed the arguments the tick gave them (less the
+    replay's own loads), the tick without the board read, and the rest (the tick's own work:
+    gates, calls, cells)."""
+    valgrind = shutil.which("valgrind") or "/usr/bin/valgrind"
+    mp = micropython_binary()
+    head = [sys.executable, mp] if open(mp, "rb").read(2) == b"#!" else [mp]
+    with tempfile.TemporaryDirectory(prefix="hipcue-bench-parts-") as tmp:
+        tmpp = Path(tmp)
+        job = _job(tmpp)
+        out_file = tmpp / "cg.out"
+        cmd = [
+            valgrind,
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            "--toggle-collect=map_iternext",
+            "--dump-before=mp_builtin_hash",
+            f"--callgrind-out-file={out_file}",
+            *head,
+            "-X",
+            "heapsize=64M",
+            str(REPO / "bench" / "mp_tick_parts.py"),
+            str(job),
+            str(WARMUP),
+            str(N_PARTS),
+        ]
+        p = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError("callgrind run failed: " + (p.stdout + p.stderr)[-800:])
+        info = json.loads(p.stdout.strip().splitlines()[-1])
+        dumps = {}
+        for f in tmpp.glob("cg.out*"):
+            m = re.search(r"\.(\d+)$", f.name)
+            k = int(m.group(1)) if m else 10**9
+            text = f.read_text(errors="replace")
+            tot = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M)
+            dumps[k] = int(tot.group(1)) if tot else 0
+    counts = [dumps[k] for k in sorted(dumps)]
+    if len(counts) != len(PARTS) + 2 or info["order"] != list(PARTS) or not info["same_state"]:
+        raise RuntimeError(f"unexpected tick-parts run: {counts} {info}")
+    per = {name: c / N_PARTS for name, c in zip(PARTS, counts[1:-1], strict=True)}
+    a = per["args"]
+    parts = {k: per[k] - a for k in ("est", "steps", "cue")}
+    tick = per["tick"] - per["read"]
+    return {
+        "n": N_PARTS,
+        "per_region_per_sample": per,
+        "tick": tick,
+        **parts,
+        "rest": tick - sum(parts.values()),
+    }

@@ -66,6 +66,12 @@ STAGES = {
     12: "board.take_button",
     14: "board.data_ready",
 }
+# app.tick's parts (--parts): stamped inside the tick's window (sim/rp2040/chipbench.py)
+PARTS = {
+    16: "  tick: estimator update",
+    18: "  tick: step detector update",
+    20: "  tick: cue update",
+}
 
 
 def _pct(a, q):
@@ -93,9 +99,12 @@ def _synth_samples(segs: list, seed: int) -> np.ndarray:
     return np.column_stack([tr.t_s, tr.acc_g, tr.gyro_dps])
 
 
-def board_loop(walk_s: float = 20.0, firmware: Path | None = None, flash_in=None) -> dict:
+def board_loop(
+    walk_s: float = 20.0, firmware: Path | None = None, flash_in=None, parts: bool = False
+) -> dict:
     """firmware/flash_in: another image and filesystem (the make deploy path: stock
-    MicroPython with the .mpy files on its LittleFS, from deploy_path())."""
+    MicroPython with the .mpy files on its LittleFS, from deploy_path()). parts: stamp
+    app.tick's parts too (their stamps are taken out of the tick's and the work's figures)."""
     from hipcue import synth
     from sim.rp2040 import EMULATOR, Chip, Serial, ensure_firmware
     from sim.rp2040 import HERE as SIMDIR
@@ -118,7 +127,7 @@ def board_loop(walk_s: float = 20.0, firmware: Path | None = None, flash_in=None
         chip.wait_usb()
         ser.read_until(b">>> ", 60)
         ser.raw_repl()
-        ser.exec_start((SIMDIR / "chipbench.py").read_text())
+        ser.exec_start(("PARTS = 1\n" if parts else "") + (SIMDIR / "chipbench.py").read_text())
         banner = ser.read_until(b"\n", 120).decode(errors="replace")
         if "hipcue:" not in banner:
             banner += ser.read_until(b"\n", 120).decode(errors="replace")
@@ -157,11 +166,11 @@ def board_loop(walk_s: float = 20.0, firmware: Path | None = None, flash_in=None
     keep = os.environ.get("HIPCUE_RP2040_EVENTS")
     if keep:
         Path(keep).write_text(json.dumps(ev))
-    out.update(analyse(ev))
+    out.update(analyse(ev, parts))
     return out
 
 
-def analyse(ev: dict) -> dict:
+def analyse(ev: dict, parts: bool = False) -> dict:
     """Per-sample figures from the harness's observations (see module doc)."""
     stamps = ev["stamps"]
     served = np.array(ev["samples"], dtype=np.float64)  # [t drdy, t read or -1]
@@ -171,10 +180,11 @@ def analyse(ev: dict) -> dict:
     heap = []
     open_at: dict[int, float] = {}
     # per-sample accumulation: a sample's window runs from one next_sample exit to the next
-    per: dict[int, list[float]] = {c: [] for c in STAGES}
-    cur: dict[int, float] = {c: 0.0 for c in STAGES}
-    calls: dict[int, list[int]] = {c: [] for c in STAGES}
-    ncur: dict[int, int] = {c: 0 for c in STAGES}
+    stages_in = {**STAGES, **PARTS} if parts else STAGES
+    per: dict[int, list[float]] = {c: [] for c in stages_in}
+    cur: dict[int, float] = {c: 0.0 for c in stages_in}
+    calls: dict[int, list[int]] = {c: [] for c in stages_in}
+    ncur: dict[int, int] = {c: 0 for c in stages_in}
     ns_entries = []  # next_sample entry times
     ns_exits = []
     started = False
@@ -211,7 +221,7 @@ def analyse(ev: dict) -> dict:
             if code == 2:
                 ns_exits.append(t)
                 if started:
-                    for c in STAGES:
+                    for c in stages_in:
                         if c != 2:
                             per[c].append(cur[c])
                             calls[c].append(ncur[c])
@@ -248,9 +258,12 @@ def analyse(ev: dict) -> dict:
         probe = sum(max(0.0, min(b, nxt) - max(a, start)) for a, b in probes if a < nxt)
         work.append(nxt - start - probe)  # from the edge to the loop waiting again
     stages = {}
-    m = min(len(read_cost), *(len(per[c]) for c in STAGES if c != 2))
+    m = min(len(read_cost), *(len(per[c]) for c in stages_in if c != 2))
     ncalls = np.zeros(m)
-    for c, name in STAGES.items():
+    nested = np.zeros(m)  # stamp pairs of the tick's parts, inside the tick's window
+    for c in PARTS if parts else ():
+        nested += np.array(calls[c][:m], dtype=np.float64)
+    for c, name in stages_in.items():
         if c == 2:
             # edge to exit: about half a stamp pair is inside the window
             vals = np.array(read_cost[:m], dtype=np.float64) - stamp_ns / 2
@@ -260,6 +273,8 @@ def analyse(ev: dict) -> dict:
             # the sum over the calls in that sample, less one stamp pair per call
             per_call = np.array(calls[c][:m], dtype=np.float64)
             vals = np.array(per[c][:m], dtype=np.float64) - per_call * stamp_ns
+            if c == 4:
+                vals = vals - nested * stamp_ns
             ncalls += per_call
         if not m:
             continue
@@ -852,13 +867,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-pull", action="store_true", help="power: no log download mid-walk")
     ap.add_argument("--batch", type=int, default=0, help="power-walk: fifo_batch (0: default)")
     ap.add_argument("--no-usb", action="store_true", help="power-walk: USB unplugged (VBUS low)")
+    ap.add_argument(
+        "--parts", action="store_true", help="loop: stamp app.tick's parts too (estimator, ...)"
+    )
     a = ap.parse_args(argv)
     res: dict = {}
     if "boot" in a.what:
         res["boot"] = boot_time()
         print(json.dumps(res["boot"]))
     if "loop" in a.what:
-        res["loop"] = board_loop(a.walk_s)
+        res["loop"] = board_loop(a.walk_s, parts=a.parts)
         print(json.dumps(res["loop"], indent=1))
     if "deploy" in a.what:
         with tempfile.TemporaryDirectory() as tmp:

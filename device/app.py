@@ -11,6 +11,7 @@ from array import array
 
 from shared import cue as _cue_mod
 from shared import estimator, fromconfig
+from shared import steps as _steps_mod
 from shared.calib import CAL_DONE, CAL_FAILED
 from shared.cue import CueDetector
 from shared.estimator import Estimator
@@ -118,10 +119,25 @@ if (_E_INIT_LEFT, _E_OBL, _E_TILT, _E_UP, _E_LEFT, _E_FWD, _E_YAW) != (
 ):
     raise ImportError("device/app.py: the estimator's cells moved")
 
+# Step detector input cells (StepDetector._step reads them; shared/steps.py CELL_*).
+_S_UP = const(35)
+_S_LEFT = const(36)
+_S_FWD = const(37)
+_S_OBL = const(38)
+_S_WALKING = const(32)
+if (_S_UP, _S_LEFT, _S_FWD, _S_OBL, _S_WALKING) != (
+    _steps_mod.CELL_UP,
+    _steps_mod.CELL_LEFT,
+    _steps_mod.CELL_FWD,
+    _steps_mod.CELL_OBL,
+    _steps_mod.CELL_WALKING,
+):
+    raise ImportError("device/app.py: the step detector's cells moved")
+
 # tick() calls these as functions: a method call makes MicroPython search the class dict
 # first, which costs about as much again as the call itself.
 _est_update = Estimator.update
-_steps_update = StepDetector.update
+_steps_step = StepDetector._step  # StepDetector.update on its input cells (viper)
 _cue_update = CueDetector.update
 _cue_note_step = CueDetector.note_step
 _sls_update = SlsTest.update
@@ -373,21 +389,21 @@ class App:
             tilted = 0
             if lim > 0 and (tilt > lim or tilt < 0 - lim):
                 tilted = 1
-            if _steps_update(
-                st,
-                n,
-                (e[_E_UP] & _M30) - (e[_E_UP] >> 1 & _B29) - (e[_E_UP] >> 1 & _B29),
-                (e[_E_LEFT] & _M30) - (e[_E_LEFT] >> 1 & _B29) - (e[_E_LEFT] >> 1 & _B29),
-                (e[_E_FWD] & _M30) - (e[_E_FWD] >> 1 & _B29) - (e[_E_FWD] >> 1 & _B29),
-                yaw,
-                0 if tilted else obl,
-            ):
+            # the step detector's inputs go to its cells (a viper call takes 4 arguments
+            # at most, and each boxed argument costs more than a store); int32 cell to int32
+            # cell, so the raw bits are copied
+            sv = ptr32(st._v)
+            sv[_S_UP] = e[_E_UP]
+            sv[_S_LEFT] = e[_E_LEFT]
+            sv[_S_FWD] = e[_E_FWD]
+            sv[_S_OBL] = 0 if tilted else obl
+            if _steps_step(st, n):
                 self._push_step()
             # Data-quality gates: the reasons a cue may not fire on this sample.
             gate = 0
             if e[_E_INIT_LEFT] != 0:
                 gate = _G_INIT
-            if t[_T_WALK_ONLY] and not st.walking:
+            if t[_T_WALK_ONLY] and not sv[_S_WALKING]:
                 gate |= _G_WALK
             if tilted:
                 gate |= _G_TILT
@@ -494,7 +510,7 @@ class App:
         self.ring_gated[i] = self._t[_T_SGATE]
         self._t[_T_SGATE] = 0
         # stride-aware refractory (shared/cue.py note_stride): the last stride, two intervals
-        self.cue.note_stride(2 * st._int_n if st.walking else 0)
+        self.cue.note_stride(2 * st._int_n if st._v[_S_WALKING] else 0)
         self.ring_head += 1
         self._t[_T_EV] |= EV_STEP
 

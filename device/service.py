@@ -47,10 +47,12 @@ from shared.slstest import PHASE_NAMES
 FIRMWARE_VERSION = "0.1.0"
 
 MAX_IN = 128  # bytes read per poll
-MAX_OUT = 4096  # bytes written per poll
+MAX_OUT = 512  # bytes written per poll: one piece (device/link.py); a write the USB CDC
+# cannot take at once waits in the driver, and 4 KiB a poll took up to 3.1 M cycles (25 ms) on
+# the emulated RP2040 during a log download (the board loop polls again until the next sample)
 STALE_MS = 1000  # an unfinished frame is dropped after this long without a byte
 LIST_MAX = 32  # log names per logs.list answer (each with its 64-digit hash)
-HASH_SLICE = 1024  # bytes hashed per poll (SHA-256 of 1 KiB: ~4 us on x86, ~1 ms on RP2040)
+HASH_SLICE = 256  # bytes hashed per poll (1 KiB took 73,600 cycles a poll on the emulated RP2040)
 LIVE_LEASE_MS = 10000  # the live stream stops unless the host renews it within this time
 STEP_RING = 8  # step events waiting to be sent
 MAX_REPS_REPLY = 40  # reps an exercise.status/stop answer carries (the log has them all)
@@ -557,6 +559,8 @@ class Service:
                 self.app.wake(_EV_HOST)  # the log service looks at once (a session, a
                 # fault or a setting may have changed)
         if self._rf is not None and self._diff(now, self._rf_ms) > 2000:
+            # at the first poll 2 s after the last logs.read (the loop does not poll just for
+            # this: an idle poll costs ~72,000 cycles on the emulated RP2040)
             self._close_read()
         if self.live and self._diff(now, self._live_ms) > self._lease_ms:
             self.live = 0
@@ -590,7 +594,6 @@ class Service:
             if r
             or self._tx is not None
             or self._rx_state != _IDLE
-            or self._rf is not None
             or self.live
             or self._sls_running
             or self._ex_running

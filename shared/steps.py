@@ -68,9 +68,13 @@
 # (~50): so the common path touches few attributes - one state for the candidate window,
 # deadlines instead of differences (window end, chain timeout), a count of waiting records.
 
+import sys
 from array import array
 
 from shared.mp import const, micropython
+
+if sys.implementation.name != "micropython":
+    from shared.mp import ptr32  # viper's pointer cast (a builtin there)
 
 _SH = const(3)  # the IC filter state carries 3 fractional bits (units mg / 8)
 _AQ = const(10)  # filter coefficients are Q10
@@ -84,6 +88,58 @@ _NEVER = const((1 << 30) - 1)  # a sample index no update reaches (the largest s
 _IC_WAIT = const(0)  # candidate window: closed, the jerk must fall below half the threshold
 _IC_ARMED = const(1)  # closed, opens when the jerk crosses the threshold
 _IC_OPEN = const(2)  # open
+_M30 = const(0x3FFFFFFF)  # sign-correct ptr32 reads (shared/estimator.py explains)
+_B29 = const(0x20000000)
+
+# The per-sample path (`_step`, viper) keeps its set-up values and state in one int32 array
+# `_v`, read through ptr32: one machine load each, where native code pays a hash lookup per
+# attribute. The rarer paths (a candidate, the chain, the records) index the same cells.
+# (Not properties over the cells: a class with a property makes MicroPython look the class
+# up on every attribute store to its instances, which doubled the rare paths' cost.) The
+# set-up values are also kept as attributes (read-only after __init__), and `walking` is an
+# attribute kept equal to its cell, for readers outside the detector.
+_V_A = const(0)
+_V_RLAG = const(1)
+_V_ND = const(2)
+_V_THR = const(3)
+_V_REARM = const(4)
+_V_RWIN = const(5)
+_V_WIN = const(6)
+_V_Y1 = const(7)
+_V_Y2 = const(8)
+_V_F1 = const(9)
+_V_F2 = const(10)
+_V_CF = const(11)
+_V_CF_N = const(12)
+_V_CF_END = const(13)
+_V_RF_H = const(14)
+_V_RF_END = const(15)
+_V_FMAX = const(16)
+_V_FMAX_N = const(17)
+_V_RP = const(18)
+_V_LAT = const(19)
+_V_POS = const(20)
+_V_NEG = const(21)
+_V_P_LAT = const(22)
+_V_P_POS = const(23)
+_V_P_NEG = const(24)
+_V_IC = const(25)
+_V_PK = const(26)
+_V_PK_N = const(27)
+_V_WIN_LAST = const(28)
+_V_ATHR = const(29)
+_V_BEAT_FROM = const(30)
+_V_BEAT_TO = const(31)
+_V_WALKING = const(32)
+_V_TIMEOUT = const(33)
+_V_Q_N = const(34)
+# Inputs of `_step` (device/app.py writes them, then calls it; `update` does the same).
+CELL_UP = const(35)  # acc_up_mg
+CELL_LEFT = const(36)  # acc_left_mg
+CELL_FWD = const(37)  # acc_fwd_mg
+CELL_OBL = const(38)  # obl_mdeg
+CELL_WALKING = const(32)  # public: 1 while walking (device/app.py reads it per sample)
+_V_NCELLS = const(39)
 
 
 def _lp_coef_q10(cutoff_hz, period_us):
@@ -198,6 +254,7 @@ class StepDetector:
         if ic_ref_ms < 0 or ic_ref_ms > 1000 or ic_ref_win_ms < 1 or ic_ref_win_ms > 1000:
             raise ValueError("ic_ref_ms/ic_ref_win_ms out of range")
         self.period_us = period_us
+        self._v = array("i", [0] * _V_NCELLS)  # the cells _V_*
         self._a = _lp_coef_q10(ic_lp_hz, period_us)
         self._nd = _ms_to_n(ic_diff_ms, period_us)
         self._ring = array("i", [0] * self._nd)
@@ -224,6 +281,14 @@ class StepDetector:
         self._brel = _q8(beat_rel_pct)
         self._tail = tail_steps
         self._frel = first_rel_pct
+        v = self._v
+        v[_V_A] = self._a
+        v[_V_RLAG] = self._rlag_n
+        v[_V_ND] = self._nd
+        v[_V_THR] = self._thr
+        v[_V_REARM] = self._rearm
+        v[_V_RWIN] = self._rwin_n
+        v[_V_WIN] = self._win_n
         # chain of recent ICs (ring, newest at _c_head): IC sample index, and for the step that
         # starts there: lateral sum, max(obl), max(-obl)
         self._c_n = array("i", [0] * _RING)
@@ -242,58 +307,61 @@ class StepDetector:
 
     def reset(self):
         """Forget everything: filters, chain, walking state, queued records, step count."""
+        v = self._v
         for i in range(self._nd):
             self._ring[i] = 0
         for i in range(_RING):
             self._c_rep[i] = 0
-        self._rp = 0
-        self._y1 = 0
-        self._y2 = 0
-        self._f1 = 0  # low-passed -acc_fwd (timing signal), mg << _SH
-        self._f2 = 0
-        self._cf = 0  # its peak since the candidate's jerk peak, where, until when
-        self._cf_n = 0
-        self._cf_end = 0
-        self._fmax = 0  # the same for the IC that waits for its timing ...
-        self._fmax_n = 0
-        self._rf_end = 0
-        self._rf_h = -1  # ... at this chain entry (-1: none)
-        self._ic = _IC_ARMED  # candidate window state
-        self._win_last = 0  # last sample of the open window
-        self._pk = 0
-        self._pk_n = 0
+        v[_V_RP] = 0
+        v[_V_Y1] = 0
+        v[_V_Y2] = 0
+        v[_V_F1] = 0  # low-passed -acc_fwd (timing signal), mg << _SH
+        v[_V_F2] = 0
+        v[_V_CF] = 0  # its peak since the candidate's jerk peak, where, until when
+        v[_V_CF_N] = 0
+        v[_V_CF_END] = 0
+        v[_V_FMAX] = 0  # the same for the IC that waits for its timing ...
+        v[_V_FMAX_N] = 0
+        v[_V_RF_END] = 0
+        v[_V_RF_H] = -1  # ... at this chain entry (-1: none)
+        v[_V_IC] = _IC_ARMED  # candidate window state
+        v[_V_WIN_LAST] = 0  # last sample of the open window
+        v[_V_PK] = 0
+        v[_V_PK_N] = 0
         self._c_len = 0  # ICs in the chain
         self._c_head = 0
-        self._timeout_n = _NEVER  # the chain ends after this sample (no IC for max_step)
-        self._beat_from = _NEVER  # while walking: the next IC is expected from here ...
-        self._beat_to = 0  # ... to here, where the lower threshold opens a window too
-        self._athr = self._thr  # the lower of the two thresholds in force
+        v[_V_TIMEOUT] = _NEVER  # the chain ends after this sample (no IC for max_step)
+        v[_V_BEAT_FROM] = _NEVER  # while walking: the next IC is expected from here ...
+        v[_V_BEAT_TO] = 0  # ... to here, where the lower threshold opens a window too
+        v[_V_ATHR] = self._thr  # the lower of the two thresholds in force
         self._h_pk = 0  # jerk peak of the chain's newest IC
         self._env = 0  # running mean of the chain's jerk peaks
         self._int_n = 0  # last IC interval, samples
         # step accumulators (lateral sum, max obl, max -obl): _p_* from the last IC to the
         # opening of the candidate window, the others since then
-        self._lat = 0
-        self._pos = 0
-        self._neg = 0
-        self._p_lat = 0
-        self._p_pos = 0
-        self._p_neg = 0
+        v[_V_LAT] = 0
+        v[_V_POS] = 0
+        v[_V_NEG] = 0
+        v[_V_P_LAT] = 0
+        v[_V_P_POS] = 0
+        v[_V_P_NEG] = 0
         self._ev = 0  # left-stance evidence of the last reported step
         self._last_stance = -1
         self._q_r = 0
         self._q_w = 0
-        self._q_n = 0  # records waiting: (_q_w - _q_r) & _RMASK
+        v[_V_Q_N] = 0  # records waiting: (_q_w - _q_r) & _RMASK
         self.step_ic_n = 0
         self.step_stance = 0
         self.step_drop_mdeg = 0
         self.step_end_n = 0
         self.steps = 0
         self.walking = 0
+        v[_V_WALKING] = 0
         self.stance = -1
 
     @micropython.native
     def _queue(self, k, side, end_n):
+        v = self._v  # the cells _V_* (see above)
         # Queue the record of the step that starts at chain entry k.
         w = self._q_w
         self._c_rep[k] = 1
@@ -305,9 +373,9 @@ class StepDetector:
             self._q_drop[w] = self._c_pos[k]
         self._q_end[w] = end_n
         self._q_w = (w + 1) & _RMASK
-        self._q_n = (self._q_n + 1) & _RMASK
+        v[_V_Q_N] = (v[_V_Q_N] + 1) & _RMASK
         self._last_stance = side
-        if self.walking:
+        if v[_V_WALKING]:
             self.stance = 1 - side  # the next step's stance, by alternation
         self.steps += 1
 
@@ -329,42 +397,45 @@ class StepDetector:
 
     @micropython.native
     def _close(self):
+        v = self._v  # the cells _V_* (see above)
         # The step up to the candidate window ends: its accumulators go to the newest entry.
         h = self._c_head
-        self._c_lat[h] = self._p_lat
-        self._c_pos[h] = self._p_pos
-        self._c_neg[h] = self._p_neg
-        self._p_lat = 0
-        self._p_pos = 0
-        self._p_neg = 0
+        self._c_lat[h] = v[_V_P_LAT]
+        self._c_pos[h] = v[_V_P_POS]
+        self._c_neg[h] = v[_V_P_NEG]
+        v[_V_P_LAT] = 0
+        v[_V_P_POS] = 0
+        v[_V_P_NEG] = 0
 
     @micropython.native
     def _merge(self):
+        v = self._v  # the cells _V_* (see above)
         # No IC at the window after all: its accumulators continue the current step.
-        lat = self._lat + self._p_lat
+        lat = v[_V_LAT] + v[_V_P_LAT]
         if lat > _LATCAP:
             lat = _LATCAP
         elif lat < -_LATCAP:
             lat = -_LATCAP
-        self._lat = lat
-        if self._p_pos > self._pos:
-            self._pos = self._p_pos
-        if self._p_neg > self._neg:
-            self._neg = self._p_neg
-        self._p_lat = 0
-        self._p_pos = 0
-        self._p_neg = 0
+        v[_V_LAT] = lat
+        if v[_V_P_POS] > v[_V_POS]:
+            v[_V_POS] = v[_V_P_POS]
+        if v[_V_P_NEG] > v[_V_NEG]:
+            v[_V_NEG] = v[_V_P_NEG]
+        v[_V_P_LAT] = 0
+        v[_V_P_POS] = 0
+        v[_V_P_NEG] = 0
 
     @micropython.native
     def _end_now(self):
+        v = self._v  # the cells _V_* (see above)
         # The step ends at this sample (timeout): all accumulators go to the newest entry.
         self._merge()
-        self._p_lat = self._lat
-        self._p_pos = self._pos
-        self._p_neg = self._neg
-        self._lat = 0
-        self._pos = 0
-        self._neg = 0
+        v[_V_P_LAT] = v[_V_LAT]
+        v[_V_P_POS] = v[_V_POS]
+        v[_V_P_NEG] = v[_V_NEG]
+        v[_V_LAT] = 0
+        v[_V_POS] = 0
+        v[_V_NEG] = 0
         self._close()
 
     @micropython.native
@@ -390,28 +461,30 @@ class StepDetector:
 
     @micropython.native
     def _set_timeout(self, ic):
+        v = self._v  # the cells _V_* (see above)
         # The chain's newest IC is at sample ic: it ends after ic + max_n samples without one.
         t = _NEVER  # ic + max_n is beyond any sample index (and the small-int range)
         if ic <= _NEVER - self._max_n:
             t = ic + self._max_n
-        self._timeout_n = t
+        v[_V_TIMEOUT] = t
 
     @micropython.native
     def _replace(self, k, h, ic, pk):
+        v = self._v  # the cells _V_* (see above)
         # The candidate at sample ic replaces the chain's newest IC (entry h, previous k).
-        lat = self._c_lat[k] + self._p_lat
+        lat = self._c_lat[k] + v[_V_P_LAT]
         if lat > _LATCAP:
             lat = _LATCAP
         elif lat < -_LATCAP:
             lat = -_LATCAP
         self._c_lat[k] = lat
-        if self._p_pos > self._c_pos[k]:
-            self._c_pos[k] = self._p_pos
-        if self._p_neg > self._c_neg[k]:
-            self._c_neg[k] = self._p_neg
-        self._p_lat = 0
-        self._p_pos = 0
-        self._p_neg = 0
+        if v[_V_P_POS] > self._c_pos[k]:
+            self._c_pos[k] = v[_V_P_POS]
+        if v[_V_P_NEG] > self._c_neg[k]:
+            self._c_neg[k] = v[_V_P_NEG]
+        v[_V_P_LAT] = 0
+        v[_V_P_POS] = 0
+        v[_V_P_NEG] = 0
         self._c_n[h] = ic
         self._c_t[h] = ic
         self._set_timeout(ic)
@@ -421,22 +494,24 @@ class StepDetector:
 
     @micropython.native
     def _pend(self, h):
+        v = self._v  # the cells _V_* (see above)
         # Chain entry h has a new IC: its timing search continues from the candidate's.
-        if self._rf_h >= 0:
+        if v[_V_RF_H] >= 0:
             self._retime()
-        self._rf_h = h
-        self._fmax = self._cf
-        self._fmax_n = self._cf_n
-        self._rf_end = self._cf_end
+        v[_V_RF_H] = h
+        v[_V_FMAX] = v[_V_CF]
+        v[_V_FMAX_N] = v[_V_CF_N]
+        v[_V_RF_END] = v[_V_CF_END]
 
     @micropython.native
     def _retime(self):
+        v = self._v  # the cells _V_* (see above)
         # The forward deceleration peak that follows the newest IC's jerk peak puts the IC
         # rlag_n before it: a later, steadier landmark of heel strike than the jerk peak (its
         # lag after the reference contact varies less between walkers). Kept within the step.
-        h = self._rf_h
-        self._rf_h = -1
-        ic = self._fmax_n - self._rlag_n
+        h = v[_V_RF_H]
+        v[_V_RF_H] = -1
+        ic = v[_V_FMAX_N] - v[_V_RLAG]
         if self._c_len > 1 and ic <= self._c_t[(h - 1) & _RMASK]:
             return
         pk_n = self._c_n[h] + self._lag_n
@@ -446,6 +521,7 @@ class StepDetector:
 
     @micropython.native
     def _expect(self, ic):
+        v = self._v  # the cells _V_* (see above)
         # Walking, newest IC at sample ic: the next one is expected one interval later.
         w = self._int_n * self._beat >> 8
         f = _NEVER
@@ -453,12 +529,13 @@ class StepDetector:
         if ic <= _NEVER - self._max_n - self._max_n:
             f = ic + self._int_n - w
             t = ic + self._int_n + w
-        self._beat_from = f
-        self._beat_to = t
-        self._athr = self._lothr
+        v[_V_BEAT_FROM] = f
+        v[_V_BEAT_TO] = t
+        v[_V_ATHR] = self._lothr
 
     @micropython.native
     def _candidate(self, pk_n, pk):
+        v = self._v  # the cells _V_* (see above)
         ic = pk_n - self._lag_n
         c_len = self._c_len
         h = self._c_head
@@ -466,15 +543,15 @@ class StepDetector:
         if c_len > 0:
             dt = ic - self._c_n[h]
             if (
-                self._h_pk <= self._thr < pk
-                and self.walking
+                self._h_pk <= v[_V_THR] < pk
+                and v[_V_WALKING]
                 and (dt < self._min_n or dt * 256 < self._early * self._int_n)
             ):
                 # the newest IC was weak (beat window) and a firm candidate follows it soon:
                 # the firm one is the IC (the previous step's record keeps the weak IC as end)
                 k = (h - 1) & _RMASK
                 self._replace(k, h, ic, pk)
-                if self._rlag_n:
+                if v[_V_RLAG]:
                     self._pend(h)
                 return
             if dt < self._min_n:
@@ -482,15 +559,16 @@ class StepDetector:
                 return
             if dt > self._max_n:
                 # only after missed samples (the timeout normally ends the chain first)
-                if self.walking:
+                if v[_V_WALKING]:
                     self._end_now()
                     self._walk_step(h, ic)
-                    self.walking = 0
+                    v[_V_WALKING] = 0
+                    self.walking = 0  # kept equal to its cell
                     self.stance = -1
                 c_len = 0
             elif c_len > 1 and dt * 256 < self._early * self._int_n:
                 # sooner than the rhythm allows
-                if self.walking:
+                if v[_V_WALKING]:
                     if pk * 256 < self._weak * self._env:
                         self._merge()
                         return
@@ -500,36 +578,36 @@ class StepDetector:
                         return
                     # stronger: it replaces the chain's newest IC
                     self._replace((h - 1) & _RMASK, h, ic, pk)
-                    if self._rlag_n:
+                    if v[_V_RLAG]:
                         self._pend(h)
                     return
-        if pk <= self._thr:
+        if pk <= v[_V_THR]:
             # weak (only the beat window opens for it): at least beat_rel_pct of the previous
             # IC's peak (a walk that fades, not a bump after a firm step), and the step it
             # ends sways opposite to the previous one (_p_lat: that step's lateral sum so far)
             q = self._c_lat[(h - 1) & _RMASK]
             if (
-                not self.walking
+                not v[_V_WALKING]
                 or pk * 256 < self._brel * self._h_pk
-                or (q >= 0 and self._p_lat >= 0)
-                or (q <= 0 and self._p_lat <= 0)
+                or (q >= 0 and v[_V_P_LAT] >= 0)
+                or (q <= 0 and v[_V_P_LAT] <= 0)
             ):
                 self._merge()
                 return
-        self._beat_from = _NEVER  # a new IC: the beat window closes (walking sets it again)
-        self._athr = self._thr
+        v[_V_BEAT_FROM] = _NEVER  # a new IC: the beat window closes (walking sets it again)
+        v[_V_ATHR] = v[_V_THR]
         if c_len > 0:
             self._close()
         else:
-            self._p_lat = 0
-            self._p_pos = 0
-            self._p_neg = 0
+            v[_V_P_LAT] = 0
+            v[_V_P_POS] = 0
+            v[_V_P_NEG] = 0
         h = (h + 1) & _RMASK
         self._c_head = h
         self._c_n[h] = ic
         self._c_t[h] = ic
         self._c_rep[h] = 0
-        if self._rlag_n:
+        if v[_V_RLAG]:
             self._pend(h)
         self._set_timeout(ic)
         if c_len < _RING:
@@ -543,9 +621,10 @@ class StepDetector:
         else:
             self._env = pk
         k = (h - 1) & _RMASK  # the step that just ended
-        if self.walking:
+        if v[_V_WALKING]:
             if c_len > 2 and self._stop and self._same_sway(k) and self._irregular(k, self._stop):
-                self.walking = 0  # neither alternates nor keeps the rhythm
+                v[_V_WALKING] = 0  # neither alternates nor keeps the rhythm
+                self.walking = 0  # kept equal to its cell
                 self.stance = -1
                 return
             self._walk_step(k, ic)
@@ -581,7 +660,8 @@ class StepDetector:
             self._c_rep[first] = 1
             first = (first + 1) & _RMASK
             m -= 1
-        self.walking = 1
+        v[_V_WALKING] = 1
+        self.walking = 1  # kept equal to its cell
         self._run(first, m, self._c_n[h])
         self._expect(ic)
 
@@ -627,6 +707,7 @@ class StepDetector:
 
     @micropython.native
     def _flush_tail(self, n):
+        v = self._v  # the cells _V_* (see above)
         # The chain ends at sample n (max_step without an IC) and no walk is on: its newest
         # steps that were never reported (a short walk, or the steps after a walk stopped)
         # are reported if there are at least tail_steps of them, firm (the beat window, the
@@ -639,7 +720,7 @@ class StepDetector:
             e = (e - 1) & _RMASK
         if m < self._tail or m < 1 or m < self._c_len:
             return  # too few, or after a walk that stopped: those steps stay dropped
-        room = _RMASK - self._q_n  # the record ring holds _RING - 1
+        room = _RMASK - v[_V_Q_N]  # the record ring holds _RING - 1
         if m > room:
             m = room
         self._end_now()
@@ -653,34 +734,38 @@ class StepDetector:
 
     @micropython.native
     def _end_chain(self, n):
+        v = self._v  # the cells _V_* (see above)
         # The chain ends at sample n: the walk's last step ends here (or a short chain's
         # unreported steps are reported, tail_steps).
-        if self.walking:
+        if v[_V_WALKING]:
             self._end_now()
             self._walk_step(self._c_head, n)
-            self.walking = 0
+            v[_V_WALKING] = 0
+            self.walking = 0  # kept equal to its cell
             self.stance = -1
         elif self._tail:
             self._flush_tail(n)
         self._c_len = 0
-        self._timeout_n = _NEVER
-        self._athr = self._thr
+        v[_V_TIMEOUT] = _NEVER
+        v[_V_ATHR] = v[_V_THR]
 
     @micropython.native
     def finish(self, n):
         """The stream ends after sample n (end of a recording or of a session): the chain ends
         as it would max_step_ms later without another IC. Returns the number of records now
         waiting; take them with pop(). Called once, under the same rules as update()."""
-        if self._rf_h >= 0:
+        v = self._v  # the cells _V_* (see above)
+        if v[_V_RF_H] >= 0:
             self._retime()
         if self._c_len:
             self._end_chain(n)
-        return self._q_n
+        return v[_V_Q_N]
 
     @micropython.native
     def pop(self):
         """Hand out one waiting record into step_* (1), or 0 if none waits."""
-        if not self._q_n:
+        v = self._v  # the cells _V_* (see above)
+        if not v[_V_Q_N]:
             return 0
         r = self._q_r
         self.step_ic_n = self._q_ic[r]
@@ -688,114 +773,171 @@ class StepDetector:
         self.step_drop_mdeg = self._q_drop[r]
         self.step_end_n = self._q_end[r]
         self._q_r = (r + 1) & _RMASK
-        self._q_n -= 1
+        v[_V_Q_N] -= 1
         return 1
 
     @micropython.native
     def update(self, n, acc_up_mg, acc_left_mg, acc_fwd_mg, gyro_up_cdps, obl_mdeg):
-        """Feed one sample; returns 1 when a completed step record is ready."""
-        x = acc_up_mg - acc_fwd_mg
+        """Feed one sample; returns 1 when a completed step record is ready. (The firmware's
+        tick writes the inputs to their cells and calls `_step` itself: device/app.py.)"""
+        v = self._v
+        v[CELL_UP] = acc_up_mg
+        v[CELL_LEFT] = acc_left_mg
+        v[CELL_FWD] = acc_fwd_mg
+        v[CELL_OBL] = obl_mdeg
+        return self._step(n)
+
+    @micropython.native
+    def _hand_out(self):
+        # one queued record to the step_* attributes
+        r = self._q_r
+        self.step_ic_n = self._q_ic[r]
+        self.step_stance = self._q_stance[r]
+        self.step_drop_mdeg = self._q_drop[r]
+        self.step_end_n = self._q_end[r]
+        self._q_r = (r + 1) & _RMASK
+        self._v[_V_Q_N] -= 1
+
+    @micropython.viper
+    def _step(self, n: int) -> int:
+        """update() on the inputs in cells CELL_UP .. CELL_OBL (viper: locals are machine words,
+        cells read through ptr32, those that may be negative sign-corrected)."""
+        v = ptr32(self._v)
+        c = v[CELL_UP]
+        x = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+        c = v[CELL_FWD]
+        fwd = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+        c = v[CELL_LEFT]
+        left = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+        c = v[CELL_OBL]
+        obl = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+        x = x - fwd
         if x > _CLAMP2:
             x = _CLAMP2
-        elif x < -_CLAMP2:
-            x = -_CLAMP2
-        if acc_left_mg > _CLAMP:
-            acc_left_mg = _CLAMP
-        elif acc_left_mg < -_CLAMP:
-            acc_left_mg = -_CLAMP
+        elif x < 0 - _CLAMP2:
+            x = 0 - _CLAMP2
+        if left > _CLAMP:
+            left = _CLAMP
+        elif left < 0 - _CLAMP:
+            left = 0 - _CLAMP
         # jerk: j = d(n) - d(n - nd), d = low-passed (acc_up - acc_fwd), units mg << _SH
-        a = self._a
-        y1 = self._y1
+        a = v[_V_A]
+        c = v[_V_Y1]
+        y1 = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
         y1 += ((x << _SH) - y1) * a >> _AQ
-        y2 = self._y2
+        c = v[_V_Y2]
+        y2 = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
         y2 += (y1 - y2) * a >> _AQ
-        self._y1 = y1
-        self._y2 = y2
-        if self._rlag_n:
-            f1 = self._f1
-            f1 += ((0 - (acc_fwd_mg << _SH)) - f1) * a >> _AQ
-            f2 = self._f2
+        v[_V_Y1] = y1
+        v[_V_Y2] = y2
+        if v[_V_RLAG]:
+            c = v[_V_F1]
+            f1 = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+            f1 += ((0 - (fwd << _SH)) - f1) * a >> _AQ
+            c = v[_V_F2]
+            f2 = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
             f2 += (f1 - f2) * a >> _AQ
-            self._f1 = f1
-            self._f2 = f2
-            if f2 > self._cf:
-                self._cf = f2
-                self._cf_n = n
-            if self._rf_h >= 0:
-                if n > self._rf_end:
+            v[_V_F1] = f1
+            v[_V_F2] = f2
+            c = v[_V_CF]
+            if f2 > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                v[_V_CF] = f2
+                v[_V_CF_N] = n
+            c = v[_V_RF_H]
+            if (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29) >= 0:
+                c = v[_V_RF_END]
+                c = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+                if n > c:
                     self._retime()
-                elif f2 > self._fmax:
-                    self._fmax = f2
-                    self._fmax_n = n
-        ring = self._ring
-        p = self._rp
-        j = y2 - ring[p]
+                else:
+                    c = v[_V_FMAX]
+                    if f2 > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                        v[_V_FMAX] = f2
+                        v[_V_FMAX_N] = n
+        ring = ptr32(self._ring)
+        p = v[_V_RP]
+        c = ring[p]
+        j = y2 - ((c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29))
         ring[p] = y2
         p -= 1  # walked downwards, so the wrap is a test against 0: every cell comes back
         if p < 0:  # after nd samples
-            p = self._nd - 1
-        self._rp = p
+            p = v[_V_ND] - 1
+        v[_V_RP] = p
         # current step: lateral sum and obliquity extremes (_pos and _neg are >= 0)
-        lat = self._lat + acc_left_mg
-        if -_LATCAP < lat < _LATCAP:
-            self._lat = lat
-        if obl_mdeg > 0:
-            if obl_mdeg > self._pos:
-                self._pos = obl_mdeg
-        elif 0 - obl_mdeg > self._neg:
-            self._neg = 0 - obl_mdeg
+        c = v[_V_LAT]
+        lat = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29) + left
+        if lat > 0 - _LATCAP and lat < _LATCAP:
+            v[_V_LAT] = lat
+        if obl > 0:
+            if obl > v[_V_POS]:
+                v[_V_POS] = obl
+        elif 0 - obl > v[_V_NEG]:
+            v[_V_NEG] = 0 - obl
         # candidate: the largest j within win_n samples of crossing the threshold
-        state = self._ic
+        state = v[_V_IC]
         if state == _IC_OPEN:
-            if j > self._pk:
-                self._pk = j
-                self._pk_n = n
-                self._cf = self._f2  # the timing search starts at the jerk peak
-                self._cf_n = n
-                self._cf_end = _NEVER
-                if n <= _NEVER - self._rwin_n:
-                    self._cf_end = n + self._rwin_n
-            if n > self._win_last:
-                self._ic = _IC_WAIT
-                if self._pk <= self._thr:
-                    self._ic = _IC_ARMED  # weak (beat window): a firm rise may still follow
-                self._candidate(self._pk_n, self._pk)
+            c = v[_V_PK]
+            if j > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                v[_V_PK] = j
+                v[_V_PK_N] = n
+                v[_V_CF] = v[_V_F2]  # the timing search starts at the jerk peak
+                v[_V_CF_N] = n
+                e = _NEVER
+                if n <= _NEVER - v[_V_RWIN]:
+                    e = n + v[_V_RWIN]
+                v[_V_CF_END] = e
+            c = v[_V_WIN_LAST]
+            if n > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                c = v[_V_PK]
+                pk = (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29)
+                st = _IC_WAIT
+                if pk <= v[_V_THR]:
+                    st = _IC_ARMED  # weak (beat window): a firm rise may still follow
+                v[_V_IC] = st
+                c = v[_V_PK_N]
+                self._candidate((c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29), pk)
         elif state == _IC_ARMED:
-            if j > self._athr and (
-                j > self._thr or (self._beat_from <= n <= self._beat_to and self.walking)
-            ):
-                self._ic = _IC_OPEN
-                last = _NEVER  # n + win_n - 1 is beyond any sample index
-                if n <= _NEVER - self._win_n:
-                    last = n + self._win_n - 1
-                self._win_last = last
-                self._pk = j
-                self._pk_n = n
-                self._cf = self._f2
-                self._cf_n = n
-                self._cf_end = _NEVER
-                if n <= _NEVER - self._rwin_n:
-                    self._cf_end = n + self._rwin_n
-                # a possible IC: from here on, accumulate for the next step
-                self._p_lat = self._lat
-                self._p_pos = self._pos
-                self._p_neg = self._neg
-                self._lat = 0
-                self._pos = 0
-                self._neg = 0
-        elif j < self._rearm:
-            self._ic = _IC_ARMED
+            c = v[_V_ATHR]
+            if j > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
+                go = 0
+                if j > v[_V_THR]:
+                    go = 1
+                elif v[_V_WALKING]:
+                    c = v[_V_BEAT_FROM]
+                    e = v[_V_BEAT_TO]
+                    if n >= (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29) and n <= (
+                        (e & _M30) - (e >> 1 & _B29) - (e >> 1 & _B29)
+                    ):
+                        go = 1
+                if go:
+                    v[_V_IC] = _IC_OPEN
+                    last = _NEVER  # n + win_n - 1 is beyond any sample index
+                    if n <= _NEVER - v[_V_WIN]:
+                        last = n + v[_V_WIN] - 1
+                    v[_V_WIN_LAST] = last
+                    v[_V_PK] = j
+                    v[_V_PK_N] = n
+                    v[_V_CF] = v[_V_F2]
+                    v[_V_CF_N] = n
+                    e = _NEVER
+                    if n <= _NEVER - v[_V_RWIN]:
+                        e = n + v[_V_RWIN]
+                    v[_V_CF_END] = e
+                    # a possible IC: from here on, accumulate for the next step
+                    v[_V_P_LAT] = v[_V_LAT]
+                    v[_V_P_POS] = v[_V_POS]
+                    v[_V_P_NEG] = v[_V_NEG]
+                    v[_V_LAT] = 0
+                    v[_V_POS] = 0
+                    v[_V_NEG] = 0
+        elif j < v[_V_REARM]:
+            v[_V_IC] = _IC_ARMED
         # no IC for max_step: the walk (or the chain) ends
-        if n > self._timeout_n:
+        c = v[_V_TIMEOUT]
+        if n > (c & _M30) - (c >> 1 & _B29) - (c >> 1 & _B29):
             self._end_chain(n)
         # hand out one queued record
-        if self._q_n:
-            r = self._q_r
-            self.step_ic_n = self._q_ic[r]
-            self.step_stance = self._q_stance[r]
-            self.step_drop_mdeg = self._q_drop[r]
-            self.step_end_n = self._q_end[r]
-            self._q_r = (r + 1) & _RMASK
-            self._q_n -= 1
+        if v[_V_Q_N]:
+            self._hand_out()
             return 1
         return 0

@@ -23,16 +23,26 @@ def capture(ref) -> dict:
 
     tr = read_trace(ref.trace)
     rows: list[tuple] = []
-    real = app_mod._steps_update
+    from shared import estimator as est_mod
+    from shared import steps as steps_mod
 
-    def rec(st, n, up, left, fwd, yaw, obl):
-        rows.append((n, up, left, fwd, yaw, obl))
-        return real(st, n, up, left, fwd, yaw, obl)
+    real = app_mod._steps_step
+    apps: list = []
+
+    def rec(st, n):
+        # the tick has written the detector's inputs to its cells; the yaw rate (not one of
+        # them: the detector does not use it) is the estimator's output of this sample
+        v = st._v
+        yaw = apps[0].est._s[est_mod.CELL_YAW]
+        cells = (steps_mod.CELL_UP, steps_mod.CELL_LEFT, steps_mod.CELL_FWD)
+        rows.append((n, *(v[k] for k in cells), yaw, v[steps_mod.CELL_OBL]))
+        return real(st, n)
 
     with tempfile.TemporaryDirectory() as d:
         spec = _write_job(Path(d), tr, ref.calibrate)
         _job, board, app = load_job(d)
-        app_mod._steps_update = rec
+        apps.append(app)
+        app_mod._steps_step = rec
         try:
             grid = np.zeros(tr.n, dtype=np.int64)
             i = 0
@@ -41,7 +51,7 @@ def capture(ref) -> dict:
                 grid[i] = app.n
                 i += 1
         finally:
-            app_mod._steps_update = real
+            app_mod._steps_step = real
     out = {
         "x": np.array(rows, dtype=np.int64),
         "grid": grid,

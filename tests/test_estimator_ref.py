@@ -69,3 +69,32 @@ def test_broad_fast_rotation(data_dir):
     trace = read_trace(data_dir / "broad_07_fast_rotation.trace.csv")
     _, d_upright, ang, dtilt = _compare(trace, True, "forward=+x left=+y up=+z")
     assert d_upright <= 0.11 and ang <= 0.11 and dtilt <= 0.07
+
+
+def test_outputs_are_fixedpoints_atan2_and_hypot():
+    """Estimator.update writes atan2_mdeg / hypot_q out inline (a viper call costs more than
+    the arithmetic): its obliquity and tilt are theirs, bit for bit, at every sign and at
+    the table's ends (zero components, |y| = |x|, down-pointing up vectors)."""
+    import random
+    from array import array
+
+    from shared import estimator as E
+    from shared.fixedpoint import atan2_mdeg, hypot_q
+
+    est = E.Estimator(10000)
+    rng = random.Random(3)
+    q = 1 << 28
+    ups = [(0, 0, q), (0, 0, -q), (q, 0, 0), (-q, 0, 0), (0, q, 0), (0, -q, 0)]
+    ups += [(0, q // 2, q // 2), (q // 2, -q // 2, 0), (-q // 2, q // 2, -q // 2)]
+    for _ in range(3000):
+        v = [rng.randint(-q, q) for _ in range(3)]
+        n = max(1, int(np.sqrt(sum(x * x for x in v))))
+        ups.append(tuple(x * q // n for x in v))
+    imu = array("h", [0] * 6)  # |a| = 0: no accel correction; no rotation
+    s = est._s
+    for ux, uy, uz in ups:
+        est.reset(ux, uy, uz)
+        est.update(imu)
+        hx, hy, hz = ((s[k] + 8192) >> 14 for k in (E._UX, E._UY, E._UZ))
+        assert s[E.CELL_OBL] == atan2_mdeg(hy, hz), (hx, hy, hz)
+        assert s[E.CELL_TILT] == atan2_mdeg(-hx, hypot_q(hy, hz)), (hx, hy, hz)

@@ -93,3 +93,37 @@ def test_manifest_ships_every_firmware_module_and_nothing_else():
     assert firmware - listed == set(), "not in device/manifest.py"
     outside = {p for p in listed if p.parent.name not in ("device", "drivers", "shared")}
     assert outside == set()
+
+
+# `make firmware-uf2` (FW_BOARD=RPI_PICO: the RP2040, a Cortex-M0+; FW_BOARD=RPI_PICO2: the
+# RP2350, a Cortex-M33). The builds take minutes, so this checks the images a build left in
+# build/ (skipped when there are none): the UF2 family and the code's architecture match the
+# chip. (An image named rp2350 was once an RP2040 build: the board never reached CMake.)
+IMAGES = {
+    "rp2040": (0xE48BFF56, "v6S-M"),
+    "rp2350": (0xE48BFF59, "v8-M.mainline"),
+}
+
+
+@pytest.mark.parametrize("chip", sorted(IMAGES))
+def test_uf2_image_is_built_for_its_chip(chip):
+    import shutil
+    import struct
+
+    uf2 = ROOT / "build" / f"hipcue-{chip}.uf2"
+    elf = uf2.with_suffix(".elf")
+    if not (uf2.exists() and elf.exists()):
+        pytest.skip(f"{uf2.name} not built (make firmware-uf2)")
+    readelf = shutil.which("arm-none-eabi-readelf") or shutil.which("readelf")
+    if readelf is None:
+        pytest.skip("no readelf")
+    family, arch = IMAGES[chip]
+    data = uf2.read_bytes()
+    assert len(data) % 512 == 0 and len(data) > 100_000
+    for off in range(0, len(data), 512):
+        magic0, magic1, flags = struct.unpack_from("<III", data, off)
+        assert (magic0, magic1) == (0x0A324655, 0x9E5D5157)
+        assert flags & 0x2000 and struct.unpack_from("<I", data, off + 28)[0] == family
+    attrs = subprocess.run([readelf, "-A", str(elf)], capture_output=True, text=True).stdout
+    m = re.search(r"Tag_CPU_arch: (\S+)", attrs)
+    assert m and m.group(1) == arch, attrs

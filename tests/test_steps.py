@@ -527,7 +527,7 @@ def test_source_rules():
     )
     for m in per_sample:
         decos = [ast.unparse(d) for d in m.decorator_list]
-        assert decos == ["micropython.native"], (m.name, decos)
+        assert decos in (["micropython.native"], ["micropython.viper"]), (m.name, decos)
         body = m.body
         if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
             body = body[1:]  # the docstring
@@ -536,8 +536,11 @@ def test_source_rules():
             if isinstance(node, ast.Constant):
                 assert isinstance(node.value, int), (m.name, node.lineno)
             if isinstance(node, ast.Call):
-                # only the detector's own (native) methods, with positional int arguments
+                # only the detector's own (native) methods, with positional int arguments,
+                # and viper's pointer cast
                 f = node.func
+                if isinstance(f, ast.Name) and f.id == "ptr32":
+                    continue
                 assert isinstance(f, ast.Attribute) and ast.unparse(f.value) == "self", (
                     m.name,
                     node.lineno,
