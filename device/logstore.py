@@ -31,7 +31,8 @@ does more than one piece of file work, so none overruns a sample period on the c
 buffer (the records go on into that one); the next calls each do one piece: the rotation
 check, then a write of at most PIECE bytes (one flash page), then the sync. A session start
 sets up the session in RAM at once (its header is built there, the records start), and
-the next calls do the rotation check, the file's creation, the header's write and its sync.
+the next calls do the rotation check, the file's creation, the header's JSON (ENCODE_PARTS
+keys and values a call), its write (a page a call) and its sync.
 `due[0]` is the next sample while a piece is pending. The file gets the same bytes in the
 same order as unsliced (the blocks end at the same samples), and a power cut between two
 pieces leaves the file as at its last sync: the block in flight is lost as a cut before its
@@ -43,7 +44,7 @@ import os
 from array import array
 
 from shared import logformat as lf
-from shared.config import EXERCISE_KEYS, FEEDBACK_KEYS, POWER_KEYS, SCHEMA
+from shared.config import EXERCISE_KEYS, FEEDBACK_KEYS, POWER_KEYS, SCHEMA, format_milli
 from shared.cue import COUNTER_CELL0, COUNTER_NAMES
 from shared.mp import micropython
 
@@ -62,6 +63,8 @@ _P_OPEN = 2  # create the file
 _P_ROTATE = 3  # a block (or the header, after _P_OPEN): the rotation check
 _P_WRITE = 4  # the next PIECE bytes
 _P_SYNC = 5  # sync: the block (or the header) is on flash
+_P_ENCODE = 6  # the header's JSON, ENCODE_PARTS parts (keys, values) a call
+ENCODE_PARTS = 8
 
 
 def session_name(k):
@@ -119,6 +122,38 @@ def _header_config(cfg):
     return d
 
 
+_LAZY = []  # a sliced start's header: its "config" made from a copy of cfg.values, in parts
+
+
+def _header_config_parts(values):
+    """lf.dumps(_header_config(cfg)) in parts, from a copy of cfg.values (a sliced start:
+    the texts are made while encoding, a few keys a call, not in start())."""
+    skip = FEEDBACK_KEYS + EXERCISE_KEYS + POWER_KEYS
+    sep = "{"
+    for key in sorted(SCHEMA):
+        v = values[key]
+        if key in skip and v == SCHEMA[key][1]:
+            continue
+        t = format_milli(v) if SCHEMA[key][0] == "dec" else str(v)  # Config.text()
+        yield sep + lf.dumps(str(key)) + ":" + lf.dumps(t)
+        sep = ","
+    yield "}" if sep == "," else "{}"
+
+
+def _header_parts(info, values):
+    """lf.dumps(info) in parts, its "config" (_LAZY) from values (_header_config_parts)."""
+    sep = "{"
+    for k in sorted(info):
+        yield sep + lf.dumps(str(k)) + ":"
+        sep = ","
+        v = info[k]
+        if v is _LAZY:
+            yield from _header_config_parts(values)
+        else:
+            yield from lf.dumps_parts(v)
+    yield "}" if sep == "," else "{}"
+
+
 def calibration_of(app):
     """The calibration the app runs with, as plain data for the session header."""
     est = app.est
@@ -160,6 +195,9 @@ class LogStore:
         self._pend_off = 0
         self._pend_records = 0  # the block's records (lost if its write fails)
         self._pend_head = 0  # 1: the header is in flight
+        self._cfg_values = None  # a sliced start's copy of the config's values
+        self._gen = None  # the header's JSON being encoded, and its parts so far
+        self._parts = None
         self.period_us = period_us
         self.fw = fw
         self.device = device
@@ -259,7 +297,7 @@ class LogStore:
             "rate_hz": app.cfg["rate_hz"],
             "raw": raw,
             "reason": reason,
-            "config": _header_config(app.cfg),
+            "config": _LAZY if self.sliced else _header_config(app.cfg),
             "calibration": calibration_of(app),
             "faults": app.faults | (self.faults << 8),
         }
@@ -280,6 +318,7 @@ class LogStore:
             # the file work follows, a piece per service() call; the session (and its
             # session_index advance, on_session) starts now
             self._info = info
+            self._cfg_values = dict(app.cfg.values)  # the config as it is now
             self._phase = _P_OPEN_ROTATE
             if self.on_session is not None and count:
                 try:
@@ -474,7 +513,7 @@ class LogStore:
     # -- file work (only here) ---------------------------------------------------------
     def opening(self):
         """1 while a sliced session start has file work left (its file is not open yet)."""
-        return 1 if self._info is not None or self._phase == _P_OPEN else 0
+        return 1 if self._info is not None or self._gen is not None else 0
 
     def work(self):
         """One piece of pending sliced file work, if any (for a caller waiting on it)."""
@@ -520,11 +559,26 @@ class LogStore:
             self._phase = _P_IDLE
             try:
                 self.file = open(self.root + "/" + session_name(self.current), "wb")
-                self._pend = memoryview(lf.header_frame(info))
             except Exception as e:
                 self._fail(e)
                 self._close_quietly()
                 return
+            self._parts = []
+            self._gen = _header_parts(info, self._cfg_values)
+            self._cfg_values = None
+            self._phase = _P_ENCODE
+        elif ph == _P_ENCODE:
+            parts = self._parts
+            k = ENCODE_PARTS
+            for p in self._gen:
+                parts.append(p)
+                k -= 1
+                if k == 0:
+                    return
+            self._gen = None
+            self._parts = None
+            # lf.header_frame(info), from its parts
+            self._pend = memoryview(lf.MAGIC + lf.frame(lf.F_HEADER, "".join(parts).encode()))
             self._pend_n = len(self._pend)
             self._pend_off = 0
             self._pend_records = 0
@@ -564,7 +618,9 @@ class LogStore:
         self._phase = _P_IDLE
         self._pend = self._outv
         self._fail(e)
-        if self._pend_head:
+        if self._pend_head or self._gen is not None:
+            self._gen = None
+            self._parts = None
             self._close_quietly()
         else:
             self.dropped += self._pend_records

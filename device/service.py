@@ -54,6 +54,7 @@ STALE_MS = 1000  # an unfinished frame is dropped after this long without a byte
 LIST_MAX = 32  # log names per logs.list answer (each with its 64-digit hash)
 HASH_SLICE = 256  # bytes hashed per poll (1 KiB took 73,600 cycles a poll on the emulated RP2040)
 CFG_PIECE = 256  # bytes of config.json text written per poll in a sliced save (one flash page)
+CFG_PARTS = 8  # config keys encoded per poll in a sliced save
 LIVE_LEASE_MS = 10000  # the live stream stops unless the host renews it within this time
 STEP_RING = 8  # step events waiting to be sent
 MAX_REPS_REPLY = 40  # reps an exercise.status/stop answer carries (the log has them all)
@@ -211,6 +212,16 @@ def save_programme(data_dir, stored):
     os.rename(path + ".tmp", path)
 
 
+def _json_parts(d):
+    """json.dumps(d) of a flat dict in parts, a key and its value each: "".join() of them is
+    json.dumps(d) (the same order, the same separators)."""
+    sep = "{"
+    for k in d:
+        yield sep + json.dumps(k) + ": " + json.dumps(d[k])
+        sep = ", "
+    yield "}" if sep == ", " else "{}"
+
+
 def save_config(data_dir, cfg):
     """Write config atomically: tmp file, then rename over the old one."""
     path = config_path(data_dir)
@@ -365,6 +376,8 @@ class Service:
         self._cs_f = None
         self._cs_off = 0
         self._cs_src = None
+        self._cs_gen = None  # its JSON being encoded (CFG_PARTS keys a poll), the parts so far
+        self._cs_parts = None
         self._start_wait = None  # (seq, session, raw): a logs.start waiting for its file
         # counters (info)
         self.frames_ok = 0
@@ -1112,16 +1125,27 @@ class Service:
         self._reply(seq, {"started": "S%04d.hcl" % k, "raw": raw, "auto": log.auto})
 
     def _save_piece(self):
-        """One piece of a sliced config save: the same file work as save_config() (the
-        temporary file, its text CFG_PIECE bytes at a time, its close, the rename over
-        config.json), one step per poll. A power cut between two leaves the old config.json
+        """One piece of a sliced config save: the same file work as save_config() (its
+        JSON CFG_PARTS keys at a time, the temporary file, its text CFG_PIECE bytes at a
+        time, its close, the rename over config.json), one step per poll. A power cut between two leaves the old config.json
         (and at most a partial config.json.tmp, as a cut inside save_config() would)."""
         path = config_path(self.data_dir)
         tmp = path + ".tmp"
         try:
             if self._cs_text is None:
-                self._cs_src = self._cfg_save
-                self._cs_text = json.dumps(self._cfg_save.as_dict()).encode()
+                if self._cs_gen is None:
+                    self._cs_src = self._cfg_save
+                    self._cs_parts = []
+                    self._cs_gen = _json_parts(self._cfg_save.as_dict())
+                    return
+                k = CFG_PARTS
+                for part in self._cs_gen:
+                    self._cs_parts.append(part)
+                    k -= 1
+                    if k == 0:
+                        return
+                self._cs_text = "".join(self._cs_parts).encode()
+                self._cs_gen = self._cs_parts = None
                 self._cs_off = 0
                 self._cs_f = open(tmp, "wb")
                 return
@@ -1144,6 +1168,7 @@ class Service:
                     f.close()
                 except OSError:
                     pass
+        self._cs_gen = self._cs_parts = None
         if self._cfg_save is self._cs_src:  # (a newer one came meanwhile: it is saved next)
             self._cfg_save = None  # saved, or failed: the advance stays in RAM (as save_config)
         self._cs_text = None
