@@ -1127,8 +1127,9 @@ class Service:
     def _save_piece(self):
         """One piece of a sliced config save: the same file work as save_config() (its
         JSON CFG_PARTS keys at a time, the temporary file, its text CFG_PIECE bytes at a
-        time, its close, the rename over config.json), one step per poll. A power cut between two leaves the old config.json
-        (and at most a partial config.json.tmp, as a cut inside save_config() would)."""
+        time, its close, the rename over config.json), one step per poll. A power cut
+        between two leaves the old config.json (and at most a partial config.json.tmp, as
+        a cut inside save_config() would)."""
         path = config_path(self.data_dir)
         tmp = path + ".tmp"
         try:
