@@ -54,7 +54,7 @@ STALE_MS = 1000  # an unfinished frame is dropped after this long without a byte
 LIST_MAX = 32  # log names per logs.list answer (each with its 64-digit hash)
 HASH_SLICE = 256  # bytes hashed per poll (1 KiB took 73,600 cycles a poll on the emulated RP2040)
 CFG_PIECE = 256  # bytes of config.json text written per poll in a sliced save (one flash page)
-CFG_PARTS = 8  # config keys encoded per poll in a sliced save
+CFG_PARTS = 4  # config keys encoded per poll in a sliced save (8 took ~400,000 cycles)
 LIVE_LEASE_MS = 10000  # the live stream stops unless the host renews it within this time
 STEP_RING = 8  # step events waiting to be sent
 MAX_REPS_REPLY = 40  # reps an exercise.status/stop answer carries (the log has them all)
@@ -212,12 +212,17 @@ def save_programme(data_dir, stored):
     os.rename(path + ".tmp", path)
 
 
-def _json_parts(d):
-    """json.dumps(d) of a flat dict in parts, a key and its value each: "".join() of them is
-    json.dumps(d) (the same order, the same separators)."""
+def _config_json_parts(cfg):
+    """json.dumps(cfg.as_dict()) in parts, a key and its text each, the texts made as they
+    come: "".join() of them is that text. The keys go in as_dict()'s order: a dict filled
+    with the same keys in the same order iterates in the same order (on MicroPython too,
+    whose dicts do not keep insertion order), and json.dumps() takes that order."""
+    order = {}
+    for key in SCHEMA:  # as Config.as_dict() fills its dict
+        order[key] = 0
     sep = "{"
-    for k in d:
-        yield sep + json.dumps(k) + ": " + json.dumps(d[k])
+    for k in order:
+        yield sep + json.dumps(k) + ": " + json.dumps(cfg.text(k))
         sep = ", "
     yield "}" if sep == ", " else "{}"
 
@@ -1137,8 +1142,7 @@ class Service:
                 if self._cs_gen is None:
                     self._cs_src = self._cfg_save
                     self._cs_parts = []
-                    self._cs_gen = _json_parts(self._cfg_save.as_dict())
-                    return
+                    self._cs_gen = _config_json_parts(self._cfg_save)
                 k = CFG_PARTS
                 for part in self._cs_gen:
                     self._cs_parts.append(part)
