@@ -1145,11 +1145,11 @@ class Service:
                     self._cs_gen = _config_json_parts(self._cfg_save)
                 k = CFG_PARTS
                 for part in self._cs_gen:
-                    self._cs_parts.append(part)
+                    self._cs_parts.append(part)  # type: ignore[union-attr]
                     k -= 1
                     if k == 0:
                         return
-                self._cs_text = "".join(self._cs_parts).encode()
+                self._cs_text = "".join(self._cs_parts).encode()  # type: ignore[arg-type]
                 self._cs_gen = self._cs_parts = None
                 self._cs_off = 0
                 self._cs_f = open(tmp, "wb")
@@ -1185,7 +1185,7 @@ class Service:
         if log is not None and log.opening():
             log.work()  # one piece here too: a loop without samples (held, ended) still opens it
             return
-        seq, k, raw = self._start_wait
+        seq, k, raw = self._start_wait  # type: ignore[misc]
         self._start_wait = None
         if log is None or not log.active or log.current != k or log.file is None:
             faults = log.faults if log is not None else 0
