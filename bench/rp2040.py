@@ -66,6 +66,18 @@ STAGES = {
     12: "board.take_button",
     14: "board.data_ready",
 }
+# --calls: single calls inside the loop's stages, stamped too (sim/rp2040/chipbench.py CALLS);
+# reported per call only (they nest inside the stages above)
+CALLS = {
+    22: "  call: log.start",
+    24: "  call: log.flush",
+    26: "  call: log._rotate",
+    28: "  call: service._handle (a request)",
+    30: "  call: service._hash_work",
+    32: "  call: service._session_started",
+    34: "  call: log._piece (sliced file work)",
+    36: "  call: service._save_piece (sliced config save)",
+}
 # app.tick's parts (--parts): stamped inside the tick's window (sim/rp2040/chipbench.py)
 PARTS = {
     16: "  tick: estimator update",
@@ -100,7 +112,11 @@ def _synth_samples(segs: list, seed: int) -> np.ndarray:
 
 
 def board_loop(
-    walk_s: float = 20.0, firmware: Path | None = None, flash_in=None, parts: bool = False
+    walk_s: float = 20.0,
+    firmware: Path | None = None,
+    flash_in=None,
+    parts: bool = False,
+    calls: bool = False,
 ) -> dict:
     """firmware/flash_in: another image and filesystem (the make deploy path: stock
     MicroPython with the .mpy files on its LittleFS, from deploy_path()). parts: stamp
@@ -127,7 +143,8 @@ def board_loop(
         chip.wait_usb()
         ser.read_until(b">>> ", 60)
         ser.raw_repl()
-        ser.exec_start(("PARTS = 1\n" if parts else "") + (SIMDIR / "chipbench.py").read_text())
+        pre = ("PARTS = 1\n" if parts else "") + ("CALLS = 1\n" if calls else "")
+        ser.exec_start(pre + (SIMDIR / "chipbench.py").read_text())
         banner = ser.read_until(b"\n", 120).decode(errors="replace")
         if "hipcue:" not in banner:
             banner += ser.read_until(b"\n", 120).decode(errors="replace")
@@ -167,6 +184,7 @@ def board_loop(
     if keep:
         Path(keep).write_text(json.dumps(ev))
     out.update(analyse(ev, parts))
+    out["calls_stamped"] = calls
     return out
 
 
@@ -190,6 +208,12 @@ def analyse(ev: dict, parts: bool = False) -> dict:
     started = False
     probes = []  # (start, end) of the heap probes (not the loop's work)
     probe_at = None
+    one: dict[int, list[float]] = {}  # code -> per-call ns, less the flash stalls inside it
+    flash = sorted((f[0], f[0] + f[4]) for f in ev["flash"])
+
+    def stalled(a: float, b: float) -> float:
+        return sum(max(0.0, min(b, f1) - max(a, f0)) for f0, f1 in flash if f0 < b and f1 > a)
+
     for t, v in stamps:
         if v == 0x83:
             probe_at = t
@@ -215,6 +239,9 @@ def analyse(ev: dict, parts: bool = False) -> dict:
             d = t - t0
             if code == 0:
                 cal.append(d)
+                continue
+            one.setdefault(code, []).append(d - stalled(t0, t))
+            if code not in stages_in:
                 continue
             cur[code] += d
             ncur[code] += 1
@@ -285,6 +312,21 @@ def analyse(ev: dict, parts: bool = False) -> dict:
             "calls_per_sample_mean": float(np.mean(per_call)),
         }
     out["stages"] = stages
+    # single calls: CPU cycles of one call (flash stalls inside it taken out; the stamp pairs
+    # nested inside a call are not), and the stall per call as its own figure
+    names = {**stages_in, **CALLS}
+    percall = {}
+    for c, vals_ns in sorted(one.items()):
+        if c not in names or c == 2:
+            continue
+        a = np.array(vals_ns, dtype=np.float64) - stamp_ns
+        percall[names[c].strip()] = {
+            "calls": len(a),
+            "median_cycles": _pct(a, 50) / 8,
+            "p99_cycles": _pct(a, 99) / 8,
+            "max_cycles": float(np.max(a)) / 8,
+        }
+    out["per_call"] = percall
     # work: edge to the next wait, less the stamps' own cost (one pair per stamped call)
     w = np.array(work[:m], dtype=np.float64) - ncalls * stamp_ns
     w = w[np.isfinite(w)]
@@ -292,6 +334,17 @@ def analyse(ev: dict, parts: bool = False) -> dict:
     out["period_us"] = period_ns / 1000
     out["work_median_cycles"] = _pct(w, 50) / 8
     out["work_p99_cycles"] = _pct(w, 99) / 8
+    out["work_max_cycles"] = float(np.max(w)) / 8 if len(w) else float("nan")
+    # the same with the flash stalls inside each sample's window taken out (CPU only)
+    wc = []
+    for i in range(min(m, len(work))):
+        if i + 1 >= len(entries) or not np.isfinite(work[i]):
+            continue
+        k = np.searchsorted(drdy, exits[i], side="right") - 1
+        start = max(drdy[k], entries[i])
+        wc.append(work[i] - stalled(start, entries[i + 1]) - ncalls[i] * stamp_ns)
+    out["work_cpu_p99_cycles"] = _pct(wc, 99) / 8
+    out["work_cpu_max_cycles"] = float(np.max(wc)) / 8 if wc else float("nan")
     out["duty_median_pct"] = 100 * _pct(w, 50) / period_ns
     out["samples_read"] = int(np.sum(served[:, 1] >= 0))
     first = int(np.argmax(served[:, 1] >= 0)) if out["samples_read"] else len(served)
@@ -868,6 +921,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=0, help="power-walk: fifo_batch (0: default)")
     ap.add_argument("--no-usb", action="store_true", help="power-walk: USB unplugged (VBUS low)")
     ap.add_argument(
+        "--calls", action="store_true", help="loop: stamp single calls too (log.flush, ...)"
+    )
+    ap.add_argument(
         "--parts", action="store_true", help="loop: stamp app.tick's parts too (estimator, ...)"
     )
     a = ap.parse_args(argv)
@@ -876,7 +932,7 @@ def main(argv: list[str] | None = None) -> int:
         res["boot"] = boot_time()
         print(json.dumps(res["boot"]))
     if "loop" in a.what:
-        res["loop"] = board_loop(a.walk_s, parts=a.parts)
+        res["loop"] = board_loop(a.walk_s, parts=a.parts, calls=a.calls)
         print(json.dumps(res["loop"], indent=1))
     if "deploy" in a.what:
         with tempfile.TemporaryDirectory() as tmp:

@@ -24,13 +24,27 @@ It does the same whether it is called on every sample or only when there is some
 of a still period; every sample in raw capture; the next one when a fault bit is still to be
 recorded). The board loop (device/main.py) calls service() when the app reports an event
 (a step, a cue, a fault change, a host request) or the sample index reaches `due[0]`.
+
+Sliced file work (`sliced=1`, the board's setting, device/main.py boot()): no service() call
+does more than one piece of file work, so none overruns a sample period on the chip (issue
+11). A flush seals the block at the same sample as before and swaps it with a second
+buffer (the records go on into that one); the next calls each do one piece: the rotation
+check, then a write of at most PIECE bytes (one flash page), then the sync. A session start
+sets up the session in RAM at once (its header is built there, the records start), and
+the next calls do the rotation check, the file's creation, the header's JSON (ENCODE_PARTS
+keys and values a call), its write (a page a call) and its sync.
+`due[0]` is the next sample while a piece is pending. The file gets the same bytes in the
+same order as unsliced (the blocks end at the same samples), and a power cut between two
+pieces leaves the file as at its last sync: the block in flight is lost as a cut before its
+flush would lose it, nothing synced before. stop() (a session's end) still does all of its
+file work in one call, finishing any pending piece first.
 """
 
 import os
 from array import array
 
 from shared import logformat as lf
-from shared.config import EXERCISE_KEYS, FEEDBACK_KEYS, POWER_KEYS, SCHEMA
+from shared.config import EXERCISE_KEYS, FEEDBACK_KEYS, POWER_KEYS, SCHEMA, format_milli
 from shared.cue import COUNTER_CELL0, COUNTER_NAMES
 from shared.mp import micropython
 
@@ -41,6 +55,16 @@ LOG_DROPPED = 4  # the RAM buffer overflowed (flushes too rare for the record ra
 _ENOSPC = 28
 _RING_MASK = 31  # device/app.py _RING_MASK
 _NEVER = 0x3FFFFFFF  # `due`: no timed work (a small int on every port)
+PIECE = 256  # bytes written per sliced call: one flash page
+# sliced file work, the next piece (`_phase`)
+_P_IDLE = 0
+_P_OPEN_ROTATE = 1  # a session start: the rotation check
+_P_OPEN = 2  # create the file
+_P_ROTATE = 3  # a block (or the header, after _P_OPEN): the rotation check
+_P_WRITE = 4  # the next PIECE bytes
+_P_SYNC = 5  # sync: the block (or the header) is on flash
+_P_ENCODE = 6  # the header's JSON, ENCODE_PARTS parts (keys, values) a call
+ENCODE_PARTS = 3  # 8 took ~850,000 cycles a call on the emulated RP2040
 
 
 def session_name(k):
@@ -98,6 +122,38 @@ def _header_config(cfg):
     return d
 
 
+_LAZY = []  # type: list  # a sliced start's header: its "config" made from a copy of cfg.values, in parts
+
+
+def _header_config_parts(values):
+    """lf.dumps(_header_config(cfg)) in parts, from a copy of cfg.values (a sliced start:
+    the texts are made while encoding, a few keys a call, not in start())."""
+    skip = FEEDBACK_KEYS + EXERCISE_KEYS + POWER_KEYS
+    sep = "{"
+    for key in sorted(SCHEMA):
+        v = values[key]
+        if key in skip and v == SCHEMA[key][1]:
+            continue
+        t = format_milli(v) if SCHEMA[key][0] == "dec" else str(v)  # Config.text()
+        yield sep + lf.dumps(str(key)) + ":" + lf.dumps(t)
+        sep = ","
+    yield "}" if sep == "," else "{}"
+
+
+def _header_parts(info, values):
+    """lf.dumps(info) in parts, its "config" (_LAZY) from values (_header_config_parts)."""
+    sep = "{"
+    for k in sorted(info):
+        yield sep + lf.dumps(str(k)) + ":"
+        sep = ","
+        v = info[k]
+        if v is _LAZY:
+            yield from _header_config_parts(values)
+        else:
+            yield from lf.dumps_parts(v)
+    yield "}" if sep == "," else "{}"
+
+
 def calibration_of(app):
     """The calibration the app runs with, as plain data for the session header."""
     est = app.est
@@ -123,12 +179,30 @@ class LogStore:
         summary_ms=60000,
         still_ms=300000,
         reserve=16384,
+        sliced=0,
     ):
         self.root = root
+        self.sliced = sliced  # file work a piece per service() call (see the module doc)
+        self._phase = _P_IDLE
+        self._info = None  # the header of a session being opened (sliced)
+        # sliced: the block in flight, in the second buffer (the two swap at each seal:
+        # nothing is copied) and a view of each, made once
+        self._out = bytearray(buf_bytes if sliced else 0)
+        self._outv = memoryview(self._out)
+        self._recv = self._outv  # (set below, with the record buffer)
+        self._pend = self._outv  # the bytes being written: a block or the header
+        self._pend_n = 0
+        self._pend_off = 0
+        self._pend_records = 0  # the block's records (lost if its write fails)
+        self._pend_head = 0  # 1: the header is in flight
+        self._cfg_values = None  # a sliced start's copy of the config's values
+        self._gen = None  # the header's JSON being encoded, and its parts so far
+        self._parts = None
         self.period_us = period_us
         self.fw = fw
         self.device = device
         self.rec = lf.RecordBuffer(buf_bytes, period_us)
+        self._recv = memoryview(self.rec.buf)
         self.flush_n = max(1, flush_ms * 1000 // period_us)
         self.summary_n = max(1, summary_ms * 1000 // period_us)
         self.still_n = max(1, still_ms * 1000 // period_us)
@@ -223,7 +297,7 @@ class LogStore:
             "rate_hz": app.cfg["rate_hz"],
             "raw": raw,
             "reason": reason,
-            "config": _header_config(app.cfg),
+            "config": _LAZY if self.sliced else _header_config(app.cfg),
             "calibration": calibration_of(app),
             "faults": app.faults | (self.faults << 8),
         }
@@ -240,6 +314,19 @@ class LogStore:
                 for key in more:
                     if key != "start_unix" or not start_unix:
                         info[key] = more[key]
+        if self.sliced:
+            # the file work follows, a piece per service() call; the session (and its
+            # session_index advance, on_session) starts now
+            self._info = info
+            self._cfg_values = dict(app.cfg.values)  # the config as it is now
+            self._phase = _P_OPEN_ROTATE
+            if self.on_session is not None and count:
+                try:
+                    self.on_session(app, k)
+                except Exception:
+                    self.faults |= LOG_IO
+            self._set_due(app, n)
+            return k
         self._rotate(2048)
         try:
             f = open(self.root + "/" + session_name(k), "wb")
@@ -260,6 +347,7 @@ class LogStore:
         """End the session: flush, write the end frame (plus end_extra's keys), close."""
         if not self.active:
             return
+        self._finish()
         self._summary(app)
         self.flush()
         if self.file is not None:
@@ -331,8 +419,13 @@ class LogStore:
                 self._drop()
         if n - self._last_summary_n >= self.summary_n:
             self._summary(app)
-        if n - self._last_flush_n >= self.flush_n or rec.pos * 4 >= rec.size * 3:
-            self.flush()
+        if self._phase:
+            self._piece()  # one piece of sliced file work; a due flush waits for it
+        elif n - self._last_flush_n >= self.flush_n or rec.pos * 4 >= rec.size * 3:
+            if self.sliced:
+                self._begin_block()
+            else:
+                self.flush()
             self._last_flush_n = n
         if self.auto and not self.raw and n - self._last_step_n >= self.still_n:
             self.stop(app, "still")
@@ -344,7 +437,7 @@ class LogStore:
         if not self.active:
             self.due[0] = _NEVER
             return
-        if self.raw or (app.faults | (self.faults << 8)) != self._faults_seen:
+        if self._phase or self.raw or (app.faults | (self.faults << 8)) != self._faults_seen:
             self.due[0] = n + 1
             return
         d = self._last_summary_n + self.summary_n
@@ -418,9 +511,134 @@ class LogStore:
             self._drop()
 
     # -- file work (only here) ---------------------------------------------------------
+    def opening(self):
+        """1 while a sliced session start has file work left (its file is not open yet)."""
+        return 1 if self._info is not None or self._gen is not None else 0
+
+    def work(self):
+        """One piece of pending sliced file work, if any (for a caller waiting on it)."""
+        if self._phase:
+            self._piece()
+
+    @micropython.native  # on the flush schedule: no heap-allocated frame
+    def _begin_block(self):
+        """Sliced flush: seal the block, move it to the block in flight, clear the buffer."""
+        rec = self.rec
+        k = rec.seal()
+        if k == 0:
+            return
+        if self.file is None:
+            self.dropped += rec.records
+            self.lost_blocks += 1
+            rec.clear()
+            return
+        out = self._out
+        outv = self._outv
+        self._out = rec.buf
+        self._outv = self._recv
+        rec.buf = out
+        self._recv = outv
+        self._pend = self._outv
+        self._pend_n = k
+        self._pend_off = 0
+        self._pend_records = rec.records
+        self._pend_head = 0
+        rec.clear()
+        self._phase = _P_ROTATE
+
+    @micropython.native  # on the flush schedule: no heap-allocated frame
+    def _piece(self):
+        """One piece of sliced file work (see the module doc). Never raises."""
+        ph = self._phase
+        if ph == _P_OPEN_ROTATE:
+            self._rotate(2048)
+            self._phase = _P_OPEN
+        elif ph == _P_OPEN:
+            info = self._info
+            self._info = None
+            self._phase = _P_IDLE
+            try:
+                self.file = open(self.root + "/" + session_name(self.current), "wb")
+            except Exception as e:
+                self._fail(e)
+                self._close_quietly()
+                return
+            self._parts = []
+            self._gen = _header_parts(info, self._cfg_values)
+            self._cfg_values = None
+            self._phase = _P_ENCODE
+        elif ph == _P_ENCODE:
+            parts = self._parts
+            k = ENCODE_PARTS
+            for p in self._gen:  # type: ignore[union-attr]
+                parts.append(p)  # type: ignore[union-attr]
+                k -= 1
+                if k == 0:
+                    return
+            self._gen = None
+            self._parts = None
+            # lf.header_frame(info), from its parts
+            self._pend = memoryview(lf.MAGIC + lf.frame(lf.F_HEADER, "".join(parts).encode()))  # type: ignore[arg-type]
+            self._pend_n = len(self._pend)
+            self._pend_off = 0
+            self._pend_records = 0
+            self._pend_head = 1
+            self._phase = _P_WRITE  # the start's rotation check covered the header
+        elif ph == _P_ROTATE:
+            self._rotate(self._pend_n + 512)
+            self._phase = _P_WRITE
+        elif ph == _P_WRITE:
+            a = self._pend_off
+            b = a + PIECE
+            if b > self._pend_n:
+                b = self._pend_n
+            try:
+                self.file.write(self._pend[a:b])  # type: ignore[union-attr]
+            except Exception as e:
+                self._lose(e)
+                return
+            self._pend_off = b
+            if b >= self._pend_n:
+                self._phase = _P_SYNC
+        elif ph == _P_SYNC:
+            try:
+                self.file.flush()  # type: ignore[union-attr]
+            except Exception as e:
+                self._lose(e)
+                return
+            self.bytes_written += self._pend_n
+            self.flushes += 1
+            self.faults &= ~(LOG_FULL | LOG_IO)
+            self._phase = _P_IDLE
+            self._pend = self._outv
+
+    def _lose(self, e):
+        """A sliced write failed: as flush() and start() do (the block's records are lost;
+        a header that fails closes the file, the session goes on without one)."""
+        self._phase = _P_IDLE
+        self._pend = self._outv
+        self._fail(e)
+        if self._pend_head or self._gen is not None:
+            self._gen = None
+            self._parts = None
+            self._close_quietly()
+        else:
+            self.dropped += self._pend_records
+            self.lost_blocks += 1
+
+    def _finish(self):
+        """All pending sliced file work, now (a session's end)."""
+        while self._phase or self._info is not None:
+            self._piece()
+
     @micropython.native  # on the flush schedule: no heap-allocated frame
     def flush(self):
         """Write the buffered block to the file and sync it. Never raises."""
+        if self.sliced:
+            self._finish()
+            self._begin_block()
+            self._finish()
+            return
         rec = self.rec
         k = rec.seal()
         if k == 0:

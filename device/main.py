@@ -291,6 +291,7 @@ def boot(clock=None, max_samples=-1, watchdog=True, serve=True):
             period_us=board.period_us,
             fw=FIRMWARE_VERSION,
             device=board.name,
+            sliced=1,  # its file work a piece per call: none overruns a sample period
         )
         link = StdioLink()
         service = Service(link, cfg, DATA_DIR or ".", app=app, board=board)

@@ -53,6 +53,8 @@ MAX_OUT = 512  # bytes written per poll: one piece (device/link.py); a write the
 STALE_MS = 1000  # an unfinished frame is dropped after this long without a byte
 LIST_MAX = 32  # log names per logs.list answer (each with its 64-digit hash)
 HASH_SLICE = 256  # bytes hashed per poll (1 KiB took 73,600 cycles a poll on the emulated RP2040)
+CFG_PIECE = 256  # bytes of config.json text written per poll in a sliced save (one flash page)
+CFG_PARTS = 4  # config keys encoded per poll in a sliced save (8 took ~400,000 cycles)
 LIVE_LEASE_MS = 10000  # the live stream stops unless the host renews it within this time
 STEP_RING = 8  # step events waiting to be sent
 MAX_REPS_REPLY = 40  # reps an exercise.status/stop answer carries (the log has them all)
@@ -210,6 +212,21 @@ def save_programme(data_dir, stored):
     os.rename(path + ".tmp", path)
 
 
+def _config_json_parts(cfg):
+    """json.dumps(cfg.as_dict()) in parts, a key and its text each, the texts made as they
+    come: "".join() of them is that text. The keys go in as_dict()'s order: a dict filled
+    with the same keys in the same order iterates in the same order (on MicroPython too,
+    whose dicts do not keep insertion order), and json.dumps() takes that order."""
+    order = {}
+    for key in SCHEMA:  # as Config.as_dict() fills its dict
+        order[key] = 0
+    sep = "{"
+    for k in order:
+        yield sep + json.dumps(k) + ": " + json.dumps(cfg.text(k))
+        sep = ", "
+    yield "}" if sep == ", " else "{}"
+
+
 def save_config(data_dir, cfg):
     """Write config atomically: tmp file, then rename over the old one."""
     path = config_path(data_dir)
@@ -357,6 +374,16 @@ class Service:
         self._hobj = hashlib.sha256()
         self._hbuf = bytearray(HASH_SLICE)
         self._seen_session = -2  # the log store's session last seen (its change: rescan)
+        # a config to save a piece per poll (a sliced session start's session_index advance:
+        # _save_piece); requests wait meanwhile, so no other save runs between its pieces
+        self._cfg_save = None
+        self._cs_text = None  # its JSON text, the temporary file and the bytes written
+        self._cs_f = None
+        self._cs_off = 0
+        self._cs_src = None
+        self._cs_gen = None  # its JSON being encoded (CFG_PARTS keys a poll), the parts so far
+        self._cs_parts = None
+        self._start_wait = None  # (seq, session, raw): a logs.start waiting for its file
         # counters (info)
         self.frames_ok = 0
         self.frames_bad = 0
@@ -468,10 +495,15 @@ class Service:
             for key in cfg.values:
                 new.values[key] = cfg.values[key]
             new.values["session_index"] = idx + 1
-            try:
-                save_config(self.data_dir, new)
-            except OSError:
-                pass
+            if getattr(self._log, "sliced", 0):
+                # the save waits for the next poll: the session start's call stays short
+                self._cfg_save = new
+                self.wants[WANT_POLL] = 1
+            else:
+                try:
+                    save_config(self.data_dir, new)
+                except OSError:
+                    pass
             cfg.values["session_index"] = idx + 1
             self.sessions_counted += 1
 
@@ -551,7 +583,13 @@ class Service:
                 break
             k -= 1
             self._feed(b, now)
-        if self._ready and self._tx is None:
+        if self._start_wait is not None and self._tx is None:
+            self._start_reply()
+        if self._cfg_save is not None and self._start_wait is None and self._tx is None:
+            self._save_piece()
+            self.wants[WANT_POLL] = 1
+            return 1  # a piece of file work is this poll's work
+        if self._ready and self._tx is None and self._start_wait is None and self._cfg_save is None:
             self._ready = 0
             self._rx_state = _IDLE
             self._handle()
@@ -600,6 +638,8 @@ class Service:
             or self._hdirty
             or self._hqueue
             or self._hf is not None
+            or self._start_wait is not None
+            or self._cfg_save is not None
             else 0
         )
         return r
@@ -1097,8 +1137,78 @@ class Service:
         self._auto_arg(req, log)
         now = self._clock_now()
         k = log.start(app, "command", raw=raw, start_unix=now or 0)
+        if k >= 0 and getattr(log, "sliced", 0):
+            # the log store opens the file a piece per call (device/logstore.py): the answer
+            # goes when it is open (or failed), from a later poll
+            self._start_wait = (seq, k, raw)
+            self.wants[WANT_POLL] = 1
+            return
         if k < 0:
             raise _Reject(P.E_IO, "cannot open a session file (log faults %d)" % log.faults)
+        self._reply(seq, {"started": "S%04d.hcl" % k, "raw": raw, "auto": log.auto})
+
+    def _save_piece(self):
+        """One piece of a sliced config save: the same file work as save_config() (its
+        JSON CFG_PARTS keys at a time, the temporary file, its text CFG_PIECE bytes at a
+        time, its close, the rename over config.json), one step per poll. A power cut
+        between two leaves the old config.json (and at most a partial config.json.tmp, as
+        a cut inside save_config() would)."""
+        path = config_path(self.data_dir)
+        tmp = path + ".tmp"
+        try:
+            if self._cs_text is None:
+                if self._cs_gen is None:
+                    self._cs_src = self._cfg_save
+                    self._cs_parts = []
+                    self._cs_gen = _config_json_parts(self._cfg_save)
+                k = CFG_PARTS
+                for part in self._cs_gen:
+                    self._cs_parts.append(part)  # type: ignore[union-attr]
+                    k -= 1
+                    if k == 0:
+                        return
+                self._cs_text = "".join(self._cs_parts).encode()  # type: ignore[arg-type]
+                self._cs_gen = self._cs_parts = None
+                self._cs_off = 0
+                self._cs_f = open(tmp, "wb")
+                return
+            f = self._cs_f
+            if f is not None:
+                a = self._cs_off
+                if a < len(self._cs_text):
+                    f.write(self._cs_text[a : a + CFG_PIECE])
+                    self._cs_off = a + CFG_PIECE
+                    return
+                self._cs_f = None
+                f.close()
+                return
+            os.rename(tmp, path)
+        except OSError:
+            f = self._cs_f
+            self._cs_f = None
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        self._cs_gen = self._cs_parts = None
+        if self._cfg_save is self._cs_src:  # (a newer one came meanwhile: it is saved next)
+            self._cfg_save = None  # saved, or failed: the advance stays in RAM (as save_config)
+        self._cs_text = None
+        self._cs_src = None
+
+    def _start_reply(self):
+        """The answer of a sliced logs.start, once the log store has opened the file."""
+        log = self.log
+        if log is not None and log.opening():
+            log.work()  # one piece here too: a loop without samples (held, ended) still opens it
+            return
+        seq, k, raw = self._start_wait  # type: ignore[misc]
+        self._start_wait = None
+        if log is None or not log.active or log.current != k or log.file is None:
+            faults = log.faults if log is not None else 0
+            self._error(seq, P.E_IO, "cannot open a session file (log faults %d)" % faults)
+            return
         self._reply(seq, {"started": "S%04d.hcl" % k, "raw": raw, "auto": log.auto})
 
     def _c_logs_stop(self, seq, req):

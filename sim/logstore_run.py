@@ -8,6 +8,9 @@
 # sweep FROM TO MODES          power cuts at operations FROM..TO-1 of a logging session on
 #                              LittleFS over NOR flash; MODES "lost", "torn" or "lost,torn";
 #                              prints one JSON line: cases, survived, failures, ops
+# sweep ... SAMPLES 1           the same with the store's file work sliced (device/logstore.py)
+# slicecut SAMPLES             sliced: a power cut between two pieces, after each piece of a
+#                              session; and the file byte-identical to the unsliced store's
 # wfail MODES SAMPLES          a write failure at every write of a session (after its header),
 #                              MODES "lost", "torn" or "lost,torn"; prints one JSON line
 # full BLOCKS                  fill a small flash: rotation, then a full flash (cues go on)
@@ -215,10 +218,15 @@ class Tracker:
     def __init__(self):
         self.durable = 0
         self.session = -1
+        self.pieces = 0
 
 
-def scenario(dev_data, cut_at, torn, samples, tracker):
-    """One logging session; returns the device (dead if the power was cut)."""
+def scenario(dev_data, cut_at, torn, samples, tracker, sliced=0, cut_after=-1):
+    """One logging session; returns the device (dead if the power was cut).
+    sliced: the store's file work a piece per service() call (device/logstore.py);
+    cut_after >= 0: the power goes right after the service() call that did piece number
+    cut_after (a cut between two pieces: the next flash operation never happens).
+    tracker.pieces: the pieces done (the session start's are done by the first calls)."""
     from sim.nor_flash import NorFlash, PowerCut
 
     dev = NorFlash(4096, len(dev_data) // 4096, bytearray(dev_data))
@@ -227,16 +235,24 @@ def scenario(dev_data, cut_at, torn, samples, tracker):
     dev.cut_at = cut_at
     dev.torn = torn
     app = FakeApp(99)
-    store = LogStore(ROOT, PERIOD_US, fw="sweep", still_ms=600000)
+    store = LogStore(ROOT, PERIOD_US, fw="sweep", still_ms=600000, sliced=sliced)
     try:
         tracker.session = store.start(app, "command")
         flushes = store.flushes
+        sealed = 0  # steps in the blocks sealed so far (durable once their sync is done)
         for _ in range(samples):
             app.tick(1)
+            busy = store._phase
             store.service(app)
+            if busy:
+                tracker.pieces += 1
+                if tracker.pieces - 1 == cut_after:
+                    dev.cut_at = dev.ops
+            elif store._phase:
+                sealed = store._steps  # a sliced flush sealed its block in this call
             if store.flushes != flushes:
                 flushes = store.flushes
-                tracker.durable = store._steps
+                tracker.durable = sealed if sliced else store._steps
         store.stop(app, "command")
         tracker.durable = store._steps
     except PowerCut:
@@ -296,11 +312,11 @@ def verify(dev, old, reference, tracker):
     return None
 
 
-def mode_sweep(start, stop, modes, samples=3000, blocks=48):
+def mode_sweep(start, stop, modes, samples=3000, blocks=48, sliced=0):
     base, old = make_base(blocks)
     # reference run without a cut: the steps and the number of operations
     tr = Tracker()
-    dev = scenario(base, -1, 0, samples, tr)
+    dev = scenario(base, -1, 0, samples, tr, sliced)
     total = dev.ops
     mount(dev)
     reference = lf.parse(read_file(ROOT + "/" + session_name(tr.session)))["steps"]
@@ -313,7 +329,7 @@ def mode_sweep(start, stop, modes, samples=3000, blocks=48):
     for torn in [1 if m == "torn" else 0 for m in modes.split(",")]:
         for k in range(start, stop):
             tr = Tracker()
-            dev = scenario(base, k, torn, samples, tr)
+            dev = scenario(base, k, torn, samples, tr, sliced)
             err = verify(dev, old, reference, tr) if dev.dead else "no cut happened"
             cases += 1
             if err is None:
@@ -321,6 +337,38 @@ def mode_sweep(start, stop, modes, samples=3000, blocks=48):
             elif len(failures) < 20:
                 failures.append([k, "torn" if torn else "lost", err])
     out = {"cases": cases, "survived": ok, "failures": failures, "ops": total, "steps": 0}
+    out["steps"] = len(reference)
+    print(json.dumps(out))
+
+
+def mode_slicecut(samples=3000, blocks=48):
+    """Sliced file work, the power cut between two pieces, after each piece of a session
+    (its start's and every flush's); the session file also byte-identical, without a cut,
+    to the one the unsliced store writes."""
+    base, old = make_base(blocks)
+    files = []
+    for sliced in (0, 1):
+        tr = Tracker()
+        dev = scenario(base, -1, 0, samples, tr, sliced)
+        mount(dev)
+        files.append(read_file(ROOT + "/" + session_name(tr.session)))
+        umount()
+    pieces = tr.pieces
+    reference = lf.parse(files[1])["steps"]
+    cases = ok = 0
+    failures = []
+    for j in range(pieces):
+        tr = Tracker()
+        dev = scenario(base, -1, 0, samples, tr, 1, j)
+        err = verify(dev, old, reference, tr) if dev.dead else "no cut happened"
+        cases += 1
+        if err is None:
+            ok += 1
+        elif len(failures) < 20:
+            failures.append([j, err])
+    out = {"cases": cases, "survived": ok, "failures": failures, "pieces": pieces}
+    out["identical"] = 1 if files[0] == files[1] else 0
+    out["bytes"] = len(files[1])
     out["steps"] = len(reference)
     print(json.dumps(out))
 
@@ -584,7 +632,10 @@ def main(argv):
         mode_write(argv[2], int(argv[3]), int(argv[4]), int(argv[5]))
     elif mode == "sweep":
         samples = int(argv[5]) if len(argv) > 5 else 3000
-        mode_sweep(int(argv[2]), int(argv[3]), argv[4], samples)
+        sliced = int(argv[6]) if len(argv) > 6 else 0
+        mode_sweep(int(argv[2]), int(argv[3]), argv[4], samples, sliced=sliced)
+    elif mode == "slicecut":
+        mode_slicecut(int(argv[2]))
     elif mode == "wfail":
         mode_wfail(argv[2], int(argv[3]))
     elif mode == "full":

@@ -113,6 +113,8 @@ def build(job_dir, data_dir, link=None, max_motor_events=65536, **log_kw):
     """What boot() builds, over the job's samples: (job, board, app, log, service).
     log_kw: LogStore settings other than boot()'s defaults (e.g. flush_ms)."""
     job, cfg, board = load(job_dir, max_motor_events)
+    if "sliced" not in log_kw:
+        log_kw["sliced"] = 1  # as boot() builds it
     app = App(board, cfg, calibrate=job["calibrate"], period_us=job["period_us"])
     log = LogStore(
         data_dir + "/logs",

@@ -55,6 +55,7 @@ class Runner:
             fw=FIRMWARE_VERSION,
             device=self.board.name,
             buf_bytes=4096,  # a raw capture fills 1.2 kB a second at 100 Hz
+            sliced=1,  # as the board's (device/main.py boot())
         )
         self.service.log = self.log
         self.held = 1 if job.get("hold") else 0

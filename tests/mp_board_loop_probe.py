@@ -15,8 +15,9 @@
 #            big int per sample in App.tick (negative control)
 #   planted_link  as quiet, the link's input check replaced by select.poll().poll(0), the
 #            list-allocating call the loop used to make (negative control)
-#   compare  sim/loop.py stages() and run() over the whole job into two folders: are
-#            the session files the same? (WARMUP, COUNT unused)
+#   compare  sim/loop.py stages() and run() over the whole job into two folders, and run()
+#            with the log store unsliced into a third: are the session files the same?
+#            (WARMUP, COUNT unused)
 #   serve    all the job's samples, paced (~100 us each), while the host writes requests to
 #            stdin: answers go to stdout; the hook notes when each request was answered
 # Prints one JSON line (last line of stdout).
@@ -42,10 +43,12 @@ if mode == "compare":
     from sim.loop import stages
 
     files = []
-    for k, fn in ((0, fw.run), (1, stages)):
+    # and run() with the log store unsliced (its file work in one call, as before sliced
+    # pieces): the same bytes too
+    for k, fn, sl in ((0, fw.run, 1), (1, stages, 1), (2, fw.run, 0)):
         d = data_dir + "/" + str(k)
         os.mkdir(d)
-        _job, b, a, lg, sv = build(job_dir, d)
+        _job, b, a, lg, sv = build(job_dir, d, sliced=sl)
         fn(a, b, -1, lg, sv)
         lg.stop(a, "end")
         got = {}
@@ -56,6 +59,7 @@ if mode == "compare":
     same = files[0] == files[1]
     sizes = [sum(len(v) for v in x.values()) for x in files]
     print(json.dumps({"mode": mode, "engine": sys.implementation.name, "same": same,
+                      "same_unsliced": files[0] == files[2],
                       "files": len(files[0]), "sizes": sizes}))  # fmt: skip
     sys.exit(0)
 kw = {} if mode in ("flushing", "serve") else {"flush_ms": 1000000, "buf_bytes": 4096}
@@ -114,16 +118,23 @@ if mode in ("quiet", "planted_tick", "planted_link"):
 elif mode == "flushing":
     # total0, flushes0, B at flush, B other, n flush, n other, started (the first call only
     # takes the baseline: run()'s set-up, binding its calls, comes before it)
-    trk = array("i", [0, 0, 0, 0, 0, 0, 0])
+    # takes the baseline: run()'s set-up, binding its calls, comes before it), the log's
+    # file work pending after the last iteration (sliced: a flush's pieces come one per
+    # iteration, from the one that seals the block to the one that syncs it: all count as
+    # flushing), flushes seen
+    trk = array("i", [0, 0, 0, 0, 0, 0, 0, 0, 0])
 
     @micropython.native
     def track():
         t = micropython.mem_total()
         f = log.flushes
         d = t - trk[0]
+        ph = log._phase
         if not trk[6]:
             trk[6] = 1
-        elif f != trk[1]:
+        elif f != trk[1] or trk[7] or ph:
+            if f != trk[1]:
+                trk[8] += 1
             trk[2] += d
             trk[4] += 1
         elif d:
@@ -131,6 +142,7 @@ elif mode == "flushing":
             trk[5] += 1
         trk[0] = micropython.mem_total()
         trk[1] = f
+        trk[7] = ph
 
     board.with_hook(track)
     gc.collect()
@@ -140,6 +152,7 @@ elif mode == "flushing":
     out["after"] = counters()
     out["bytes_at_flush"] = trk[2]
     out["flush_iterations"] = trk[4]
+    out["flushes_seen"] = trk[8]
     out["bytes_other"] = trk[3]
     out["allocating_other"] = trk[5]
 else:  # serve

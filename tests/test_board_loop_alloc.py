@@ -90,14 +90,17 @@ def test_whole_board_loop_allocates_nothing_per_sample(walk, tmp_path):
 
 
 def test_only_the_log_flush_allocates(walk, tmp_path):
-    """With boot()'s log settings (a flush every 10 s): no iteration allocates unless it
-    flushed the log (a statvfs tuple, memoryviews of the block, its CRC)."""
+    """With boot()'s log settings (a flush every 10 s, its file work sliced): no iteration
+    allocates unless it did a piece of a flush (a statvfs tuple, memoryviews of the block,
+    its CRC): the pieces of one flush come in consecutive iterations, from the one that
+    seals the block (a rotation check, one write of one page here, the sync)."""
     r = probe(walk, tmp_path / "data", "flushing")
     w = _window(r)
     assert w["sample"] == COUNT and w["flushes"] >= 9 and w["steps_logged"] > 50, r
     assert r["allocating_other"] == 0 and r["bytes_other"] == 0, r
-    assert r["flush_iterations"] == w["flushes"]
-    assert r["bytes_at_flush"] <= 512 * r["flush_iterations"], r
+    assert r["flushes_seen"] == w["flushes"]
+    assert 4 * w["flushes"] <= r["flush_iterations"] <= 5 * w["flushes"], r
+    assert r["bytes_at_flush"] <= 512 * w["flushes"], r
 
 
 @pytest.mark.parametrize("mode", ["planted_tick", "planted_link"])
@@ -156,6 +159,8 @@ def test_board_loop_serves_commands_between_samples(walk, tmp_path):
 
 def test_the_benchmarks_stage_split_runs_the_same_loop(walk, tmp_path):
     """bench/loopcost.py splits the loop's cost with sim/loop.py stages(), run()'s
-    statements with markers between: the same session log bytes come out of both."""
+    statements with markers between: the same session log bytes come out of both; and
+    the same as from run() with the log store's file work unsliced (in one call)."""
     r = probe(walk, tmp_path / "data", "compare", 0, 0)
     assert r["files"] >= 1 and r["sizes"][0] > 1000 and r["same"], r
+    assert r["same_unsliced"] and len(set(r["sizes"])) == 1, r

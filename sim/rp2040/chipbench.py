@@ -17,6 +17,12 @@ With PARTS = 1 set before this text (bench/rp2040.py --parts), the parts of app.
 stamped too, inside the tick's window: device/app.py's entry points `_est_update` (code 16),
 `_steps_step` (18) and `_cue_update` (20), replaced in the module the viper tick reads
 them from. The host takes those stamps' cost out of the tick's figure.
+
+With CALLS = 1 (bench/rp2040.py --calls), single calls inside the stages are stamped too,
+reported per call by the host: log.start (22), log.flush (24), log._rotate (26),
+service._handle (28: one request), service._hash_work (30), service._session_started (32),
+log._piece (34: one piece of sliced file work), service._save_piece (36: one of a config save).
+log.start's wrapper passes keyword arguments through (it allocates: diagnosis only).
 """
 
 import gc
@@ -73,6 +79,16 @@ def _w3(f, code):
     return w
 
 
+def _wkw(f, code):
+    def w(*a, **kw):
+        mem32[STAMP] = code
+        r = f(*a, **kw)
+        mem32[STAMP] = code | 1
+        return r
+
+    return w
+
+
 def _sampled(f, code):
     k = [0]
 
@@ -113,6 +129,21 @@ def run(app, board, n=-1, log=None, service=None):
         A._est_update = _w2(A._est_update, 16)
         A._steps_step = _w2(A._steps_step, 18)
         A._cue_update = _w3(A._cue_update, 20)
+    if globals().get("CALLS"):
+        if log is not None:
+            log.start = _wkw(log.start, 22)
+            log.flush = _w0(log.flush, 24)
+            log._rotate = _w1(log._rotate, 26)
+            if getattr(log, "_piece", None) is not None:
+                log._piece = _w0(log._piece, 34)
+        if service is not None:
+            service._handle = _w0(service._handle, 28)
+            service._hash_work = _w0(service._hash_work, 30)
+            service._session_started = _w2(service._session_started, 32)
+            if getattr(service, "_save_piece", None) is not None:
+                service._save_piece = _w0(service._save_piece, 36)
+            if log is not None:
+                log.on_session = service._session_started
     return _run(app, board, n, log, service)
 
 
